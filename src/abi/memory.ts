@@ -1,0 +1,107 @@
+// Safe access to a guest's linear memory. Every pointer and length coming from the guest is an
+// untrusted i32: it is read as unsigned and range-checked, and a bad one raises MemoryFault, which the
+// hostcall layer turns into INVALID_MEMORY_ACCESS (or WASI's FAULT) instead of an exception in the proxy.
+
+import { decodeUtf8 } from './utf8.js';
+
+export class MemoryFault extends Error {
+  constructor(
+    readonly pointer: number,
+    readonly length: number,
+    readonly memorySize: number,
+  ) {
+    super(`guest memory access out of bounds: [${pointer}, +${length}) in ${memorySize} bytes`);
+    this.name = 'MemoryFault';
+  }
+}
+
+export class GuestMemory {
+  private buffer: ArrayBuffer;
+  private u8: Uint8Array;
+  private dv: DataView;
+
+  constructor(readonly memory: WebAssembly.Memory) {
+    this.buffer = memory.buffer;
+    this.u8 = new Uint8Array(this.buffer);
+    this.dv = new DataView(this.buffer);
+  }
+
+  /** Views are rebuilt only when the memory grew (its buffer was replaced). */
+  private sync(): void {
+    const b = this.memory.buffer;
+    if (b !== this.buffer) {
+      this.buffer = b;
+      this.u8 = new Uint8Array(b);
+      this.dv = new DataView(b);
+    }
+  }
+
+  get size(): number {
+    this.sync();
+    return this.buffer.byteLength;
+  }
+
+  /** The whole memory as bytes (valid until the next guest call that may grow memory). */
+  bytes(): Uint8Array {
+    this.sync();
+    return this.u8;
+  }
+
+  check(ptr: number, len: number): void {
+    this.sync();
+    const p = ptr >>> 0;
+    const l = len >>> 0;
+    if (p + l > this.buffer.byteLength) throw new MemoryFault(p, l, this.buffer.byteLength);
+  }
+
+  /** A view of guest bytes; copy it (`slice`) before keeping it past the current call. */
+  view(ptr: number, len: number): Uint8Array {
+    this.check(ptr, len);
+    return this.u8.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+  }
+
+  copy(ptr: number, len: number): Uint8Array {
+    this.check(ptr, len);
+    return this.u8.slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+  }
+
+  string(ptr: number, len: number): string {
+    this.check(ptr, len);
+    return decodeUtf8(this.u8, ptr >>> 0, len >>> 0);
+  }
+
+  u32(ptr: number): number {
+    this.check(ptr, 4);
+    return this.dv.getUint32(ptr >>> 0, true);
+  }
+
+  setU32(ptr: number, value: number): void {
+    this.check(ptr, 4);
+    this.dv.setUint32(ptr >>> 0, value >>> 0, true);
+  }
+
+  setU64(ptr: number, value: bigint): void {
+    this.check(ptr, 8);
+    this.dv.setBigUint64(ptr >>> 0, BigInt.asUintN(64, value), true);
+  }
+
+  setU16(ptr: number, value: number): void {
+    this.check(ptr, 2);
+    this.dv.setUint16(ptr >>> 0, value, true);
+  }
+
+  setU8(ptr: number, value: number): void {
+    this.check(ptr, 1);
+    this.u8[ptr >>> 0] = value;
+  }
+
+  u64(ptr: number): bigint {
+    this.check(ptr, 8);
+    return this.dv.getBigUint64(ptr >>> 0, true);
+  }
+
+  write(ptr: number, data: Uint8Array): void {
+    this.check(ptr, data.length);
+    this.u8.set(data, ptr >>> 0);
+  }
+}

@@ -1,0 +1,309 @@
+// Contexts: one root (plugin) context per plugin in a VM, one stream context per HTTP stream.
+// Each callback into the guest goes through here, so failure policy applies in one place.
+
+import { MapType } from '../abi/constants.js';
+import type { HeaderMap } from '../abi/header-map.js';
+import { encodeUtf8 } from '../abi/utf8.js';
+import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from './driver.js';
+import { WasmTrap } from './errors.js';
+import type { Plugin } from './plugin.js';
+import type { WasmVm } from './vm.js';
+
+export abstract class Context {
+  readonly id: number;
+  /** Properties set with proxy_set_property, by dotted path. */
+  readonly userProperties = new Map<string, Uint8Array>();
+  /** Status of the last callout (proxy_get_status). */
+  lastStatus: { code: number; message: Uint8Array } = { code: 0, message: new Uint8Array(0) };
+  readonly httpCalls = new Map<number, CalloutHandle>();
+  readonly grpcCalls = new Map<number, GrpcHandle>();
+  abstract readonly root: RootContext;
+  abstract readonly stream: HttpStreamDriver | undefined;
+
+  constructor(readonly vm: WasmVm) {
+    this.id = vm.allocContextId();
+    vm.contexts.set(this.id, this);
+  }
+
+  get plugin(): Plugin {
+    return this.root.plugin;
+  }
+
+  /** Cancels outstanding callouts: their callbacks must never reach a deleted context. */
+  protected cancelCallouts(): void {
+    for (const h of this.httpCalls.values()) h.cancel();
+    this.httpCalls.clear();
+    for (const h of this.grpcCalls.values()) h.cancel();
+    this.grpcCalls.clear();
+  }
+
+  /** Delivers a callout's response (proxy_on_http_call_response) to this context. */
+  httpCallResponse(token: number, response: { headers: HeaderMap; body: Uint8Array; trailers: HeaderMap } | undefined): void {
+    if (!this.httpCalls.delete(token) || this.vm.failure) return;
+    this.vm.data.httpCallResponse = response;
+    this.lastStatus = response ? { code: 0, message: new Uint8Array(0) } : { code: 14, message: encodeUtf8('reset') };
+    try {
+      this.guard('proxy_on_http_call_response', () =>
+        this.vm.call(
+          this,
+          'proxy_on_http_call_response',
+          this.id,
+          token,
+          response?.headers.size ?? 0,
+          response?.body.length ?? 0,
+          response?.trailers.size ?? 0,
+        ),
+      );
+    } finally {
+      this.vm.data.httpCallResponse = undefined;
+    }
+  }
+
+  /** Delivers a gRPC callout event (initial metadata, a message, trailing metadata). */
+  grpcEvent(token: number, kind: 'initial' | 'message' | 'trailing', data: HeaderMap | Uint8Array): void {
+    if (!this.grpcCalls.has(token) || this.vm.failure) return;
+    const d = this.vm.data;
+    try {
+      if (kind === 'message') {
+        d.grpcMessage = data as Uint8Array;
+        this.guard('proxy_on_grpc_receive', () =>
+          this.vm.call(this, 'proxy_on_grpc_receive', this.id, token, (data as Uint8Array).length),
+        );
+      } else if (kind === 'initial') {
+        d.grpcInitialMetadata = data as HeaderMap;
+        this.guard('proxy_on_grpc_receive_initial_metadata', () =>
+          this.vm.call(this, 'proxy_on_grpc_receive_initial_metadata', this.id, token, (data as HeaderMap).size),
+        );
+      } else {
+        d.grpcTrailingMetadata = data as HeaderMap;
+        this.guard('proxy_on_grpc_receive_trailing_metadata', () =>
+          this.vm.call(this, 'proxy_on_grpc_receive_trailing_metadata', this.id, token, (data as HeaderMap).size),
+        );
+      }
+    } finally {
+      d.grpcMessage = d.grpcInitialMetadata = d.grpcTrailingMetadata = undefined;
+    }
+  }
+
+  /** The end of a gRPC callout: its status is then readable with proxy_get_status. */
+  grpcClose(token: number, status: number, message: string): void {
+    if (!this.grpcCalls.delete(token) || this.vm.failure) return;
+    this.lastStatus = { code: status, message: encodeUtf8(message) };
+    this.guard('proxy_on_grpc_close', () => this.vm.call(this, 'proxy_on_grpc_close', this.id, token, status));
+  }
+
+  /** Runs a guest call; a trap is reported and handled by the plugin's failure policy. */
+  protected guard(callback: string, run: () => number | undefined): number | undefined {
+    try {
+      return run();
+    } catch (e) {
+      if (!(e instanceof WasmTrap)) throw e;
+      this.plugin.reportTrap(e, this.id);
+      this.onTrap();
+      return undefined;
+    }
+  }
+
+  protected onTrap(): void {}
+}
+
+export class RootContext extends Context {
+  readonly root = this;
+  readonly stream = undefined;
+  tickPeriodMs = 0;
+  private timer: unknown;
+  /** proxy_on_done returned false: waiting for proxy_done. */
+  pendingDone = false;
+  deleted = false;
+
+  constructor(
+    vm: WasmVm,
+    private readonly owner: Plugin,
+  ) {
+    super(vm);
+  }
+
+  override get plugin(): Plugin {
+    return this.owner;
+  }
+
+  /** proxy_on_context_create + proxy_on_vm_start: false when the module refused its VM configuration. */
+  start(): boolean {
+    this.vm.call(this, 'proxy_on_context_create', this.id, 0);
+    const config = this.vm.configuration;
+    this.vm.data.vmConfiguration = config;
+    try {
+      return (this.vm.call(this, 'proxy_on_vm_start', this.id, config.length) ?? 1) !== 0;
+    } finally {
+      this.vm.data.vmConfiguration = undefined;
+    }
+  }
+
+  configure(configuration: Uint8Array): boolean {
+    this.vm.data.pluginConfiguration = configuration;
+    try {
+      return (this.vm.call(this, 'proxy_on_configure', this.id, configuration.length) ?? 1) !== 0;
+    } finally {
+      this.vm.data.pluginConfiguration = undefined;
+    }
+  }
+
+  setTickPeriod(ms: number): void {
+    if (this.timer !== undefined) this.vm.host.timers.clearInterval(this.timer);
+    this.timer = undefined;
+    this.tickPeriodMs = ms;
+    if (ms > 0) this.timer = this.vm.host.timers.setInterval(() => this.tick(), ms);
+  }
+
+  tick(): void {
+    if (this.deleted || this.vm.failure) return;
+    this.guard('proxy_on_tick', () => this.vm.call(this, 'proxy_on_tick', this.id));
+  }
+
+  queueReady(queueId: number): void {
+    if (this.deleted || this.vm.failure) return;
+    this.guard('proxy_on_queue_ready', () => this.vm.call(this, 'proxy_on_queue_ready', this.id, queueId));
+  }
+
+  foreignFunction(functionId: number, args: Uint8Array): void {
+    if (this.deleted || this.vm.failure) return;
+    this.vm.data.foreignArguments = args;
+    try {
+      this.guard('proxy_on_foreign_function', () =>
+        this.vm.call(this, 'proxy_on_foreign_function', this.id, functionId, args.length),
+      );
+    } finally {
+      this.vm.data.foreignArguments = undefined;
+    }
+  }
+
+  /** Shuts the root context down: proxy_on_done, then proxy_on_delete now or after proxy_done. */
+  stop(): void {
+    this.setTickPeriod(0);
+    if (this.deleted || this.vm.failure) {
+      this.finish();
+      return;
+    }
+    const done = this.guard('proxy_on_done', () => this.vm.call(this, 'proxy_on_done', this.id)) ?? 1;
+    if (done === 0) this.pendingDone = true;
+    else this.finalize();
+  }
+
+  /** proxy_done from the module after it returned false from proxy_on_done. */
+  done(): boolean {
+    if (!this.pendingDone) return false;
+    this.pendingDone = false;
+    this.vm.defer(() => this.finalize());
+    return true;
+  }
+
+  private finalize(): void {
+    if (!this.vm.failure) {
+      this.guard('proxy_on_log', () => this.vm.call(this, 'proxy_on_log', this.id));
+      this.guard('proxy_on_delete', () => this.vm.call(this, 'proxy_on_delete', this.id));
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    this.deleted = true;
+    this.cancelCallouts();
+    this.vm.contexts.delete(this.id);
+  }
+}
+
+/**
+ * One HTTP stream in one plugin. The driver calls the on* methods in stream order and gets Envoy's
+ * filter status numbers back. When the VM failed (now or before), the plugin's failure policy answers:
+ * fail-open continues without the filter, fail-close sends a local 503.
+ */
+export class HttpContext extends Context {
+  readonly root: RootContext;
+  private bypass = false;
+  private created = false;
+  private finished = false;
+
+  constructor(
+    root: RootContext,
+    readonly stream: HttpStreamDriver,
+  ) {
+    super(root.vm);
+    this.root = root;
+  }
+
+  /** False when the filter is being bypassed (failed VM, fail-open). */
+  get active(): boolean {
+    return !this.bypass && !this.finished;
+  }
+
+  onRequestHeaders(endOfStream: boolean): number {
+    const n = this.stream.headerMap(MapType.HttpRequestHeaders, false)?.size ?? 0;
+    return this.run('proxy_on_request_headers', n, endOfStream ? 1 : 0);
+  }
+
+  onRequestBody(bodySize: number, endOfStream: boolean): number {
+    return this.run('proxy_on_request_body', bodySize, endOfStream ? 1 : 0);
+  }
+
+  onRequestTrailers(): number {
+    return this.run('proxy_on_request_trailers', this.stream.headerMap(MapType.HttpRequestTrailers, false)?.size ?? 0);
+  }
+
+  onResponseHeaders(endOfStream: boolean): number {
+    const n = this.stream.headerMap(MapType.HttpResponseHeaders, false)?.size ?? 0;
+    return this.run('proxy_on_response_headers', n, endOfStream ? 1 : 0);
+  }
+
+  onResponseBody(bodySize: number, endOfStream: boolean): number {
+    return this.run('proxy_on_response_body', bodySize, endOfStream ? 1 : 0);
+  }
+
+  onResponseTrailers(): number {
+    return this.run('proxy_on_response_trailers', this.stream.headerMap(MapType.HttpResponseTrailers, false)?.size ?? 0);
+  }
+
+  /** End of the stream: proxy_on_done, proxy_on_log, proxy_on_delete (in the spec's order). */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.cancelCallouts();
+    if (this.created && !this.bypass && !this.vm.failure) {
+      this.guard('proxy_on_done', () => this.vm.call(this, 'proxy_on_done', this.id));
+      if (!this.vm.failure) this.guard('proxy_on_log', () => this.vm.call(this, 'proxy_on_log', this.id));
+      if (!this.vm.failure) this.guard('proxy_on_delete', () => this.vm.call(this, 'proxy_on_delete', this.id));
+    }
+    this.vm.contexts.delete(this.id);
+  }
+
+  private run(callback: string, a: number, b?: number): number {
+    if (this.bypass || this.finished) return 0;
+    if (this.vm.failure) return this.failStream();
+    if (!this.created) {
+      this.created = true;
+      const r = this.guard('proxy_on_context_create', () => this.vm.call(this, 'proxy_on_context_create', this.id, this.root.id));
+      if (r === undefined && this.vm.failure) return this.failStream();
+    }
+    const result = this.guard(callback, () => this.vm.call(this, callback, this.id, a, b));
+    if (result === undefined) return this.vm.failure ? this.failStream() : 0;
+    return result;
+  }
+
+  protected override onTrap(): void {
+    // failStream() runs from run(); traps in on_done/on_log only end the filter.
+    this.cancelCallouts();
+  }
+
+  private failStream(): number {
+    this.bypass = true;
+    this.cancelCallouts();
+    if (this.plugin.failOpen) return 0;
+    this.stream.sendLocalResponse({
+      status: 503,
+      details: 'wasm_fail_stream',
+      body: new Uint8Array(0),
+      headers: [],
+      grpcStatus: 14, // UNAVAILABLE, for gRPC requests
+    });
+    return 1;
+  }
+}

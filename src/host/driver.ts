@@ -1,0 +1,99 @@
+// The small interface through which a driver (the HTTP proxy, the test harness, an embedding) lets the
+// host reach the world. The host never touches sockets: it asks the driver for a stream's headers and
+// bodies, and hands it local replies, continues and callouts.
+
+import type { ByteBuffer } from '../abi/byte-buffer.js';
+import type { BufferType, MapType, Status, StreamType } from '../abi/constants.js';
+import type { HeaderMap } from '../abi/header-map.js';
+import type { PropertyValue } from '../abi/property-codec.js';
+
+export interface LocalResponse {
+  status: number;
+  details: string;
+  body: Uint8Array;
+  headers: Array<[string, string]>;
+  /** gRPC status to send (grpc-status trailer-only reply), or undefined for none. */
+  grpcStatus?: number;
+}
+
+/** One HTTP stream (request + response) as one filter sees it. */
+export interface HttpStreamDriver {
+  /**
+   * The header map of `type` (request/response headers or trailers), or undefined when the stream has
+   * none (yet). `create` asks for empty trailers to be made, which a filter may add at end of stream.
+   */
+  headerMap(type: MapType, create: boolean): HeaderMap | undefined;
+  /** The body buffered for `type` (HTTP_REQUEST_BODY / HTTP_RESPONSE_BODY) in the running callback. */
+  bodyBuffer(type: BufferType): ByteBuffer | undefined;
+  /** Called after the filter's callback returned (as Envoy defers it). */
+  sendLocalResponse(response: LocalResponse): void;
+  /** Resume a paused direction; called after the filter's callback returned. */
+  continueStream(type: StreamType): Status;
+  /** Reset the stream (HTTP) or close a connection side (TCP). */
+  closeStream(type: StreamType): Status;
+  clearRouteCache(): void;
+  /** Stream attributes (request.*, response.*, source.*, connection.* …) by path segments. */
+  property(path: readonly string[]): PropertyValue | undefined;
+}
+
+export interface HttpCalloutRequest {
+  cluster: string;
+  headers: HeaderMap;
+  body: Uint8Array;
+  trailers: HeaderMap;
+  timeoutMs: number;
+}
+
+export interface HttpCalloutResponse {
+  headers: HeaderMap;
+  body: Uint8Array;
+  trailers: HeaderMap;
+}
+
+export interface CalloutHandle {
+  cancel(): void;
+}
+
+export interface GrpcCalloutRequest {
+  cluster: string;
+  service: string;
+  method: string;
+  initialMetadata: HeaderMap;
+  /** Undefined for a stream (messages come through send). */
+  message?: Uint8Array;
+  timeoutMs: number;
+}
+
+export interface GrpcEvents {
+  onInitialMetadata(metadata: HeaderMap): void;
+  onMessage(message: Uint8Array): void;
+  onTrailingMetadata(metadata: HeaderMap): void;
+  onClose(status: number, message: string): void;
+}
+
+export interface GrpcHandle {
+  send(message: Uint8Array, endStream: boolean): Status;
+  /** Cancel: no more events are delivered. */
+  cancel(): void;
+  /** Half-close the local side (streams). */
+  close(): void;
+}
+
+/** How filters reach upstream clusters (proxy_http_call, proxy_grpc_call/stream). */
+export interface CalloutDispatcher {
+  hasCluster(name: string): boolean;
+  httpCall(
+    request: HttpCalloutRequest,
+    done: (result: { response: HttpCalloutResponse } | { error: string }) => void,
+  ): CalloutHandle;
+  grpcCall?(request: GrpcCalloutRequest, events: GrpcEvents): GrpcHandle;
+}
+
+/**
+ * A host-registered foreign function (proxy_call_foreign_function): returns its result bytes, or a
+ * status number for an error (e.g. Status.SerializationFailure for arguments it cannot read).
+ */
+export type ForeignFunction = (
+  args: Uint8Array,
+  ctx: { vmId: string; pluginName: string; contextId: number },
+) => Uint8Array | number | undefined;

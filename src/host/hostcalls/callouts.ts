@@ -1,0 +1,152 @@
+// HTTP and gRPC callouts to named clusters, answered through the driver's CalloutDispatcher.
+// Responses are delivered later, outside any guest call, to the context that made the call.
+
+import { Status } from '../../abi/constants.js';
+import { HeaderMap, decodePairs } from '../../abi/header-map.js';
+import type { Context } from '../context.js';
+import type { GrpcHandle } from '../driver.js';
+import type { WasmVm } from '../vm.js';
+
+function findGrpc(vm: WasmVm, token: number): { ctx: Context; handle: GrpcHandle } | undefined {
+  const cur = vm.current;
+  const h = cur?.grpcCalls.get(token);
+  if (cur && h) return { ctx: cur, handle: h };
+  for (const ctx of vm.contexts.values()) {
+    const handle = ctx.grpcCalls.get(token);
+    if (handle) return { ctx, handle };
+  }
+  return undefined;
+}
+
+export function calloutCalls(vm: WasmVm) {
+  const startGrpc = (
+    uptr: number,
+    ulen: number,
+    sptr: number,
+    slen: number,
+    mptr: number,
+    mlen: number,
+    hptr: number,
+    hlen: number,
+    message: Uint8Array | undefined,
+    timeout: number,
+    tokenPtr: number,
+  ): number => {
+    const cluster = vm.memory.string(uptr, ulen);
+    const service = vm.memory.string(sptr, slen);
+    const method = vm.memory.string(mptr, mlen);
+    const md = decodePairs(vm.memory.view(hptr, hlen));
+    vm.memory.check(tokenPtr, 4);
+    if (!md) return Status.BadArgument;
+    const ctx = vm.current;
+    const callouts = vm.host.callouts;
+    if (!ctx) return Status.NotFound;
+    if (!callouts?.grpcCall) return Status.Unimplemented;
+    if (!callouts.hasCluster(cluster)) return Status.ParseFailure;
+    const token = vm.nextToken++;
+    const post = (f: () => void) => vm.host.post(f);
+    const handle = callouts.grpcCall(
+      { cluster, service, method, initialMetadata: new HeaderMap(md), message, timeoutMs: timeout >>> 0 },
+      {
+        onInitialMetadata: (m) => post(() => ctx.grpcEvent(token, 'initial', m)),
+        onMessage: (m) => post(() => ctx.grpcEvent(token, 'message', m)),
+        onTrailingMetadata: (m) => post(() => ctx.grpcEvent(token, 'trailing', m)),
+        onClose: (status, msg) => post(() => ctx.grpcClose(token, status, msg)),
+      },
+    );
+    ctx.grpcCalls.set(token, handle);
+    vm.memory.setU32(tokenPtr, token);
+    return Status.Ok;
+  };
+
+  return {
+    proxy_http_call(
+      uptr: number,
+      ulen: number,
+      hptr: number,
+      hlen: number,
+      bptr: number,
+      blen: number,
+      tptr: number,
+      tlen: number,
+      timeout: number,
+      tokenPtr: number,
+    ): number {
+      const cluster = vm.memory.string(uptr, ulen);
+      const headers = decodePairs(vm.memory.view(hptr, hlen));
+      const body = vm.memory.copy(bptr, blen);
+      const trailers = decodePairs(vm.memory.view(tptr, tlen));
+      vm.memory.check(tokenPtr, 4);
+      if (!headers || !trailers) return Status.BadArgument;
+      const h = new HeaderMap(headers);
+      if (!h.has(':method') || !h.has(':path') || !h.has(':authority')) return Status.BadArgument;
+      const ctx = vm.current;
+      const callouts = vm.host.callouts;
+      if (!ctx) return Status.NotFound;
+      if (!callouts?.hasCluster(cluster)) return Status.BadArgument;
+      const token = vm.nextToken++;
+      let handle: ReturnType<typeof callouts.httpCall>;
+      try {
+        handle = callouts.httpCall(
+          { cluster, headers: h, body, trailers: new HeaderMap(trailers), timeoutMs: timeout >>> 0 },
+          (result) => vm.host.post(() => ctx.httpCallResponse(token, 'response' in result ? result.response : undefined)),
+        );
+      } catch (e) {
+        vm.host.log({ level: 'error', source: 'host', vmId: vm.vmId, message: `http callout to ${cluster} failed: ${String(e)}` });
+        return Status.InternalFailure;
+      }
+      ctx.httpCalls.set(token, handle);
+      vm.memory.setU32(tokenPtr, token);
+      return Status.Ok;
+    },
+    proxy_grpc_call(
+      uptr: number,
+      ulen: number,
+      sptr: number,
+      slen: number,
+      mptr: number,
+      mlen: number,
+      hptr: number,
+      hlen: number,
+      msgPtr: number,
+      msgLen: number,
+      timeout: number,
+      tokenPtr: number,
+    ): number {
+      const message = vm.memory.copy(msgPtr, msgLen);
+      return startGrpc(uptr, ulen, sptr, slen, mptr, mlen, hptr, hlen, message, timeout, tokenPtr);
+    },
+    proxy_grpc_stream(
+      uptr: number,
+      ulen: number,
+      sptr: number,
+      slen: number,
+      mptr: number,
+      mlen: number,
+      hptr: number,
+      hlen: number,
+      tokenPtr: number,
+    ): number {
+      return startGrpc(uptr, ulen, sptr, slen, mptr, mlen, hptr, hlen, undefined, 0, tokenPtr);
+    },
+    proxy_grpc_send(token: number, ptr: number, len: number, endStream: number): number {
+      const message = vm.memory.copy(ptr, len);
+      const found = findGrpc(vm, token >>> 0);
+      if (!found) return Status.NotFound;
+      return found.handle.send(message, endStream !== 0);
+    },
+    proxy_grpc_cancel(token: number): number {
+      const found = findGrpc(vm, token >>> 0);
+      if (!found) return Status.NotFound;
+      found.handle.cancel();
+      found.ctx.grpcCalls.delete(token >>> 0);
+      return Status.Ok;
+    },
+    proxy_grpc_close(token: number): number {
+      const found = findGrpc(vm, token >>> 0);
+      if (!found) return Status.NotFound;
+      found.handle.close();
+      return Status.Ok;
+    },
+  };
+}

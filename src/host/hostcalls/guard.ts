@@ -1,0 +1,103 @@
+// Hostcalls never throw into the guest. Bad pointers become INVALID_MEMORY_ACCESS (WASI: FAULT); a bug
+// in the host becomes INTERNAL_FAILURE with an error log. Only what must unwind the guest passes
+// through: proc_exit and traps raised inside a nested guest call (the allocator).
+
+import { Status, WasiErrno } from '../../abi/constants.js';
+import { MemoryFault } from '../../abi/memory.js';
+import { ProcExit, WasmTrap } from '../errors.js';
+import type { WasmVm } from '../vm.js';
+
+type Fn = (...args: never[]) => unknown;
+
+function passesThrough(e: unknown): boolean {
+  return (
+    e instanceof ProcExit ||
+    e instanceof WasmTrap ||
+    e instanceof WebAssembly.RuntimeError ||
+    (e instanceof RangeError && /call stack/i.test(e.message))
+  );
+}
+
+export function guard<F extends Fn>(vm: WasmVm, name: string, fn: F, wasi: boolean): F {
+  const fault: number = wasi ? WasiErrno.Fault : Status.InvalidMemoryAccess;
+  const failure: number = wasi ? WasiErrno.Inval : Status.InternalFailure;
+  const handle = (e: unknown): number => {
+    if (e instanceof MemoryFault) return fault;
+    if (passesThrough(e)) throw e;
+    vm.host.log({
+      level: 'error',
+      source: 'host',
+      vmId: vm.vmId,
+      message: `hostcall ${name} failed inside the host: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+    });
+    return failure;
+  };
+  // Fixed-arity wrappers keep V8's calls monomorphic and avoid rest-argument arrays per call.
+  const f = fn as unknown as (...a: unknown[]) => unknown;
+  let wrapped: (...a: unknown[]) => unknown;
+  switch (fn.length) {
+    case 0:
+      wrapped = () => {
+        try {
+          return f();
+        } catch (e) {
+          return handle(e);
+        }
+      };
+      break;
+    case 1:
+      wrapped = (a) => {
+        try {
+          return f(a);
+        } catch (e) {
+          return handle(e);
+        }
+      };
+      break;
+    case 2:
+      wrapped = (a, b) => {
+        try {
+          return f(a, b);
+        } catch (e) {
+          return handle(e);
+        }
+      };
+      break;
+    case 3:
+      wrapped = (a, b, c) => {
+        try {
+          return f(a, b, c);
+        } catch (e) {
+          return handle(e);
+        }
+      };
+      break;
+    case 4:
+      wrapped = (a, b, c, d) => {
+        try {
+          return f(a, b, c, d);
+        } catch (e) {
+          return handle(e);
+        }
+      };
+      break;
+    case 5:
+      wrapped = (a, b, c, d, e5) => {
+        try {
+          return f(a, b, c, d, e5);
+        } catch (e) {
+          return handle(e);
+        }
+      };
+      break;
+    default:
+      wrapped = (...args) => {
+        try {
+          return f(...args);
+        } catch (e) {
+          return handle(e);
+        }
+      };
+  }
+  return wrapped as unknown as F;
+}

@@ -1,0 +1,49 @@
+// Properties (proxy_get_property / proxy_set_property) and foreign functions.
+
+import { Status } from '../../abi/constants.js';
+import { encodeProperty, splitPropertyPath } from '../../abi/property-codec.js';
+import { resolveProperty } from '../properties.js';
+import type { WasmVm } from '../vm.js';
+import { returnBytes } from './returns.js';
+
+export function propertyCalls(vm: WasmVm) {
+  return {
+    proxy_get_property(pptr: number, plen: number, vptrPtr: number, vsizePtr: number): number {
+      const path = splitPropertyPath(vm.memory.string(pptr, plen));
+      vm.memory.check(vptrPtr, 4);
+      vm.memory.check(vsizePtr, 4);
+      const ctx = vm.current;
+      if (!ctx) return Status.NotFound;
+      const value = resolveProperty(ctx, path);
+      if (value === undefined) return Status.NotFound;
+      return returnBytes(vm, vptrPtr, vsizePtr, encodeProperty(value));
+    },
+    proxy_set_property(pptr: number, plen: number, vptr: number, vlen: number): number {
+      const path = splitPropertyPath(vm.memory.string(pptr, plen));
+      const value = vm.memory.copy(vptr, vlen);
+      const ctx = vm.current;
+      if (!ctx) return Status.NotFound;
+      ctx.userProperties.set(path.join('.'), value);
+      return Status.Ok;
+    },
+    proxy_call_foreign_function(
+      nptr: number,
+      nlen: number,
+      aptr: number,
+      alen: number,
+      rptrPtr: number,
+      rsizePtr: number,
+    ): number {
+      const name = vm.memory.string(nptr, nlen);
+      const args = vm.memory.copy(aptr, alen);
+      vm.memory.check(rptrPtr, 4);
+      vm.memory.check(rsizePtr, 4);
+      const fn = vm.host.foreignFunctions.get(name);
+      if (!fn) return Status.NotFound;
+      const ctx = vm.current;
+      const result = fn(args, { vmId: vm.vmId, pluginName: ctx?.plugin.name ?? '', contextId: ctx?.id ?? 0 });
+      if (typeof result === 'number') return result;
+      return returnBytes(vm, rptrPtr, rsizePtr, result ?? new Uint8Array(0));
+    },
+  };
+}

@@ -1,0 +1,48 @@
+// Which header map or buffer an ABI id names in the running callback.
+
+import type { ByteBuffer } from '../../abi/byte-buffer.js';
+import { BUFFER_TYPE_MAX, BufferType, MAP_TYPE_MAX, MapType } from '../../abi/constants.js';
+import type { HeaderMap } from '../../abi/header-map.js';
+import type { WasmVm } from '../vm.js';
+
+/** undefined: unknown id (BAD_ARGUMENT); null: known but not available here. */
+export function resolveMap(vm: WasmVm, type: number, create = false): HeaderMap | null | undefined {
+  if (type < 0 || type > MAP_TYPE_MAX) return undefined;
+  switch (type) {
+    case MapType.HttpCallResponseHeaders:
+      return vm.data.httpCallResponse?.headers ?? null;
+    case MapType.HttpCallResponseTrailers:
+      return vm.data.httpCallResponse?.trailers ?? null;
+    case MapType.GrpcCallInitialMetadata:
+      return vm.data.grpcInitialMetadata ?? null;
+    case MapType.GrpcCallTrailingMetadata:
+      return vm.data.grpcTrailingMetadata ?? null;
+    default:
+      return vm.current?.stream?.headerMap(type as MapType, create) ?? null;
+  }
+}
+
+/** A readable view of a buffer, or a writable stream body buffer. */
+export type ResolvedBuffer = { bytes: Uint8Array; writable?: ByteBuffer };
+
+export function resolveBuffer(vm: WasmVm, type: number): ResolvedBuffer | null | undefined {
+  if (type < 0 || type > BUFFER_TYPE_MAX) return undefined;
+  const d = vm.data;
+  const ro = (b: Uint8Array | undefined) => (b ? { bytes: b } : null);
+  switch (type) {
+    case BufferType.VmConfiguration:
+      return ro(d.vmConfiguration);
+    case BufferType.PluginConfiguration:
+      return ro(d.pluginConfiguration);
+    case BufferType.HttpCallResponseBody:
+      return ro(d.httpCallResponse?.body);
+    case BufferType.GrpcCallMessage:
+      return ro(d.grpcMessage);
+    case BufferType.ForeignFunctionArguments:
+      return ro(d.foreignArguments);
+    default: {
+      const b = vm.current?.stream?.bodyBuffer(type as BufferType);
+      return b ? { bytes: b.bytes(), writable: b } : null;
+    }
+  }
+}

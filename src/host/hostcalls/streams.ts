@@ -1,0 +1,85 @@
+// Stream control (continue, close, local reply), context lifecycle (done, effective context) and status.
+
+import { NO_GRPC_STATUS, Status, StreamType } from '../../abi/constants.js';
+import { decodePairs } from '../../abi/header-map.js';
+import type { WasmVm } from '../vm.js';
+import { returnBytes } from './returns.js';
+
+export function streamCalls(vm: WasmVm) {
+  const continueStream = (type: number): number => {
+    if (type < 0 || type > StreamType.Upstream) return Status.BadArgument;
+    const stream = vm.current?.stream;
+    // HTTP contexts have request/response streams; TCP streams are not served by this host yet.
+    if (!stream) return Status.NotFound;
+    if (type > StreamType.HttpResponse) return Status.Unimplemented;
+    vm.defer(() => stream.continueStream(type as StreamType));
+    return Status.Ok;
+  };
+  return {
+    proxy_continue_stream: continueStream,
+    /** ABI 0.1.0 */
+    proxy_continue_request: () => continueStream(StreamType.HttpRequest),
+    /** ABI 0.1.0 */
+    proxy_continue_response: () => continueStream(StreamType.HttpResponse),
+    proxy_close_stream(type: number): number {
+      if (type < 0 || type > StreamType.Upstream) return Status.BadArgument;
+      const stream = vm.current?.stream;
+      if (!stream) return Status.NotFound;
+      if (type > StreamType.HttpResponse) return Status.Unimplemented;
+      vm.defer(() => stream.closeStream(type as StreamType));
+      return Status.Ok;
+    },
+    proxy_send_local_response(
+      code: number,
+      dptr: number,
+      dlen: number,
+      bptr: number,
+      blen: number,
+      hptr: number,
+      hlen: number,
+      grpcStatus: number,
+    ): number {
+      const details = vm.memory.string(dptr, dlen);
+      const body = vm.memory.copy(bptr, blen);
+      const headers = decodePairs(vm.memory.view(hptr, hlen));
+      if (!headers) return Status.BadArgument;
+      const stream = vm.current?.stream;
+      if (!stream) return Status.NotFound;
+      const g = grpcStatus >>> 0;
+      vm.defer(() =>
+        stream.sendLocalResponse({
+          status: code >>> 0,
+          details,
+          body,
+          headers,
+          grpcStatus: g === NO_GRPC_STATUS ? undefined : g,
+        }),
+      );
+      return Status.Ok;
+    },
+    proxy_clear_route_cache(): number {
+      const stream = vm.current?.stream;
+      if (!stream) return Status.NotFound;
+      stream.clearRouteCache();
+      return Status.Ok;
+    },
+    proxy_done(): number {
+      const root = vm.current?.root;
+      return root?.done() ? Status.Ok : Status.NotFound;
+    },
+    proxy_set_effective_context(id: number): number {
+      const ctx = vm.contexts.get(id >>> 0);
+      if (!ctx) return Status.BadArgument;
+      vm.current = ctx;
+      return Status.Ok;
+    },
+    proxy_get_status(codePtr: number, msgPtrPtr: number, msgSizePtr: number): number {
+      vm.memory.check(codePtr, 4);
+      const s = vm.current?.lastStatus ?? { code: 0, message: new Uint8Array(0) };
+      const r = returnBytes(vm, msgPtrPtr, msgSizePtr, s.message);
+      if (r !== Status.Ok) return r;
+      vm.memory.setU32(codePtr, s.code);
+      return Status.Ok;
+    },
+  };
+}

@@ -1,0 +1,10 @@
+export * from './context.js';
+export * from './driver.js';
+export * from './errors.js';
+export * from './host.js';
+export * from './metrics-store.js';
+export * from './module.js';
+export * from './plugin.js';
+export * from './stream-attributes.js';
+export * from './vm.js';
+export { hostcallNames } from './hostcalls/index.js';

@@ -1,0 +1,219 @@
+// One simulated HTTP stream through one filter, with Envoy's buffering rules: a body callback that
+// returns StopIterationAndBuffer keeps the data buffered (the next callback sees all of it) until the
+// filter continues; Continue forwards what is buffered.
+
+import { ByteBuffer } from '../abi/byte-buffer.js';
+import { Action, BufferType, DataAction, MapType, Status, StreamType } from '../abi/constants.js';
+import { HeaderMap, type HeaderInit } from '../abi/header-map.js';
+import type { PropertyValue } from '../abi/property-codec.js';
+import { encodeUtf8 } from '../abi/utf8.js';
+import type { HttpContext } from '../host/context.js';
+import type { HttpStreamDriver, LocalResponse } from '../host/driver.js';
+import type { Plugin } from '../host/plugin.js';
+import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
+
+export interface StreamOptions {
+  /** Stream attributes (source/destination addresses, protocol, route_name …). */
+  info?: Partial<StreamInfo>;
+  /** Extra attributes by dotted path, e.g. { 'connection.mtls': true }. */
+  properties?: Record<string, PropertyValue>;
+}
+
+type Body = string | Uint8Array;
+const text = new TextDecoder();
+
+class Direction {
+  headers: HeaderMap | undefined;
+  trailers: HeaderMap | undefined;
+  /** Data the filter holds (buffered while paused). */
+  readonly buffer = new ByteBuffer();
+  /** Data the filter let through, as it would reach the next hop. */
+  readonly forwarded = new ByteBuffer();
+  bodyStarted = false;
+  paused = false;
+  continues = 0;
+}
+
+export class HttpStreamHarness implements HttpStreamDriver {
+  readonly context: HttpContext;
+  readonly request = new Direction();
+  readonly response = new Direction();
+  localResponse: LocalResponse | undefined;
+  /** Streams the filter reset with proxy_close_stream. */
+  readonly closed: StreamType[] = [];
+  routeCacheCleared = 0;
+  readonly info: StreamInfo;
+
+  constructor(
+    plugin: Plugin,
+    private readonly afterStep: () => void,
+    options: StreamOptions = {},
+  ) {
+    this.info = {
+      startTime: plugin.host.now(),
+      protocol: 'HTTP/1.1',
+      source: { address: '127.0.0.1', port: 41000 },
+      destination: { address: '127.0.0.1', port: 10000 },
+      requestBodySize: 0,
+      responseBodySize: 0,
+      ...options.info,
+      extra: { ...options.info?.extra, ...options.properties },
+    };
+    this.context = plugin.newHttpContext(this);
+  }
+
+  // ---- driving the filter ----
+
+  sendRequestHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
+    this.request.headers = HeaderMap.from(headers);
+    return this.step(() => this.headersResult(this.request, this.context.onRequestHeaders(options.endOfStream ?? false)));
+  }
+
+  sendRequestBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
+    return this.body(this.request, chunk, options.endOfStream ?? false, (size, eos) => this.context.onRequestBody(size, eos));
+  }
+
+  sendRequestTrailers(trailers: HeaderInit): number {
+    this.request.trailers = HeaderMap.from(trailers);
+    return this.step(() => this.headersResult(this.request, this.context.onRequestTrailers()));
+  }
+
+  sendResponseHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
+    this.response.headers = HeaderMap.from(headers);
+    return this.step(() => this.headersResult(this.response, this.context.onResponseHeaders(options.endOfStream ?? false)));
+  }
+
+  sendResponseBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
+    return this.body(this.response, chunk, options.endOfStream ?? false, (size, eos) => this.context.onResponseBody(size, eos));
+  }
+
+  sendResponseTrailers(trailers: HeaderInit): number {
+    this.response.trailers = HeaderMap.from(trailers);
+    return this.step(() => this.headersResult(this.response, this.context.onResponseTrailers()));
+  }
+
+  /** Ends the stream: proxy_on_done, proxy_on_log, proxy_on_delete. */
+  complete(): void {
+    this.step(() => {
+      this.info.duration = this.context.plugin.host.now() - this.info.startTime;
+      this.context.finish();
+      return 0;
+    });
+  }
+
+  // ---- what the filter did ----
+
+  get requestHeaders(): Record<string, string> {
+    return this.request.headers?.toObject() ?? {};
+  }
+
+  get responseHeaders(): Record<string, string> {
+    return this.response.headers?.toObject() ?? {};
+  }
+
+  /** Request body as forwarded upstream so far. */
+  get requestBody(): string {
+    return text.decode(this.request.forwarded.bytes());
+  }
+
+  get responseBody(): string {
+    return text.decode(this.response.forwarded.bytes());
+  }
+
+  get requestPaused(): boolean {
+    return this.request.paused;
+  }
+
+  get responsePaused(): boolean {
+    return this.response.paused;
+  }
+
+  get localResponseBody(): string | undefined {
+    return this.localResponse ? text.decode(this.localResponse.body) : undefined;
+  }
+
+  // ---- HttpStreamDriver ----
+
+  headerMap(type: MapType, create: boolean): HeaderMap | undefined {
+    switch (type) {
+      case MapType.HttpRequestHeaders:
+        return this.request.headers;
+      case MapType.HttpResponseHeaders:
+        return this.response.headers;
+      case MapType.HttpRequestTrailers:
+        if (!this.request.trailers && create) this.request.trailers = new HeaderMap();
+        return this.request.trailers;
+      case MapType.HttpResponseTrailers:
+        if (!this.response.trailers && create) this.response.trailers = new HeaderMap();
+        return this.response.trailers;
+    }
+    return undefined;
+  }
+
+  bodyBuffer(type: BufferType): ByteBuffer | undefined {
+    const d = type === BufferType.HttpRequestBody ? this.request : type === BufferType.HttpResponseBody ? this.response : undefined;
+    return d?.bodyStarted ? d.buffer : undefined;
+  }
+
+  sendLocalResponse(response: LocalResponse): void {
+    this.localResponse = response;
+  }
+
+  continueStream(type: StreamType): Status {
+    const d = type === StreamType.HttpRequest ? this.request : this.response;
+    d.continues++;
+    d.paused = false;
+    d.forwarded.append(d.buffer.drain());
+    return Status.Ok;
+  }
+
+  closeStream(type: StreamType): Status {
+    this.closed.push(type);
+    return Status.Ok;
+  }
+
+  clearRouteCache(): void {
+    this.routeCacheCleared++;
+  }
+
+  property(path: readonly string[]): PropertyValue | undefined {
+    return streamAttribute(path, this.info, {
+      requestHeaders: this.request.headers,
+      requestTrailers: this.request.trailers,
+      responseHeaders: this.response.headers,
+      responseTrailers: this.response.trailers,
+    });
+  }
+
+  // ---- internals ----
+
+  private step(run: () => number): number {
+    const r = run();
+    this.afterStep();
+    return r;
+  }
+
+  private headersResult(d: Direction, action: number): number {
+    d.paused = action !== Action.Continue && action !== Action.ContinueAndEndStream;
+    return action;
+  }
+
+  private body(d: Direction, chunk: Body, eos: boolean, call: (size: number, eos: boolean) => number): number {
+    const bytes = typeof chunk === 'string' ? encodeUtf8(chunk) : chunk;
+    if (d === this.request) this.info.requestBodySize += bytes.length;
+    else this.info.responseBodySize += bytes.length;
+    d.bodyStarted = true;
+    d.buffer.append(bytes);
+    return this.step(() => {
+      const action = call(d.buffer.length, eos);
+      if (action === DataAction.Continue) {
+        d.paused = false;
+        d.forwarded.append(d.buffer.drain());
+      } else if (action === DataAction.StopIterationNoBuffer) {
+        d.paused = true;
+        d.buffer.drain();
+      } else d.paused = true;
+      return action;
+    });
+  }
+}
