@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+
+// The wasmgate command line. Commands are thin: each calls a module a library user could call too.
+
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError } from '../control/config-error.js';
+import { type RunOptions, run } from './run.js';
+
+const pkg = JSON.parse(
+  readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8'),
+) as { version: string };
+
+function portNumber(v: string): string {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('expected a port number (0-65535)');
+  return v;
+}
+
+const program = new Command()
+  .name('wasmgate')
+  .description('Run Proxy-Wasm filters (Envoy/Istio compatible) in a Node.js proxy')
+  .version(pkg.version);
+
+program
+  .command('run')
+  .description('start the proxy (no options: the quick-start example on :10000, admin on :9901)')
+  .option('-c, --config <file>', 'gateway configuration (YAML)')
+  .option('--wasm <file>', 'one filter to run in front of --upstream')
+  .option('--plugin-config <json|string>', 'the filter configuration (proxy_on_configure)')
+  .option('--root-id <id>', 'the filter root id')
+  .option('--upstream <url>', 'upstream for --wasm, e.g. http://127.0.0.1:8080')
+  .option('--port <port>', 'listener port (default 10000)', portNumber)
+  .option('--admin-port <port>', 'admin port (default 9901)', portNumber)
+  .option('--address <ip>', 'bind address (default 127.0.0.1)')
+  .option('--log-level <level>', 'trace, debug, info, warn, error, critical')
+  .action(async (o: RunOptions) => {
+    const gateway = await run(o);
+    const ports = gateway.ports;
+    const summary = Object.entries(ports)
+      .map(([n, p]) => `${n}=:${p}`)
+      .join(' ');
+    process.stderr.write(
+      `wasmgate listening: ${summary}${gateway.adminPort ? ` admin=:${gateway.adminPort}` : ''}\n`,
+    );
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`wasmgate: ${signal}, draining\n`);
+      gateway.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof ConfigError) process.stderr.write(`wasmgate: ${e.message}\n`);
+  else process.stderr.write(`wasmgate: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(e instanceof ConfigError ? 2 : 1);
+});

@@ -1,0 +1,103 @@
+// `wasmgate run`: the proxy, from a config file, from flags (one filter in front of one upstream), or
+// with no arguments the quick-start default (the example filter in front of the built-in echo upstream).
+
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../control/config-error.js';
+import { loadConfigFile, parseConfig, type ResolvedConfig } from '../control/load-config.js';
+import { startEchoUpstream } from '../http/echo-upstream.js';
+import { Gateway } from '../http/gateway.js';
+
+export interface RunOptions {
+  config?: string;
+  wasm?: string;
+  pluginConfig?: string;
+  rootId?: string;
+  upstream?: string;
+  port?: string;
+  adminPort?: string;
+  address?: string;
+  logLevel?: string;
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The quick-start filter: examples/add-header (prebuilt .wasm shipped with the package). */
+export function quickStartWasm(): string {
+  return join(packageRoot, 'examples', 'add-header', 'add_header.wasm');
+}
+
+function flagsConfig(
+  o: RunOptions,
+  upstream: string,
+  wasm: string | undefined,
+  pluginConfig: string | undefined,
+): ResolvedConfig {
+  const u = new URL(upstream);
+  const port = Number(o.port ?? 10000);
+  const admin = o.adminPort === undefined ? 9901 : Number(o.adminPort);
+  const yaml = {
+    logLevel: o.logLevel ?? 'info',
+    admin: { address: o.address ?? '127.0.0.1', port: admin },
+    listeners: [{ name: 'main', address: o.address ?? '127.0.0.1', port }],
+    clusters: [
+      {
+        name: 'upstream',
+        endpoints: [`${u.hostname}:${u.port || (u.protocol === 'https:' ? 443 : 80)}`],
+        ...(u.protocol === 'https:' ? { tls: {} } : {}),
+      },
+    ],
+    routes: [{ name: 'default', match: { prefix: '/' }, cluster: 'upstream' }],
+    plugins: wasm
+      ? [
+          {
+            wasm: {
+              name: 'cli-filter',
+              root_id: o.rootId ?? '',
+              configuration: pluginConfig ?? '',
+              vm_config: { vm_id: '', code: { local: { filename: resolve(wasm) } } },
+            },
+          },
+        ]
+      : [],
+  };
+  return parseConfig(JSON.stringify(yaml), '(command line)', process.cwd());
+}
+
+export async function run(o: RunOptions): Promise<Gateway> {
+  let resolved: ResolvedConfig;
+  let stopEcho: (() => Promise<void>) | undefined;
+  if (o.config) {
+    if (o.wasm || o.upstream)
+      throw new ConfigError('(command line)', ['give either --config or --wasm/--upstream, not both']);
+    resolved = loadConfigFile(o.config);
+  } else if (o.wasm || o.upstream) {
+    if (!o.upstream)
+      throw new ConfigError('(command line)', [
+        '--upstream is required with --wasm (e.g. --upstream http://127.0.0.1:8080)',
+      ]);
+    resolved = flagsConfig(o, o.upstream, o.wasm, o.pluginConfig);
+  } else {
+    // Quick start: the example filter in front of a built-in echo upstream.
+    const wasm = quickStartWasm();
+    if (!existsSync(wasm)) throw new ConfigError('(quick start)', [`the example filter ${wasm} is missing`]);
+    const echo = await startEchoUpstream(0);
+    stopEcho = echo.close;
+    resolved = flagsConfig(
+      o,
+      `http://127.0.0.1:${echo.port}`,
+      wasm,
+      o.pluginConfig ?? JSON.stringify({ 'x-hello': 'from wasmgate' }),
+    );
+  }
+  const gateway = await Gateway.start(resolved);
+  if (stopEcho) {
+    const close = gateway.close.bind(gateway);
+    gateway.close = async (deadline?: number) => {
+      await close(deadline);
+      await stopEcho!();
+    };
+  }
+  return gateway;
+}

@@ -1,0 +1,143 @@
+// Reading and validating a gateway configuration file.
+
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { type Document, LineCounter, parseAllDocuments } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, formatPath } from './config-error.js';
+import { fromEnvoyWasm, fromWasmPlugin, type PluginSpec } from './plugin-spec.js';
+import { type GatewayConfig, gatewaySchema, plainWasmFilterSchema, wasmPluginSchema } from './schema.js';
+
+export interface ResolvedConfig {
+  file: string;
+  config: GatewayConfig;
+  plugins: PluginSpec[];
+}
+
+export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(path, [`cannot read the file: ${(e as Error).message}`]);
+  }
+  return parseConfig(text, path, dirname(file), env);
+}
+
+/** Parses YAML (or JSON) text; `file` names it in errors, `baseDir` resolves relative module paths. */
+export function parseConfig(
+  text: string,
+  file: string,
+  baseDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedConfig {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  if (!Array.isArray(docs)) throw new ConfigError(file, ['empty document']);
+  if (docs.length !== 1) throw new ConfigError(file, [`expected one YAML document, found ${docs.length}`]);
+  const doc = docs[0];
+  const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => {
+    const pos = e.linePos?.[0];
+    return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+  });
+  if (doc.errors.length > 0) throw new ConfigError(file, yamlProblems);
+  const data = doc.toJS() ?? {};
+
+  const problems: string[] = [];
+  const parsed = gatewaySchema.safeParse(data);
+  if (!parsed.success) problems.push(...issues(parsed.error, [], doc, lines));
+  const plugins: PluginSpec[] = [];
+  const rawPlugins = Array.isArray((data as { plugins?: unknown }).plugins)
+    ? (data as { plugins: unknown[] }).plugins
+    : [];
+  rawPlugins.forEach((entry, i) => {
+    const at = ['plugins', i];
+    const isWasmPlugin = typeof entry === 'object' && entry !== null && 'kind' in entry;
+    const r = (isWasmPlugin ? wasmPluginSchema : plainWasmFilterSchema).safeParse(entry);
+    if (!r.success) {
+      problems.push(...issues(r.error, at, doc, lines));
+      return;
+    }
+    if ('kind' in r.data) plugins.push(fromWasmPlugin(r.data, baseDir, env));
+    else {
+      const c = 'config' in r.data.wasm ? r.data.wasm.config : r.data.wasm;
+      if (!c.vm_config.code.local && !c.vm_config.code.remote) {
+        problems.push(
+          `${formatPath([...at, 'wasm', 'vm_config', 'code'])}: give code.local.filename or code.remote.http_uri`,
+        );
+        return;
+      }
+      plugins.push(fromEnvoyWasm(c, i, baseDir, env));
+    }
+  });
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  const config = parsed.data!;
+  problems.push(...crossCheck(config, plugins));
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return { file, config, plugins };
+}
+
+function issues(error: z.ZodError, prefix: PropertyKey[], doc: Document, lines: LineCounter): string[] {
+  return error.issues.map((issue) => {
+    const path = [...prefix, ...issue.path];
+    const node = doc.getIn(path as unknown[], true) as { range?: [number, number, number] } | undefined;
+    const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
+    const where = pos ? ` (line ${pos.line})` : '';
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys')
+      message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+    return `${formatPath(path)}${where}: ${message}`;
+  });
+}
+
+/** Checks across sections: names that must exist, names that must be unique, regexes that must compile. */
+function crossCheck(config: GatewayConfig, plugins: PluginSpec[]): string[] {
+  const problems: string[] = [];
+  const clusters = new Set<string>();
+  config.clusters.forEach((c, i) => {
+    if (clusters.has(c.name)) problems.push(`clusters[${i}].name: duplicate cluster "${c.name}"`);
+    clusters.add(c.name);
+  });
+  const listeners = new Set<string>();
+  const ports = new Map<string, number>();
+  config.listeners.forEach((l, i) => {
+    if (listeners.has(l.name)) problems.push(`listeners[${i}].name: duplicate listener "${l.name}"`);
+    listeners.add(l.name);
+    const bind = `${l.address}:${l.port}`;
+    if (l.port !== 0 && ports.has(bind))
+      problems.push(`listeners[${i}].port: ${bind} is already used by listeners[${ports.get(bind)}]`);
+    ports.set(bind, i);
+    if (l.protocol === 'h2c' && l.tls)
+      problems.push(`listeners[${i}].protocol: h2c is HTTP/2 without TLS; use "auto" with tls`);
+  });
+  const checkRoutes = (routes: GatewayConfig['routes'], at: string) =>
+    routes.forEach((r, i) => {
+      if (r.cluster !== undefined && !clusters.has(r.cluster))
+        problems.push(`${at}[${i}].cluster: no cluster named "${r.cluster}"`);
+      for (const [field, re] of [
+        ['match.regex', r.match.regex],
+        ...(r.match.headers ?? []).map((h, j) => [`match.headers[${j}].regex`, h.regex] as const),
+      ] as const) {
+        if (re === undefined) continue;
+        try {
+          new RegExp(re);
+        } catch (e) {
+          problems.push(`${at}[${i}].${field}: invalid regular expression: ${(e as Error).message}`);
+        }
+      }
+    });
+  checkRoutes(config.routes, 'routes');
+  config.listeners.forEach((l, i) => {
+    if (l.routes) checkRoutes(l.routes, `listeners[${i}].routes`);
+    else if (config.routes.length === 0)
+      problems.push(`listeners[${i}].routes: the listener has no routes and there are no top-level routes`);
+  });
+  const keys = new Map<string, number>();
+  plugins.forEach((p, i) => {
+    if (keys.has(p.key))
+      problems.push(`plugins[${i}]: duplicate plugin "${p.key}" (also plugins[${keys.get(p.key)}])`);
+    keys.set(p.key, i);
+  });
+  return problems;
+}

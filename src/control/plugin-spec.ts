@@ -1,0 +1,125 @@
+// Plugins as the data plane needs them, from either form the config accepts: Istio's WasmPlugin or
+// Envoy's wasm filter config. Ordering follows Istio: phase AUTHN, AUTHZ, STATS, then unspecified;
+// within a phase, higher priority first; ties keep the order of the configuration.
+
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FailStrategy } from '../host/plugin.js';
+import type { EnvoyWasmConfig, WasmPluginResource } from './schema.js';
+
+export type Phase = 'AUTHN' | 'AUTHZ' | 'STATS' | 'UNSPECIFIED_PHASE';
+const PHASE_RANK: Record<Phase, number> = { AUTHN: 0, AUTHZ: 1, STATS: 2, UNSPECIFIED_PHASE: 3 };
+
+export interface PluginSpec {
+  /** Unique key: namespace/name for WasmPlugins, the filter name for plain wasm filters. */
+  key: string;
+  /** plugin_name as filters see it (Istio: namespace.name). */
+  name: string;
+  /** Where the module comes from: an absolute path (file URL or plain path resolved) or a URL. */
+  url: string;
+  sha256?: string;
+  rootId: string;
+  vmId: string;
+  configuration: string;
+  vmConfiguration: string;
+  env: Record<string, string>;
+  phase: Phase;
+  priority: number;
+  failStrategy: FailStrategy;
+  matchLabels: Record<string, string>;
+  /** Listener ports the plugin applies to (WasmPlugin match[].ports); all when empty. */
+  ports: number[];
+  imagePullPolicy?: string;
+}
+
+/** Resolves file:// URLs and plain paths against the config file's directory. */
+export function resolveModuleUrl(url: string, baseDir: string): string {
+  if (url.startsWith('file://'))
+    return fileURLToPath(url.startsWith('file:///') ? url : `file://${resolve(baseDir, url.slice(7))}`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
+  return isAbsolute(url) ? url : resolve(baseDir, url);
+}
+
+export function fromWasmPlugin(
+  r: WasmPluginResource,
+  baseDir: string,
+  hostEnv: NodeJS.ProcessEnv,
+): PluginSpec {
+  const s = r.spec;
+  const env: Record<string, string> = {};
+  for (const e of s.vmConfig?.env ?? []) {
+    const v = e.valueFrom === 'HOST' ? hostEnv[e.name] : e.value;
+    if (v !== undefined) env[e.name] = v;
+  }
+  const ns = r.metadata.namespace;
+  return {
+    key: `${ns}/${r.metadata.name}`,
+    name: `${ns}.${r.metadata.name}`,
+    url: resolveModuleUrl(s.url, baseDir),
+    sha256: s.sha256,
+    rootId: s.pluginName ?? '',
+    // Each WasmPlugin gets its own VM, as Istio configures them.
+    vmId: `${ns}.${r.metadata.name}`,
+    configuration: s.pluginConfig === undefined ? '' : JSON.stringify(s.pluginConfig),
+    vmConfiguration: '',
+    env,
+    phase: s.phase,
+    priority: s.priority ?? 0,
+    failStrategy: s.failStrategy,
+    matchLabels: s.selector?.matchLabels ?? {},
+    ports: (s.match ?? []).flatMap((m) => (m.ports ?? []).map((p) => p.number)),
+    imagePullPolicy: s.imagePullPolicy,
+  };
+}
+
+function configString(v: EnvoyWasmConfig['configuration']): string {
+  if (v === undefined) return '';
+  return typeof v === 'string' ? v : v.value;
+}
+
+export function fromEnvoyWasm(
+  c: EnvoyWasmConfig,
+  index: number,
+  baseDir: string,
+  hostEnv: NodeJS.ProcessEnv,
+): PluginSpec {
+  const code = c.vm_config.code;
+  const url = code.local ? resolveModuleUrl(code.local.filename, baseDir) : code.remote!.http_uri.uri;
+  const env: Record<string, string> = { ...(c.vm_config.environment_variables?.key_values ?? {}) };
+  for (const k of c.vm_config.environment_variables?.host_env_keys ?? []) {
+    const v = hostEnv[k];
+    if (v !== undefined) env[k] = v;
+  }
+  const name = c.name ?? `wasm-${index}`;
+  return {
+    key: name,
+    name,
+    url,
+    sha256: code.remote?.sha256,
+    rootId: c.root_id,
+    vmId: c.vm_config.vm_id,
+    configuration: configString(c.configuration),
+    vmConfiguration: configString(c.vm_config.configuration),
+    env,
+    phase: 'UNSPECIFIED_PHASE',
+    priority: 0,
+    failStrategy: c.failStrategy ?? (c.fail_open ? 'FAIL_OPEN' : 'FAIL_CLOSE'),
+    matchLabels: c.selector?.matchLabels ?? {},
+    ports: [],
+  };
+}
+
+/** Istio's order. Array.prototype.sort is stable, so ties keep configuration order. */
+export function orderPlugins<T extends { spec: PluginSpec }>(plugins: readonly T[]): T[] {
+  return [...plugins].sort(
+    (a, b) => PHASE_RANK[a.spec.phase] - PHASE_RANK[b.spec.phase] || b.spec.priority - a.spec.priority,
+  );
+}
+
+export function pluginAppliesTo(
+  spec: PluginSpec,
+  listener: { labels: Record<string, string>; port: number },
+): boolean {
+  for (const [k, v] of Object.entries(spec.matchLabels)) if (listener.labels[k] !== v) return false;
+  return spec.ports.length === 0 || spec.ports.includes(listener.port);
+}

@@ -1,0 +1,244 @@
+// The gateway configuration (YAML), validated up front: an unknown field, a wrong type or a bad value is
+// refused with its path, before anything starts.
+
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const durationMs = z.number().int().min(0);
+
+const headerMatch = z
+  .object({
+    name: z.string().min(1),
+    exact: z.string().optional(),
+    prefix: z.string().optional(),
+    regex: z.string().optional(),
+    present: z.boolean().optional(),
+    invert: z.boolean().optional(),
+  })
+  .strict();
+
+const routeMatch = z
+  .object({
+    prefix: z.string().startsWith('/').optional(),
+    path: z.string().startsWith('/').optional(),
+    regex: z.string().optional(),
+    host: z.string().optional(),
+    methods: z.array(z.string().min(1)).optional(),
+    headers: z.array(headerMatch).optional(),
+  })
+  .strict()
+  .refine((m) => [m.prefix, m.path, m.regex].filter((v) => v !== undefined).length <= 1, {
+    message: 'give at most one of prefix, path, regex',
+  });
+
+const directResponse = z
+  .object({
+    status: z.number().int().min(100).max(599),
+    body: z.string().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+const route = z
+  .object({
+    name: z.string().optional(),
+    match: routeMatch.default({ prefix: '/' }),
+    cluster: z.string().optional(),
+    prefixRewrite: z.string().optional(),
+    timeoutMs: durationMs.optional(),
+    retries: z
+      .object({
+        attempts: z.number().int().min(0).max(10),
+        retryOn: z
+          .array(z.enum(['connect-failure', 'reset', '5xx', 'gateway-error']))
+          .default(['connect-failure', 'reset']),
+      })
+      .strict()
+      .optional(),
+    /** Request/response bytes a filter may make the proxy buffer (Envoy: 413 / 500 past it). */
+    bufferLimitBytes: z.number().int().min(1).optional(),
+    directResponse: directResponse.optional(),
+  })
+  .strict()
+  .refine((r) => (r.cluster === undefined) !== (r.directResponse === undefined), {
+    message: 'a route needs exactly one of cluster or directResponse',
+  });
+
+const endpoint = z.union([
+  z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port'),
+  z.object({ address: z.string().min(1), port }).strict(),
+]);
+
+const cluster = z
+  .object({
+    name: z.string().min(1),
+    endpoints: z.array(endpoint).min(1),
+    connectTimeoutMs: durationMs.default(5000),
+    /** Connections per endpoint. */
+    maxConnections: z.number().int().min(1).default(64),
+    keepAliveTimeoutMs: durationMs.default(60000),
+    outlier: z
+      .object({
+        consecutiveFailures: z.number().int().min(1).default(5),
+        ejectionMs: durationMs.default(30000),
+      })
+      .strict()
+      .optional(),
+    tls: z.object({ caFile: z.string().optional(), insecure: z.boolean().optional() }).strict().optional(),
+  })
+  .strict();
+
+const listener = z
+  .object({
+    name: z.string().min(1),
+    address: z.string().default('127.0.0.1'),
+    port,
+    /** http1, h2c (HTTP/2 prior knowledge), or auto (with tls: ALPN h2 + http/1.1). */
+    protocol: z.enum(['http1', 'h2c', 'auto']).default('auto'),
+    tls: z.object({ certFile: z.string(), keyFile: z.string() }).strict().optional(),
+    labels: z.record(z.string(), z.string()).default({}),
+    routes: z.array(route).optional(),
+  })
+  .strict();
+
+const envVar = z
+  .object({
+    name: z.string().min(1),
+    value: z.string().optional(),
+    valueFrom: z.enum(['INLINE', 'HOST']).default('INLINE'),
+  })
+  .strict();
+
+/** Istio's WasmPlugin (extensions.istio.io/v1alpha1), the fields a proxy can honour. */
+export const wasmPluginSchema = z
+  .object({
+    apiVersion: z.enum(['extensions.istio.io/v1alpha1', 'extensions.istio.io/v1beta1']),
+    kind: z.literal('WasmPlugin'),
+    metadata: z
+      .object({
+        name: z.string().min(1),
+        namespace: z.string().default('default'),
+        labels: z.record(z.string(), z.string()).optional(),
+        annotations: z.record(z.string(), z.string()).optional(),
+      })
+      .loose(),
+    spec: z
+      .object({
+        selector: z
+          .object({ matchLabels: z.record(z.string(), z.string()).default({}) })
+          .strict()
+          .optional(),
+        targetRef: z.unknown().optional(),
+        targetRefs: z.unknown().optional(),
+        url: z.string().min(1),
+        sha256: z
+          .string()
+          .regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits')
+          .optional(),
+        imagePullPolicy: z.enum(['UNSPECIFIED_POLICY', 'IfNotPresent', 'Always']).optional(),
+        imagePullSecret: z.string().optional(),
+        pluginName: z.string().optional(),
+        pluginConfig: z.unknown().optional(),
+        phase: z.enum(['UNSPECIFIED_PHASE', 'AUTHN', 'AUTHZ', 'STATS']).default('UNSPECIFIED_PHASE'),
+        priority: z.number().int().optional(),
+        failStrategy: z.enum(['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD']).default('FAIL_CLOSE'),
+        vmConfig: z
+          .object({ env: z.array(envVar).default([]) })
+          .strict()
+          .optional(),
+        type: z.enum(['HTTP', 'UNSPECIFIED_PLUGIN_TYPE']).default('HTTP'),
+        match: z
+          .array(
+            z
+              .object({
+                mode: z.enum(['UNDEFINED', 'CLIENT', 'SERVER', 'CLIENT_AND_SERVER']).optional(),
+                ports: z.array(z.object({ number: port }).strict()).optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+        verificationKey: z.string().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+const configurationValue = z.union([
+  z.string(),
+  z.object({ '@type': z.string().optional(), value: z.string() }).strict(),
+]);
+
+/** Envoy's wasm HTTP filter config (envoy.extensions.filters.http.wasm.v3.Wasm), in YAML. */
+export const envoyWasmSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    root_id: z.string().default(''),
+    configuration: configurationValue.optional(),
+    fail_open: z.boolean().default(false),
+    failStrategy: z.enum(['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD']).optional(),
+    vm_config: z
+      .object({
+        vm_id: z.string().default(''),
+        runtime: z.string().optional(),
+        code: z
+          .object({
+            local: z
+              .object({ filename: z.string().min(1) })
+              .strict()
+              .optional(),
+            remote: z
+              .object({ http_uri: z.object({ uri: z.string() }).loose(), sha256: z.string().optional() })
+              .strict()
+              .optional(),
+          })
+          .strict(),
+        configuration: configurationValue.optional(),
+        environment_variables: z
+          .object({
+            host_env_keys: z.array(z.string()).optional(),
+            key_values: z.record(z.string(), z.string()).optional(),
+          })
+          .strict()
+          .optional(),
+        allow_precompiled: z.boolean().optional(),
+      })
+      .strict(),
+    /** wasmgate extension: which listeners (by label) get this filter; all when absent. */
+    selector: z
+      .object({ matchLabels: z.record(z.string(), z.string()).default({}) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** `- wasm: {...}` (Envoy's fields) or `- wasm: { config: {...} }` (as nested in Envoy's typed_config). */
+export const plainWasmFilterSchema = z
+  .object({ wasm: z.union([z.object({ config: envoyWasmSchema }).strict(), envoyWasmSchema]) })
+  .strict();
+
+export const gatewaySchema = z
+  .object({
+    admin: z
+      .object({ address: z.string().default('127.0.0.1'), port })
+      .strict()
+      .optional(),
+    logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'critical']).default('info'),
+    accessLog: z
+      .object({ enabled: z.boolean().default(true), path: z.string().default('stdout') })
+      .strict()
+      .default({ enabled: true, path: 'stdout' }),
+    drainTimeoutMs: durationMs.default(10000),
+    listeners: z.array(listener).min(1),
+    routes: z.array(route).default([]),
+    clusters: z.array(cluster).default([]),
+    /** Validated one by one (WasmPlugin or plain wasm), for precise errors. */
+    plugins: z.array(z.unknown()).default([]),
+  })
+  .strict();
+
+export type GatewayConfig = z.infer<typeof gatewaySchema>;
+export type ListenerConfig = GatewayConfig['listeners'][number];
+export type RouteConfig = z.infer<typeof route>;
+export type ClusterConfig = z.infer<typeof cluster>;
+export type WasmPluginResource = z.infer<typeof wasmPluginSchema>;
+export type EnvoyWasmConfig = z.infer<typeof envoyWasmSchema>;

@@ -1,0 +1,55 @@
+// proxy_http_call over the gateway's clusters: the whole response is collected and handed back.
+
+import { HeaderMap } from '../abi/header-map.js';
+import type {
+  CalloutDispatcher,
+  CalloutHandle,
+  HttpCalloutRequest,
+  HttpCalloutResponse,
+} from '../host/driver.js';
+import type { ClusterManager } from './cluster.js';
+import { toUpstreamHeaders } from './headers.js';
+import { UpstreamRequest } from './upstream.js';
+
+export class ClusterCallouts implements CalloutDispatcher {
+  constructor(private readonly clusters: () => ClusterManager) {}
+
+  hasCluster(name: string): boolean {
+    return this.clusters().get(name) !== undefined;
+  }
+
+  httpCall(
+    req: HttpCalloutRequest,
+    done: (r: { response: HttpCalloutResponse } | { error: string }) => void,
+  ): CalloutHandle {
+    const cluster = this.clusters().get(req.cluster)!;
+    const chunks: Uint8Array[] = [];
+    let headers: HeaderMap | undefined;
+    const up = new UpstreamRequest(
+      cluster,
+      {
+        method: req.headers.get(':method') ?? 'GET',
+        path: req.headers.get(':path') ?? '/',
+        headers: toUpstreamHeaders(req.headers),
+        timeoutMs: req.timeoutMs,
+      },
+      {
+        onHeaders: (_status, map) => {
+          headers = map;
+        },
+        onData: (chunk) => chunks.push(chunk),
+        onEnd: (trailers) =>
+          done({
+            response: {
+              headers: headers!,
+              body: Buffer.concat(chunks),
+              trailers: trailers ?? new HeaderMap(),
+            },
+          }),
+        onError: (f) => done({ error: f.details }),
+      },
+    );
+    up.send(req.body.length ? req.body : null);
+    return { cancel: () => up.abort() };
+  }
+}

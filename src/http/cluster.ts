@@ -1,0 +1,122 @@
+// Upstream clusters: endpoints with keep-alive connection pools (undici), round-robin over healthy
+// endpoints, and outlier ejection after consecutive failures.
+
+import { readFileSync } from 'node:fs';
+import { Pool } from 'undici';
+import type { ClusterConfig } from '../control/schema.js';
+
+export class Endpoint {
+  readonly pool: Pool;
+  consecutiveFailures = 0;
+  ejectedUntil = 0;
+  readonly origin: string;
+
+  constructor(
+    readonly host: string,
+    readonly port: number,
+    config: ClusterConfig,
+  ) {
+    const tls = config.tls;
+    const scheme = tls ? 'https' : 'http';
+    const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    this.origin = `${scheme}://${h}:${port}`;
+    this.pool = new Pool(this.origin, {
+      connections: config.maxConnections,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      connect: {
+        timeout: config.connectTimeoutMs,
+        ...(tls
+          ? { rejectUnauthorized: !tls.insecure, ca: tls.caFile ? readFileSync(tls.caFile) : undefined }
+          : {}),
+      },
+      // The route timeout governs the whole response; undici's own timers would fire first otherwise.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
+  }
+
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+}
+
+function parseEndpoint(e: ClusterConfig['endpoints'][number]): { host: string; port: number } {
+  if (typeof e !== 'string') return { host: e.address, port: e.port };
+  const i = e.lastIndexOf(':');
+  let host = e.slice(0, i);
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { host, port: Number(e.slice(i + 1)) };
+}
+
+export class Cluster {
+  readonly endpoints: Endpoint[];
+  private next = 0;
+
+  constructor(readonly config: ClusterConfig) {
+    this.endpoints = config.endpoints.map((e) => {
+      const { host, port } = parseEndpoint(e);
+      return new Endpoint(host, port, config);
+    });
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  /** The next healthy endpoint, round-robin; undefined when all are ejected. */
+  pick(now = Date.now()): Endpoint | undefined {
+    const n = this.endpoints.length;
+    for (let i = 0; i < n; i++) {
+      const ep = this.endpoints[(this.next + i) % n];
+      if (ep.ejectedUntil <= now) {
+        this.next = (this.next + i + 1) % n;
+        return ep;
+      }
+    }
+    return undefined;
+  }
+
+  reportSuccess(ep: Endpoint): void {
+    ep.consecutiveFailures = 0;
+  }
+
+  /** Counts a failure; ejects the endpoint after outlier.consecutiveFailures in a row. */
+  reportFailure(ep: Endpoint): boolean {
+    ep.consecutiveFailures++;
+    const o = this.config.outlier;
+    if (o && ep.consecutiveFailures >= o.consecutiveFailures) {
+      ep.ejectedUntil = Date.now() + o.ejectionMs;
+      ep.consecutiveFailures = 0;
+      return true;
+    }
+    return false;
+  }
+
+  healthyCount(now = Date.now()): number {
+    return this.endpoints.filter((e) => e.ejectedUntil <= now).length;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.endpoints.map((e) => e.pool.close().catch(() => undefined)));
+  }
+}
+
+export class ClusterManager {
+  private readonly clusters = new Map<string, Cluster>();
+
+  constructor(configs: ClusterConfig[]) {
+    for (const c of configs) this.clusters.set(c.name, new Cluster(c));
+  }
+
+  get(name: string): Cluster | undefined {
+    return this.clusters.get(name);
+  }
+
+  all(): Cluster[] {
+    return [...this.clusters.values()];
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((c) => c.close()));
+  }
+}

@@ -1,0 +1,213 @@
+// One direction of a stream (request or response) flowing through the wasm filters to a sink (the router
+// upstream, or the downstream client), with Envoy's iteration rules:
+// - a filter that stops on headers still gets body callbacks; Continue from one resumes the stream;
+// - a body callback that returns StopIterationAndBuffer keeps the data at that filter, re-called with
+//   all of it as more arrives, until Continue or proxy_continue_stream;
+// - trailers reach a filter that is buffering; Continue from them releases everything held.
+
+import { ByteBuffer } from '../abi/byte-buffer.js';
+import { Action, DataAction } from '../abi/constants.js';
+import type { HeaderMap } from '../abi/header-map.js';
+
+export interface PipelineStage {
+  headers(endOfStream: boolean): number;
+  body(size: number, endOfStream: boolean): number;
+  trailers(): number;
+  /** False once the filter is bypassed (failed open): it passes everything through. */
+  readonly active: boolean;
+}
+
+export interface PipelineSink {
+  headers(headers: HeaderMap, endOfStream: boolean): void;
+  data(chunk: Uint8Array, endOfStream: boolean): void;
+  trailers(trailers: HeaderMap): void;
+}
+
+interface StageState {
+  gotHeaders: boolean;
+  holdsHeaders: boolean;
+  stopped: boolean;
+  readonly buffer: ByteBuffer;
+  heldTrailers: HeaderMap | undefined;
+  /** End of stream reached this stage (with data or headers). */
+  eos: boolean;
+  /** End of stream was passed on from this stage. */
+  eosPassed: boolean;
+}
+
+export class FilterPipeline {
+  private readonly state: StageState[];
+  private headerMap: HeaderMap | undefined;
+  private headersEos = false;
+  /** Set when the stream is answered or reset: nothing more flows. */
+  stopped = false;
+
+  constructor(
+    private readonly stages: readonly PipelineStage[],
+    private readonly sink: PipelineSink,
+    private readonly bufferLimit: number,
+    private readonly onBufferOverflow: () => void,
+  ) {
+    this.state = stages.map(() => ({
+      gotHeaders: false,
+      holdsHeaders: false,
+      stopped: false,
+      buffer: new ByteBuffer(),
+      heldTrailers: undefined,
+      eos: false,
+      eosPassed: false,
+    }));
+  }
+
+  /** The body a stage's filter reads and rewrites (HTTP_REQUEST_BODY / HTTP_RESPONSE_BODY). */
+  bufferOf(index: number): ByteBuffer {
+    return this.state[index].buffer;
+  }
+
+  hasHeaders(): boolean {
+    return this.headerMap !== undefined;
+  }
+
+  headers(map: HeaderMap, endOfStream: boolean): void {
+    this.headerMap = map;
+    this.headersEos = endOfStream;
+    this.deliverHeaders(0);
+  }
+
+  data(chunk: Uint8Array, endOfStream: boolean): void {
+    this.deliverData(0, chunk, endOfStream);
+  }
+
+  trailers(map: HeaderMap): void {
+    this.deliverTrailers(0, map);
+  }
+
+  /** proxy_continue_stream from the filter at `index`. */
+  resume(index: number): void {
+    const s = this.state[index];
+    if (this.stopped || !s?.stopped) return;
+    s.stopped = false;
+    this.release(index);
+  }
+
+  private release(index: number): void {
+    const s = this.state[index];
+    if (s.holdsHeaders) {
+      s.holdsHeaders = false;
+      this.deliverHeaders(index + 1);
+      if (this.stopped) return;
+    }
+    if (!s.eosPassed && (s.buffer.length > 0 || (s.eos && !s.heldTrailers))) {
+      const eos = s.eos && !s.heldTrailers;
+      if (eos) s.eosPassed = true;
+      this.deliverData(index + 1, s.buffer.drain(), eos);
+      if (this.stopped) return;
+    }
+    if (s.heldTrailers) {
+      const t = s.heldTrailers;
+      s.heldTrailers = undefined;
+      s.eosPassed = true;
+      this.deliverTrailers(index + 1, t);
+    }
+  }
+
+  private deliverHeaders(from: number): void {
+    const map = this.headerMap!;
+    for (let k = from; k < this.stages.length; k++) {
+      if (this.stopped) return;
+      const s = this.state[k];
+      s.gotHeaders = true;
+      if (this.headersEos) s.eos = true;
+      const stage = this.stages[k];
+      if (!stage.active) {
+        if (this.headersEos) s.eosPassed = true;
+        continue;
+      }
+      const a = stage.headers(this.headersEos);
+      if (this.stopped) return;
+      if (a === Action.Continue || a === Action.ContinueAndEndStream) {
+        if (this.headersEos) s.eosPassed = true;
+        continue;
+      }
+      s.stopped = true;
+      s.holdsHeaders = true;
+      return;
+    }
+    if (!this.stopped) this.sink.headers(map, this.headersEos);
+  }
+
+  private deliverData(from: number, chunk: Uint8Array, eos: boolean): void {
+    let data = chunk;
+    for (let k = from; k < this.stages.length; k++) {
+      if (this.stopped) return;
+      const s = this.state[k];
+      if (eos) s.eos = true;
+      const stage = this.stages[k];
+      if (!stage.active && !s.stopped) {
+        if (eos) s.eosPassed = true;
+        continue;
+      }
+      s.buffer.append(data);
+      if (s.buffer.length > this.bufferLimit) {
+        this.onBufferOverflow();
+        return;
+      }
+      const wasStopped = s.stopped;
+      const a = stage.active ? stage.body(s.buffer.length, eos) : DataAction.Continue;
+      if (this.stopped) return;
+      // The filter called proxy_continue_stream inside the callback: what it held is already released.
+      if (wasStopped && !s.stopped) return;
+      if (a === DataAction.Continue) {
+        if (s.stopped) {
+          // Continue from a body callback resumes a stream stopped on headers (Envoy).
+          s.stopped = false;
+          if (s.holdsHeaders) {
+            s.holdsHeaders = false;
+            this.deliverHeaders(k + 1);
+            if (this.stopped) return;
+          }
+        }
+        data = s.buffer.drain();
+        if (eos) s.eosPassed = true;
+        continue;
+      }
+      s.stopped = true;
+      if (a === DataAction.StopIterationNoBuffer) s.buffer.drain();
+      return;
+    }
+    if (!this.stopped && (data.length > 0 || eos)) this.sink.data(data, eos);
+  }
+
+  private deliverTrailers(from: number, map: HeaderMap): void {
+    for (let k = from; k < this.stages.length; k++) {
+      if (this.stopped) return;
+      const s = this.state[k];
+      s.eos = true;
+      const stage = this.stages[k];
+      if (!stage.active) {
+        if (s.stopped) {
+          s.heldTrailers = map;
+          return;
+        }
+        s.eosPassed = true;
+        continue;
+      }
+      const a = stage.trailers();
+      if (this.stopped) return;
+      if (a === Action.Continue) {
+        if (s.stopped) {
+          s.stopped = false;
+          s.heldTrailers = map;
+          this.release(k);
+          return;
+        }
+        s.eosPassed = true;
+        continue;
+      }
+      s.stopped = true;
+      s.heldTrailers = map;
+      return;
+    }
+    if (!this.stopped) this.sink.trailers(map);
+  }
+}

@@ -1,0 +1,87 @@
+// One wasm filter's view of one proxied stream: the HttpStreamDriver its context talks to, mapping each
+// ABI request (a header map, a body buffer, continue, a local reply) to the stream's state.
+
+import type { ByteBuffer } from '../abi/byte-buffer.js';
+import { BufferType, type MapType, Status, StreamType } from '../abi/constants.js';
+import type { HeaderMap } from '../abi/header-map.js';
+import type { PropertyValue } from '../abi/property-codec.js';
+import type { HttpContext } from '../host/context.js';
+import type { HttpStreamDriver, LocalResponse } from '../host/driver.js';
+import type { Plugin } from '../host/plugin.js';
+import type { PipelineStage } from './filter-pipeline.js';
+
+/** What a slot needs from its stream. */
+export interface SlotHost {
+  headerMap(type: MapType, create: boolean): HeaderMap | undefined;
+  bodyBuffer(slot: number, direction: 'request' | 'response'): ByteBuffer | undefined;
+  localReply(response: LocalResponse, slot: number): void;
+  resume(slot: number, direction: 'request' | 'response'): void;
+  reset(): void;
+  clearRouteCache(): void;
+  property(path: readonly string[]): PropertyValue | undefined;
+}
+
+export class FilterSlot implements HttpStreamDriver {
+  readonly context: HttpContext;
+  readonly requestStage: PipelineStage;
+  readonly responseStage: PipelineStage;
+
+  constructor(
+    readonly plugin: Plugin,
+    readonly index: number,
+    private readonly stream: SlotHost,
+  ) {
+    this.context = plugin.newHttpContext(this);
+    const ctx = this.context;
+    this.requestStage = {
+      headers: (eos) => ctx.onRequestHeaders(eos),
+      body: (size, eos) => ctx.onRequestBody(size, eos),
+      trailers: () => ctx.onRequestTrailers(),
+      get active() {
+        return ctx.active;
+      },
+    };
+    this.responseStage = {
+      headers: (eos) => ctx.onResponseHeaders(eos),
+      body: (size, eos) => ctx.onResponseBody(size, eos),
+      trailers: () => ctx.onResponseTrailers(),
+      get active() {
+        return ctx.active;
+      },
+    };
+  }
+
+  headerMap(type: MapType, create: boolean): HeaderMap | undefined {
+    return this.stream.headerMap(type, create);
+  }
+
+  bodyBuffer(type: BufferType): ByteBuffer | undefined {
+    if (type === BufferType.HttpRequestBody) return this.stream.bodyBuffer(this.index, 'request');
+    if (type === BufferType.HttpResponseBody) return this.stream.bodyBuffer(this.index, 'response');
+    return undefined;
+  }
+
+  sendLocalResponse(response: LocalResponse): void {
+    this.stream.localReply(response, this.index);
+  }
+
+  continueStream(type: StreamType): Status {
+    if (type === StreamType.HttpRequest) this.stream.resume(this.index, 'request');
+    else if (type === StreamType.HttpResponse) this.stream.resume(this.index, 'response');
+    else return Status.BadArgument;
+    return Status.Ok;
+  }
+
+  closeStream(_type: StreamType): Status {
+    this.stream.reset();
+    return Status.Ok;
+  }
+
+  clearRouteCache(): void {
+    this.stream.clearRouteCache();
+  }
+
+  property(path: readonly string[]): PropertyValue | undefined {
+    return this.stream.property(path);
+  }
+}

@@ -1,0 +1,89 @@
+// Route matching (first match wins, as in Envoy): host, path prefix / exact / regex, methods, headers.
+
+import type { HeaderMap } from '../abi/header-map.js';
+import type { RouteConfig } from '../control/schema.js';
+
+export interface Route {
+  name: string;
+  config: RouteConfig;
+  matches(headers: HeaderMap): boolean;
+  /** :path after prefix rewriting. */
+  rewritePath(path: string): string;
+}
+
+const DEFAULT_TIMEOUT_MS = 15_000;
+export const DEFAULT_BUFFER_LIMIT = 1024 * 1024;
+
+export function routeTimeout(r: RouteConfig): number {
+  return r.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+}
+
+function hostMatcher(pattern: string | undefined): (host: string) => boolean {
+  if (pattern === undefined || pattern === '*') return () => true;
+  const p = pattern.toLowerCase();
+  const strip = (h: string) => {
+    const lower = h.toLowerCase();
+    if (lower.startsWith('[')) return lower.slice(0, lower.indexOf(']') + 1);
+    const i = lower.lastIndexOf(':');
+    return i >= 0 ? lower.slice(0, i) : lower;
+  };
+  if (p.startsWith('*.')) return (h) => strip(h).endsWith(p.slice(1));
+  return (h) => strip(h) === p || h.toLowerCase() === p;
+}
+
+export function compileRoute(config: RouteConfig, index: number): Route {
+  const m = config.match;
+  const host = hostMatcher(m.host);
+  const regex = m.regex !== undefined ? new RegExp(`^(?:${m.regex})$`) : undefined;
+  const methods = m.methods?.map((x) => x.toUpperCase());
+  const headers = (m.headers ?? []).map((h) => {
+    const re = h.regex !== undefined ? new RegExp(`^(?:${h.regex})$`) : undefined;
+    const test = (v: string | undefined): boolean => {
+      if (h.present !== undefined) return (v !== undefined) === h.present;
+      if (v === undefined) return false;
+      if (h.exact !== undefined) return v === h.exact;
+      if (h.prefix !== undefined) return v.startsWith(h.prefix);
+      if (re) return re.test(v);
+      return true;
+    };
+    return (map: HeaderMap) => test(map.get(h.name)) !== (h.invert ?? false);
+  });
+  const pathOf = (headers: HeaderMap) => {
+    const p = headers.get(':path') ?? '/';
+    const q = p.indexOf('?');
+    return q >= 0 ? p.slice(0, q) : p;
+  };
+  return {
+    name: config.name ?? `route-${index}`,
+    config,
+    matches(h) {
+      if (!host(h.get(':authority') ?? '')) return false;
+      if (methods && !methods.includes(h.get(':method') ?? '')) return false;
+      const path = pathOf(h);
+      if (m.path !== undefined && path !== m.path) return false;
+      if (m.prefix !== undefined && !path.startsWith(m.prefix)) return false;
+      if (regex && !regex.test(path)) return false;
+      for (const hm of headers) if (!hm(h)) return false;
+      return true;
+    },
+    rewritePath(path) {
+      if (config.prefixRewrite === undefined) return path;
+      const prefix = m.prefix ?? m.path;
+      if (prefix === undefined || !path.startsWith(prefix)) return path;
+      return config.prefixRewrite + path.slice(prefix.length);
+    },
+  };
+}
+
+export class RouteTable {
+  readonly routes: Route[];
+
+  constructor(configs: RouteConfig[]) {
+    this.routes = configs.map(compileRoute);
+  }
+
+  match(headers: HeaderMap): Route | undefined {
+    for (const r of this.routes) if (r.matches(headers)) return r;
+    return undefined;
+  }
+}

@@ -1,0 +1,468 @@
+// One proxied HTTP stream: downstream request → wasm filters (in order) → router → upstream, and the
+// response back through the filters in reverse order to the client. Local replies (from filters, the
+// router or upstream failures) go through the response filters like Envoy's.
+
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { ByteBuffer } from '../abi/byte-buffer.js';
+import { MapType } from '../abi/constants.js';
+import { HeaderMap } from '../abi/header-map.js';
+import type { PropertyValue } from '../abi/property-codec.js';
+import type { LocalResponse } from '../host/driver.js';
+import type { Plugin } from '../host/plugin.js';
+import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
+import type { ClusterManager } from './cluster.js';
+import { FilterPipeline, type PipelineSink } from './filter-pipeline.js';
+import { FilterSlot, type SlotHost } from './filter-slot.js';
+import { requestHeaderMap, toOutgoingHeaders, toUpstreamHeaders } from './headers.js';
+import { ResponseFlag } from './response-flags.js';
+import { DEFAULT_BUFFER_LIMIT, type Route, type RouteTable, routeTimeout } from './router.js';
+import { UpstreamRequest } from './upstream.js';
+
+export type DownstreamReq = IncomingMessage | Http2ServerRequest;
+export type DownstreamRes = ServerResponse | Http2ServerResponse;
+
+/** What a stream needs from its listener and the gateway. */
+export interface StreamEnv {
+  listenerName: string;
+  routes: RouteTable;
+  plugins: readonly Plugin[];
+  clusters: ClusterManager;
+  /** Called once when the stream is over (completed, answered or reset). */
+  onComplete(stream: ProxyStream): void;
+}
+
+const EMPTY = new Uint8Array(0);
+const CONTENT_LENGTH = new Set(['content-length']);
+
+export class ProxyStream implements SlotHost {
+  readonly info: StreamInfo;
+  readonly requestHeaders: HeaderMap;
+  requestTrailers: HeaderMap | undefined;
+  responseHeaders: HeaderMap | undefined;
+  responseTrailers: HeaderMap | undefined;
+  route: Route | undefined;
+  clusterName: string | undefined;
+  upstream: UpstreamRequest | undefined;
+  /** ms from start to the first response byte sent downstream. */
+  responseStartedMs: number | undefined;
+  bytesSent = 0;
+  private readonly slots: FilterSlot[];
+  private readonly requestPipeline: FilterPipeline;
+  private responsePipeline: FilterPipeline | undefined;
+  /** First slot of the current response pipeline (after a local reply sent from the response path). */
+  private responseOffset = 0;
+  private routeCleared = false;
+  private bufferLimit = DEFAULT_BUFFER_LIMIT;
+  private downstreamStarted = false;
+  private finished = false;
+  readonly startedAt = performance.now();
+  private pendingHead: { status: number; headers: Record<string, string | string[]> } | undefined;
+  private upstreamBodyStarted = false;
+
+  constructor(
+    private readonly env: StreamEnv,
+    private readonly req: DownstreamReq,
+    private readonly res: DownstreamRes,
+    scheme: 'http' | 'https',
+    now: bigint,
+  ) {
+    const socket = req.socket;
+    const protocol = req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`;
+    this.info = {
+      startTime: now,
+      protocol,
+      source: { address: stripV4Mapped(socket?.remoteAddress ?? ''), port: socket?.remotePort ?? 0 },
+      destination: { address: stripV4Mapped(socket?.localAddress ?? ''), port: socket?.localPort ?? 0 },
+      requestBodySize: 0,
+      responseBodySize: 0,
+      connection: {
+        mtls: false,
+        tlsVersion:
+          scheme === 'https'
+            ? ((socket as { getProtocol?: () => string }).getProtocol?.() ?? undefined)
+            : undefined,
+      },
+      listenerDirection: 0,
+    };
+    this.requestHeaders = requestHeaderMap(
+      {
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        scheme,
+        rawHeaders: req.rawHeaders,
+        remoteAddress: socket?.remoteAddress ?? '',
+      },
+      randomUUID,
+    );
+    this.slots = env.plugins.map((p, i) => new FilterSlot(p, i, this));
+    this.requestPipeline = new FilterPipeline(
+      this.slots.map((s) => s.requestStage),
+      this.routerSink(),
+      this.bufferLimit,
+      () =>
+        this.localReply(
+          { status: 413, details: 'request_payload_too_large', body: enc('Payload Too Large'), headers: [] },
+          -1,
+        ),
+    );
+  }
+
+  /** Runs the stream: request headers now, body and trailers as they arrive. */
+  start(): void {
+    const req = this.req;
+    this.res.on('close', () => this.complete());
+    const eos = !hasRequestBody(req);
+    this.requestPipeline.headers(this.requestHeaders, eos);
+    if (eos) {
+      req.resume();
+      return;
+    }
+    req.on('data', (chunk: Buffer) => {
+      this.info.requestBodySize += chunk.length;
+      this.requestPipeline.data(chunk, false);
+    });
+    req.on('end', () => {
+      const trailers = req.trailers;
+      if (trailers && Object.keys(trailers).length > 0) {
+        this.requestTrailers = new HeaderMap(
+          Object.entries(trailers).filter(([k]) => !k.startsWith(':')) as Array<[string, string]>,
+        );
+        this.requestPipeline.trailers(this.requestTrailers);
+      } else this.requestPipeline.data(EMPTY, true);
+    });
+  }
+
+  // ---- SlotHost (what filters reach) ----
+
+  headerMap(type: MapType, create: boolean): HeaderMap | undefined {
+    switch (type) {
+      case MapType.HttpRequestHeaders:
+        return this.requestHeaders;
+      case MapType.HttpResponseHeaders:
+        return this.responseHeaders;
+      case MapType.HttpRequestTrailers:
+        if (!this.requestTrailers && create) this.requestTrailers = new HeaderMap();
+        return this.requestTrailers;
+      case MapType.HttpResponseTrailers:
+        if (!this.responseTrailers && create) this.responseTrailers = new HeaderMap();
+        return this.responseTrailers;
+    }
+    return undefined;
+  }
+
+  bodyBuffer(slot: number, direction: 'request' | 'response'): ByteBuffer | undefined {
+    if (direction === 'request') return this.requestPipeline.bufferOf(slot);
+    const p = this.responsePipeline;
+    const i = this.slots.length - 1 - slot - this.responseOffset;
+    return p && i >= 0 ? p.bufferOf(i) : undefined;
+  }
+
+  resume(slot: number, direction: 'request' | 'response'): void {
+    if (direction === 'request') this.requestPipeline.resume(slot);
+    else {
+      const i = this.slots.length - 1 - slot - this.responseOffset;
+      if (i >= 0) this.responsePipeline?.resume(i);
+    }
+  }
+
+  clearRouteCache(): void {
+    this.routeCleared = true;
+  }
+
+  property(path: readonly string[]): PropertyValue | undefined {
+    return streamAttribute(path, this.info, {
+      requestHeaders: this.requestHeaders,
+      requestTrailers: this.requestTrailers,
+      responseHeaders: this.responseHeaders,
+      responseTrailers: this.responseTrailers,
+    });
+  }
+
+  /** Resets the stream (proxy_close_stream, upstream reset after headers). */
+  reset(flag: number = ResponseFlag.LocalReset): void {
+    this.info.responseFlags = (this.info.responseFlags ?? 0) | flag;
+    this.requestPipeline.stopped = true;
+    if (this.responsePipeline) this.responsePipeline.stopped = true;
+    this.upstream?.abort();
+    const res = this.res as ServerResponse & { stream?: { close(code?: number): void } };
+    if (res.stream) res.stream.close(2 /* INTERNAL_ERROR */);
+    else res.destroy();
+    this.complete();
+  }
+
+  /**
+   * A local reply. From a request-path filter (or the router, slot -1) it goes through every filter's
+   * response path; from a response-path filter, through the filters after it. Past the point where the
+   * response started downstream, the stream can only be reset.
+   */
+  localReply(r: LocalResponse, slot: number, flag = 0): void {
+    if (this.finished) return;
+    if (this.downstreamStarted) {
+      this.reset();
+      return;
+    }
+    this.info.responseCodeDetails = r.details || 'via_wasm';
+    if (flag) this.info.responseFlags = (this.info.responseFlags ?? 0) | flag;
+    this.requestPipeline.stopped = true;
+    this.upstream?.abort();
+    this.upstream = undefined;
+    const fromResponsePath = this.responsePipeline !== undefined && slot >= 0;
+    if (this.responsePipeline) this.responsePipeline.stopped = true;
+    const offset = fromResponsePath ? this.slots.length - slot : 0;
+    const headers = new HeaderMap();
+    const grpc =
+      r.grpcStatus !== undefined &&
+      (this.requestHeaders.get('content-type') ?? '').startsWith('application/grpc');
+    if (grpc) {
+      headers.add(':status', '200');
+      headers.add('content-type', 'application/grpc');
+      headers.add('grpc-status', String(r.grpcStatus));
+      if (r.body.length) headers.add('grpc-message', encodeURIComponent(new TextDecoder().decode(r.body)));
+    } else {
+      headers.add(':status', String(r.status));
+      if (r.body.length > 0) headers.add('content-type', 'text/plain');
+      headers.add('content-length', String(r.body.length));
+    }
+    for (const [k, v] of r.headers) headers.add(k, v);
+    this.startResponse(offset);
+    this.responseHeaders = headers;
+    const body = grpc ? EMPTY : r.body;
+    this.responsePipeline!.headers(headers, body.length === 0);
+    if (body.length > 0) this.responsePipeline!.data(body, true);
+  }
+
+  // ---- internals ----
+
+  private startResponse(offset: number): void {
+    this.responseOffset = offset;
+    const stages = this.slots
+      .slice()
+      .reverse()
+      .slice(offset)
+      .map((s) => s.responseStage);
+    this.responsePipeline = new FilterPipeline(stages, this.downstreamSink(), this.bufferLimit, () =>
+      this.localReply(
+        {
+          status: 500,
+          details: 'response_payload_too_large',
+          body: enc('Internal Server Error'),
+          headers: [],
+        },
+        -1,
+      ),
+    );
+  }
+
+  private routerSink(): PipelineSink {
+    return {
+      headers: (headers, eos) => {
+        if (!this.route || this.routeCleared) {
+          this.route = this.env.routes.match(headers);
+          this.routeCleared = false;
+        }
+        const route = this.route;
+        this.info.routeName = route?.name;
+        if (!route) {
+          this.localReply(
+            { status: 404, details: 'route_not_found', body: EMPTY, headers: [] },
+            -1,
+            ResponseFlag.NoRouteFound,
+          );
+          return;
+        }
+        const c = route.config;
+        if (c.bufferLimitBytes) this.bufferLimit = c.bufferLimitBytes;
+        if (c.directResponse) {
+          const d = c.directResponse;
+          this.localReply(
+            {
+              status: d.status,
+              details: 'direct_response',
+              body: enc(d.body ?? ''),
+              headers: Object.entries(d.headers ?? {}),
+            },
+            -1,
+          );
+          return;
+        }
+        const cluster = this.env.clusters.get(c.cluster!);
+        this.clusterName = c.cluster;
+        this.info.clusterName = c.cluster;
+        if (!cluster) {
+          this.localReply(
+            { status: 503, details: 'cluster_not_found', body: enc('cluster not found'), headers: [] },
+            -1,
+          );
+          return;
+        }
+        const path = route.rewritePath(headers.get(':path') ?? '/');
+        this.upstream = new UpstreamRequest(
+          cluster,
+          {
+            method: headers.get(':method') ?? 'GET',
+            path,
+            headers: toUpstreamHeaders(headers),
+            timeoutMs: routeTimeout(c),
+            retries: c.retries,
+          },
+          {
+            onHeaders: (status, map, endOfStream) => this.upstreamHeaders(status, map, endOfStream),
+            onData: (chunk) => {
+              this.info.responseBodySize += chunk.length;
+              this.responsePipeline?.data(chunk, false);
+            },
+            onEnd: (trailers) => {
+              if (trailers) {
+                this.responseTrailers = trailers;
+                this.responsePipeline?.trailers(trailers);
+              } else this.responsePipeline?.data(EMPTY, true);
+            },
+            onError: (f, afterHeaders) => {
+              this.info.upstream = this.upstream?.endpoint
+                ? { address: this.upstream.endpoint.host, port: this.upstream.endpoint.port }
+                : undefined;
+              if (afterHeaders)
+                this.reset(
+                  f.flag === ResponseFlag.UpstreamRequestTimeout ? f.flag : ResponseFlag.UpstreamRemoteReset,
+                );
+              else
+                this.localReply(
+                  { status: f.status, details: f.details, body: enc(f.body), headers: [] },
+                  -1,
+                  f.flag,
+                );
+            },
+          },
+        );
+        if (eos) this.upstream.send(null);
+      },
+      data: (chunk, eos) => {
+        const up = this.upstream;
+        if (!up) return;
+        if (!this.upstreamBodyStarted) {
+          this.upstreamBodyStarted = true;
+          // A body that arrives whole (buffered by a filter, or small) is sent with its real length.
+          if (eos) up.send(chunk);
+          else up.open(chunk);
+          return;
+        }
+        up.write(chunk);
+        if (eos) up.end();
+      },
+      trailers: () => {
+        // Request trailers reach the filters; undici cannot send them upstream, so the body just ends.
+        const up = this.upstream;
+        if (!up) return;
+        if (!this.upstreamBodyStarted) {
+          this.upstreamBodyStarted = true;
+          up.send(EMPTY);
+        } else up.end();
+      },
+    };
+  }
+
+  private upstreamHeaders(status: number, map: HeaderMap, endOfStream: boolean): void {
+    const ep = this.upstream?.endpoint;
+    if (ep) this.info.upstream = { address: ep.host, port: ep.port };
+    this.info.responseCodeDetails = 'via_upstream';
+    this.responseHeaders = map;
+    void status;
+    this.startResponse(0);
+    this.responsePipeline!.headers(map, endOfStream);
+  }
+
+  private downstreamSink(): PipelineSink {
+    return {
+      headers: (headers, eos) => {
+        const status = Number(headers.get(':status') ?? 200);
+        this.pendingHead = { status, headers: toOutgoingHeaders(headers) };
+        if (eos) this.flushHead(undefined, true);
+      },
+      data: (chunk, eos) => {
+        if (this.pendingHead) this.flushHead(chunk, eos);
+        else {
+          this.bytesSent += chunk.length;
+          if (eos) {
+            if (chunk.length) this.res.end(chunk);
+            else this.res.end();
+          } else if (chunk.length) (this.res as ServerResponse).write(chunk);
+        }
+      },
+      trailers: (trailers) => {
+        if (this.pendingHead) {
+          // Trailers need chunked encoding on HTTP/1.1: no content-length then.
+          delete this.pendingHead.headers['content-length'];
+          this.writeHead();
+        }
+        this.res.addTrailers(toOutgoingHeaders(trailers, CONTENT_LENGTH));
+        this.res.end();
+      },
+    };
+  }
+
+  private flushHead(chunk: Uint8Array | undefined, eos: boolean): void {
+    const head = this.pendingHead!;
+    const method = this.requestHeaders.get(':method');
+    if (eos && method !== 'HEAD' && head.status !== 204 && head.status !== 304) {
+      // The whole body is known: send its real length (a filter may have rewritten it).
+      head.headers['content-length'] = String(chunk?.length ?? 0);
+    }
+    this.writeHead();
+    if (chunk?.length) this.bytesSent += chunk.length;
+    if (eos) {
+      if (chunk?.length) this.res.end(chunk);
+      else this.res.end();
+    } else if (chunk?.length) (this.res as ServerResponse).write(chunk);
+  }
+
+  private writeHead(): void {
+    const head = this.pendingHead!;
+    this.pendingHead = undefined;
+    this.downstreamStarted = true;
+    this.responseStartedMs = performance.now() - this.startedAt;
+    (this.res as ServerResponse).writeHead(head.status, head.headers);
+  }
+
+  /** Once: the filters' on_done/on_log/on_delete, then the access log and stats. */
+  private complete(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (!this.res.writableFinished) {
+      this.info.responseFlags =
+        (this.info.responseFlags ?? 0) |
+        (this.downstreamStarted ? 0 : ResponseFlag.DownstreamConnectionTermination);
+      this.upstream?.abort();
+      this.requestPipeline.stopped = true;
+      if (this.responsePipeline) this.responsePipeline.stopped = true;
+    }
+    this.info.duration = BigInt(Math.round((performance.now() - this.startedAt) * 1e6));
+    for (const s of this.slots) s.context.finish();
+    this.env.onComplete(this);
+  }
+
+  get status(): number {
+    return Number(this.responseHeaders?.get(':status') ?? 0);
+  }
+}
+
+function enc(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+
+function stripV4Mapped(a: string): string {
+  return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/** HTTP/1.1: a body follows when there is a content-length > 0 or a transfer-encoding; HTTP/2: unless the
+ * HEADERS frame ended the stream. */
+function hasRequestBody(req: DownstreamReq): boolean {
+  const h2 = (req as Http2ServerRequest).stream;
+  if (req.httpVersionMajor === 2 && h2)
+    return !(h2 as unknown as { endAfterHeaders: boolean }).endAfterHeaders;
+  const te = req.headers['transfer-encoding'];
+  if (te !== undefined) return true;
+  const cl = req.headers['content-length'];
+  return cl !== undefined && cl !== '0';
+}

@@ -1,0 +1,121 @@
+// What the host refuses at load time (no ABI marker, an import it does not provide, no exported memory)
+// and how it starts WASI commands and reactors (fixtures/README-hostile.md).
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { Host, type LogEntry, ModuleError } from '../src/host/index.js';
+import { loadFilter } from '../src/testing/index.js';
+import { fixture } from './support/fixtures.js';
+
+function captureHost() {
+  const logs: LogEntry[] = [];
+  const host = new Host({ log: (e) => logs.push(e), logLevel: 'trace', timers: 'manual' });
+  return { host, logs };
+}
+
+async function refusal(name: string): Promise<{ error: ModuleError; logs: LogEntry[]; path: string }> {
+  const { host, logs } = captureHost();
+  const path = fixture(name);
+  const error = await loadFilter({ wasm: path, host, pluginConfig: 'x' }).then(
+    () => assert.fail(`${name} should be refused`),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof ModuleError, `a ModuleError, got ${String(error)}`);
+  // Refused before any export ran: no callback, not even the allocator, logged anything.
+  assert.deepEqual(logs, []);
+  return { error, logs, path };
+}
+
+describe('modules the host refuses', () => {
+  it('no_abi: no proxy_abi_version_* export', async () => {
+    const { error, path } = await refusal('no_abi');
+    assert.equal(error.source, path);
+    assert.equal(
+      error.message,
+      `${path}: missing Proxy-Wasm ABI version: the module exports none of ` +
+        'proxy_abi_version_0_2_1, proxy_abi_version_0_2_0, proxy_abi_version_0_1_0',
+    );
+  });
+
+  it('unknown_import: names env.proxy_frobnicate (the host checks the imports, not V8 at link time)', async () => {
+    const { error, path } = await refusal('unknown_import');
+    assert.equal(error.message, `${path}: unknown import: env.proxy_frobnicate`);
+    assert.ok(!(error instanceof WebAssembly.LinkError));
+  });
+
+  it('missing_memory: memory is not exported', async () => {
+    const { error, path } = await refusal('missing_memory');
+    assert.equal(error.message, `${path}: the module does not export its linear memory as "memory"`);
+  });
+
+  it('refuses at compile time, before any instance exists, and names the source of bytes', async () => {
+    const { host } = captureHost();
+    for (const name of ['no_abi', 'unknown_import', 'missing_memory']) {
+      const bytes = new Uint8Array(readFileSync(fixture(name)));
+      await assert.rejects(host.compile(bytes, `oci://registry/${name}`), (e: unknown) => {
+        assert.ok(e instanceof ModuleError);
+        assert.equal(e.source, `oci://registry/${name}`);
+        assert.ok(e.message.startsWith(`oci://registry/${name}: `));
+        return true;
+      });
+    }
+  });
+
+  it('a refused module is not cached: a second load is refused again', async () => {
+    const { host } = captureHost();
+    const bytes = new Uint8Array(readFileSync(fixture('unknown_import')));
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(
+        loadFilter({ wasm: bytes, host }),
+        /<bytes>: unknown import: env\.proxy_frobnicate/,
+      );
+    }
+  });
+});
+
+describe('WASI start functions', () => {
+  it('wasi_start: a command gets _start called once, before proxy_on_configure', async () => {
+    const h = await loadFilter({ wasm: fixture('wasi_start') });
+    assert.deepEqual(
+      h.logs.map((l) => [l.level, l.source, l.message]),
+      [
+        ['info', 'filter', 'wasi_start: _start ran'],
+        ['info', 'filter', 'wasi_start: _start count 1'],
+      ],
+    );
+    // _start logged before any context existed; the host accepted the hostcall.
+    assert.equal(h.logs[0].contextId, undefined);
+    assert.equal(h.logs[1].contextId, h.plugin.root.id);
+    assert.equal(h.state, 'ready');
+
+    const s = h.newStream();
+    assert.equal(s.sendRequestHeaders({ ':path': '/' }), 0);
+    s.complete();
+  });
+
+  it('init_main: a reactor gets _initialize, then main(0, 0), and never _start', async () => {
+    const h = await loadFilter({ wasm: fixture('init_main') });
+    assert.deepEqual(h.logMessages(), ['init_main: initialize=1 main=2 start=0']);
+    assert.equal(h.state, 'ready');
+
+    const s = h.newStream();
+    assert.equal(s.sendRequestHeaders({ ':path': '/' }), 0);
+    s.complete();
+  });
+
+  it('each new VM runs its start functions again (own instance, own globals)', async () => {
+    const { host, logs } = captureHost();
+    await loadFilter({ wasm: fixture('wasi_start'), host, name: 'a' });
+    await loadFilter({ wasm: fixture('wasi_start'), host, name: 'b' });
+    assert.deepEqual(
+      logs.map((l) => l.message),
+      [
+        'wasi_start: _start ran',
+        'wasi_start: _start count 1',
+        'wasi_start: _start ran',
+        'wasi_start: _start count 1',
+      ],
+    );
+  });
+});
