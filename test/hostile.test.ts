@@ -416,27 +416,29 @@ describe('hostile.wasm traps', () => {
     });
   }
 
-  it('FAIL_RELOAD: the first stream on a failed VM starts the reload; once done, streams get the fresh VM', async () => {
+  it('FAIL_RELOAD: the next stream after a trap gets a fresh VM at once; repeated failures back off', async () => {
     const h = await loadFilter({ wasm: HOSTILE, pluginConfig: 'r', failStrategy: 'FAIL_RELOAD' });
     const first = runStream(h);
     assert.equal(first.results.responseHeaders, 1);
     assert.equal(h.state, 'failed');
 
-    // This stream still meets the failed VM (the new one is being instantiated): fail-close.
-    const between = h.newStream();
-    assert.equal(between.sendRequestHeaders(REQUEST), 1);
-    assert.equal(between.localResponse?.status, 503);
-    between.complete();
-
-    for (let i = 0; i < 400 && h.plugin.reloads === 0; i++) await sleep(5);
+    // The next stream replaces the failed VM synchronously and is served by the new one.
+    const next = h.newStream();
     assert.equal(h.plugin.reloads, 1);
     assert.equal(h.state, 'ready');
+    assert.equal(next.sendRequestHeaders(REQUEST), 0);
+    assert.equal(next.localResponse, undefined);
     assert.ok(h.logs.some((l) => l.level === 'warn' && l.source === 'host' && /VM reloaded/.test(l.message)));
+    // Mode r traps again in the response: the VM failed again soon after its reload.
+    assert.equal(next.sendResponseHeaders({ ':status': '200' }), 1);
+    assert.equal(h.state, 'failed');
 
-    const after = h.newStream();
-    assert.equal(after.sendRequestHeaders(REQUEST), 0);
-    assert.equal(after.localResponse, undefined);
-    after.complete();
+    // Within the backoff no new VM is made: the stream gets the fail-close answer.
+    const during = h.newStream();
+    assert.equal(h.plugin.reloads, 1);
+    assert.equal(during.sendRequestHeaders(REQUEST), 1);
+    assert.equal(during.localResponse?.status, 503);
+    during.complete();
   });
 
   it('a trap fails only the trapping VM: another plugin of the same host keeps serving', async () => {

@@ -176,7 +176,7 @@ export function writePairs(kv: readonly string[], target: Uint8Array, offset: nu
 }
 
 export function encodePairs(pairs: HeaderPairs | HeaderMap): Uint8Array {
-  const kv = pairs instanceof HeaderMap ? pairs.flat() : pairs.flatMap(([k, v]) => [k, v]);
+  const kv = pairs instanceof HeaderMap ? pairs.flat() : pairs.flat();
   const out = new Uint8Array(pairsSize(kv));
   writePairs(kv, out, 0);
   return out;
@@ -186,7 +186,11 @@ export function encodePairs(pairs: HeaderPairs | HeaderMap): Uint8Array {
  * Decodes the wire format. Returns undefined when the bytes are malformed (counts or lengths that run
  * past the end): the caller reports BAD_ARGUMENT. An empty input or a single 0 byte is an empty map.
  */
-export function decodePairs(bytes: Uint8Array, start = 0, length = bytes.length): Array<[string, string]> | undefined {
+export function decodePairs(
+  bytes: Uint8Array,
+  start = 0,
+  length = bytes.length,
+): Array<[string, string]> | undefined {
   if (length === 0 || (length === 1 && bytes[start] === 0)) return [];
   if (length < 4) return undefined;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -38,10 +38,15 @@ export abstract class Context {
   }
 
   /** Delivers a callout's response (proxy_on_http_call_response) to this context. */
-  httpCallResponse(token: number, response: { headers: HeaderMap; body: Uint8Array; trailers: HeaderMap } | undefined): void {
+  httpCallResponse(
+    token: number,
+    response: { headers: HeaderMap; body: Uint8Array; trailers: HeaderMap } | undefined,
+  ): void {
     if (!this.httpCalls.delete(token) || this.vm.failure) return;
     this.vm.data.httpCallResponse = response;
-    this.lastStatus = response ? { code: 0, message: new Uint8Array(0) } : { code: 14, message: encodeUtf8('reset') };
+    this.lastStatus = response
+      ? { code: 0, message: new Uint8Array(0) }
+      : { code: 14, message: encodeUtf8('reset') };
     try {
       this.guard('proxy_on_http_call_response', () =>
         this.vm.call(
@@ -72,12 +77,24 @@ export abstract class Context {
       } else if (kind === 'initial') {
         d.grpcInitialMetadata = data as HeaderMap;
         this.guard('proxy_on_grpc_receive_initial_metadata', () =>
-          this.vm.call(this, 'proxy_on_grpc_receive_initial_metadata', this.id, token, (data as HeaderMap).size),
+          this.vm.call(
+            this,
+            'proxy_on_grpc_receive_initial_metadata',
+            this.id,
+            token,
+            (data as HeaderMap).size,
+          ),
         );
       } else {
         d.grpcTrailingMetadata = data as HeaderMap;
         this.guard('proxy_on_grpc_receive_trailing_metadata', () =>
-          this.vm.call(this, 'proxy_on_grpc_receive_trailing_metadata', this.id, token, (data as HeaderMap).size),
+          this.vm.call(
+            this,
+            'proxy_on_grpc_receive_trailing_metadata',
+            this.id,
+            token,
+            (data as HeaderMap).size,
+          ),
         );
       }
     } finally {
@@ -89,11 +106,13 @@ export abstract class Context {
   grpcClose(token: number, status: number, message: string): void {
     if (!this.grpcCalls.delete(token) || this.vm.failure) return;
     this.lastStatus = { code: status, message: encodeUtf8(message) };
-    this.guard('proxy_on_grpc_close', () => this.vm.call(this, 'proxy_on_grpc_close', this.id, token, status));
+    this.guard('proxy_on_grpc_close', () =>
+      this.vm.call(this, 'proxy_on_grpc_close', this.id, token, status),
+    );
   }
 
   /** Runs a guest call; a trap is reported and handled by the plugin's failure policy. */
-  protected guard(callback: string, run: () => number | undefined): number | undefined {
+  protected guard(_callback: string, run: () => number | undefined): number | undefined {
     try {
       return run();
     } catch (e) {
@@ -246,7 +265,10 @@ export class HttpContext extends Context {
   }
 
   onRequestTrailers(): number {
-    return this.run('proxy_on_request_trailers', this.stream.headerMap(MapType.HttpRequestTrailers, false)?.size ?? 0);
+    return this.run(
+      'proxy_on_request_trailers',
+      this.stream.headerMap(MapType.HttpRequestTrailers, false)?.size ?? 0,
+    );
   }
 
   onResponseHeaders(endOfStream: boolean): number {
@@ -259,7 +281,10 @@ export class HttpContext extends Context {
   }
 
   onResponseTrailers(): number {
-    return this.run('proxy_on_response_trailers', this.stream.headerMap(MapType.HttpResponseTrailers, false)?.size ?? 0);
+    return this.run(
+      'proxy_on_response_trailers',
+      this.stream.headerMap(MapType.HttpResponseTrailers, false)?.size ?? 0,
+    );
   }
 
   /** End of the stream: proxy_on_done, proxy_on_log, proxy_on_delete (in the spec's order). */
@@ -270,7 +295,8 @@ export class HttpContext extends Context {
     if (this.created && !this.bypass && !this.vm.failure) {
       this.guard('proxy_on_done', () => this.vm.call(this, 'proxy_on_done', this.id));
       if (!this.vm.failure) this.guard('proxy_on_log', () => this.vm.call(this, 'proxy_on_log', this.id));
-      if (!this.vm.failure) this.guard('proxy_on_delete', () => this.vm.call(this, 'proxy_on_delete', this.id));
+      if (!this.vm.failure)
+        this.guard('proxy_on_delete', () => this.vm.call(this, 'proxy_on_delete', this.id));
     }
     this.vm.contexts.delete(this.id);
   }
@@ -280,7 +306,9 @@ export class HttpContext extends Context {
     if (this.vm.failure) return this.failStream();
     if (!this.created) {
       this.created = true;
-      const r = this.guard('proxy_on_context_create', () => this.vm.call(this, 'proxy_on_context_create', this.id, this.root.id));
+      const r = this.guard('proxy_on_context_create', () =>
+        this.vm.call(this, 'proxy_on_context_create', this.id, this.root.id),
+      );
       if (r === undefined && this.vm.failure) return this.failStream();
     }
     const result = this.guard(callback, () => this.vm.call(this, callback, this.id, a, b));

@@ -37,6 +37,11 @@ export interface HttpStreamDriver {
 }
 
 export interface HttpCalloutRequest {
+  /**
+   * The call id proxy_http_call returned to the filter (and that proxy_on_http_call_response will
+   * carry), so a driver or test can tell which call the filter is talking about.
+   */
+  token: number;
   cluster: string;
   headers: HeaderMap;
   body: Uint8Array;
@@ -55,6 +60,8 @@ export interface CalloutHandle {
 }
 
 export interface GrpcCalloutRequest {
+  /** The call or stream id proxy_grpc_call / proxy_grpc_stream returned to the filter. */
+  token: number;
   cluster: string;
   service: string;
   method: string;

@@ -1,7 +1,7 @@
 // The host: state shared by every VM (shared data, queues, metrics, foreign functions), the log sink,
 // clocks and timers, the callout dispatcher, and the cache of compiled modules.
 
-import { LOG_LEVEL_NAMES, LogLevel, type LogLevelName } from '../abi/constants.js';
+import { LOG_LEVEL_NAMES, type LogLevel, type LogLevelName } from '../abi/constants.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import type { CalloutDispatcher, ForeignFunction } from './driver.js';
 import { builtinForeignFunctions } from './foreign-functions.js';

@@ -6,7 +6,8 @@ import { MetricType, Status } from '../abi/constants.js';
 
 /** Envoy's default histogram bucket bounds. */
 export const DEFAULT_BUCKETS = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
+  3600000,
 ];
 
 export interface Metric {

@@ -57,11 +57,14 @@ export function validateModule(
     );
   }
   const memory = exportList.find((e) => e.name === 'memory');
-  if (!memory || memory.kind !== 'memory') {
+  if (memory?.kind !== 'memory') {
     throw new ModuleError('the module does not export its linear memory as "memory"', meta.source);
   }
   if (!exports.has('proxy_on_memory_allocate') && !exports.has('malloc')) {
-    throw new ModuleError('missing export proxy_on_memory_allocate (or malloc): the host cannot return data', meta.source);
+    throw new ModuleError(
+      'missing export proxy_on_memory_allocate (or malloc): the host cannot return data',
+      meta.source,
+    );
   }
   const imports = WebAssembly.Module.imports(module);
   const unknown = imports.filter((i) => i.kind !== 'function' || !providesImport(i.module, i.name));

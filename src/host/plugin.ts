@@ -4,7 +4,7 @@
 import { encodeUtf8 } from '../abi/utf8.js';
 import { HttpContext, RootContext } from './context.js';
 import type { HttpStreamDriver } from './driver.js';
-import { PluginStartError, type WasmTrap } from './errors.js';
+import { PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
 import type { CompiledModule } from './module.js';
 import { type VmOptions, WasmVm } from './vm.js';
@@ -43,7 +43,7 @@ export class Plugin {
   private readonly vmOptions: VmOptions;
   private nextReloadAt = 0;
   private reloadBackoffMs = 0;
-  private reloading: Promise<void> | undefined;
+  private lastReloadAt = Number.NEGATIVE_INFINITY;
 
   private constructor(
     readonly host: Host,
@@ -55,14 +55,23 @@ export class Plugin {
     this.vmId = options.vmId ?? '';
     this.configuration = toBytes(options.configuration);
     this.failStrategy = options.failStrategy ?? 'FAIL_CLOSE';
-    this.vmOptions = { vmId: this.vmId, configuration: toBytes(options.vmConfiguration), env: options.env ?? {} };
+    this.vmOptions = {
+      vmId: this.vmId,
+      configuration: toBytes(options.vmConfiguration),
+      env: options.env ?? {},
+    };
   }
 
   /**
    * Starts a plugin in `vm` (shared with other plugins of the same vm_id) or in a VM of its own.
    * Throws PluginStartError when the module refuses its configuration or traps while starting.
    */
-  static async start(host: Host, module: CompiledModule, options: PluginOptions, vm?: WasmVm): Promise<Plugin> {
+  static async start(
+    host: Host,
+    module: CompiledModule,
+    options: PluginOptions,
+    vm?: WasmVm,
+  ): Promise<Plugin> {
     const plugin = new Plugin(host, module, options);
     await plugin.boot(vm);
     return plugin;
@@ -73,18 +82,39 @@ export class Plugin {
     try {
       v = vm ?? (await WasmVm.create(this.host, this.module, this.vmOptions));
     } catch (e) {
+      this.reportStartTrap(e);
       throw new PluginStartError(`starting the VM failed: ${describe(e)}`, this.name);
     }
+    this.startRoot(v);
+  }
+
+  /** Same as boot, synchronously: a FAIL_RELOAD replacement must serve the stream that asked for it. */
+  private bootSync(): void {
+    let v: WasmVm;
+    try {
+      v = WasmVm.createSync(this.host, this.module, this.vmOptions);
+    } catch (e) {
+      this.reportStartTrap(e);
+      throw new PluginStartError(`starting the VM failed: ${describe(e)}`, this.name);
+    }
+    this.startRoot(v);
+  }
+
+  private startRoot(v: WasmVm): void {
     const root = new RootContext(v, this);
     try {
       if (!root.start()) throw new PluginStartError('proxy_on_vm_start returned false', this.name);
       if (!root.configure(this.configuration)) {
-        throw new PluginStartError('proxy_on_configure returned false (the plugin rejected its configuration)', this.name);
+        throw new PluginStartError(
+          'proxy_on_configure returned false (the plugin rejected its configuration)',
+          this.name,
+        );
       }
     } catch (e) {
       root.setTickPeriod(0);
       v.contexts.delete(root.id);
       if (e instanceof PluginStartError) throw e;
+      this.reportStartTrap(e);
       throw new PluginStartError(describe(e), this.name);
     }
     this.vm = v;
@@ -107,35 +137,55 @@ export class Plugin {
     return this.vmOptions;
   }
 
-  /** A context for a new HTTP stream. With FAIL_RELOAD a failed VM is replaced first (in the background). */
+  /** A context for a new HTTP stream. With FAIL_RELOAD a failed VM is replaced first, for this stream. */
   newHttpContext(stream: HttpStreamDriver): HttpContext {
-    if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reload();
+    if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
     return new HttpContext(this.root, stream);
   }
 
-  /** Replaces a failed VM with a fresh one; streams in between get the fail-close answer. */
-  reload(): Promise<void> {
-    if (this.reloading) return this.reloading;
+  /**
+   * Replaces a failed VM with a fresh one (a no-op while the VM is healthy or a backoff is running).
+   * A VM that fails again soon after a reload waits twice as long before the next one (1 s … 60 s);
+   * streams meanwhile get the fail-close answer. Returns whether a new VM now serves.
+   */
+  reloadNow(): boolean {
+    if (!this.vm.failure) return false;
     const now = Date.now();
-    if (now < this.nextReloadAt) return Promise.resolve();
-    this.reloading = (async () => {
-      try {
-        const old = this.root;
-        await this.boot();
-        old.setTickPeriod(0);
-        this.reloads++;
-        this.host.log({ level: 'warn', source: 'host', plugin: this.name, message: `VM reloaded after a failure (reload #${this.reloads})` });
-        this.reloadBackoffMs = 0;
-        this.nextReloadAt = Date.now() + RELOAD_BACKOFF_START_MS;
-      } catch (e) {
-        this.reloadBackoffMs = Math.min(RELOAD_BACKOFF_MAX_MS, Math.max(RELOAD_BACKOFF_START_MS, this.reloadBackoffMs * 2));
-        this.nextReloadAt = Date.now() + this.reloadBackoffMs;
-        this.host.log({ level: 'error', source: 'host', plugin: this.name, message: `VM reload failed: ${describe(e)}; next try in ${this.reloadBackoffMs} ms` });
-      } finally {
-        this.reloading = undefined;
-      }
-    })();
-    return this.reloading;
+    if (now < this.nextReloadAt) return false;
+    const old = this.root;
+    // The next reload may come no sooner than the backoff: 1 s, doubling while reloads keep failing.
+    const failedSoon = now - this.lastReloadAt < RELOAD_BACKOFF_MAX_MS;
+    this.reloadBackoffMs = failedSoon
+      ? Math.min(RELOAD_BACKOFF_MAX_MS, this.reloadBackoffMs * 2)
+      : RELOAD_BACKOFF_START_MS;
+    this.lastReloadAt = now;
+    this.nextReloadAt = now + this.reloadBackoffMs;
+    try {
+      this.bootSync();
+    } catch (e) {
+      this.host.log({
+        level: 'error',
+        source: 'host',
+        plugin: this.name,
+        message: `VM reload failed: ${describe(e)}; next try in ${this.reloadBackoffMs} ms`,
+      });
+      return false;
+    }
+    old.setTickPeriod(0);
+    this.reloads++;
+    this.host.log({
+      level: 'warn',
+      source: 'host',
+      plugin: this.name,
+      message: `VM reloaded after a failure (reload #${this.reloads})`,
+    });
+    return true;
+  }
+
+  /** reloadNow(), as a promise (kept for callers that await it). */
+  reload(): Promise<void> {
+    this.reloadNow();
+    return Promise.resolve();
   }
 
   reportTrap(trap: WasmTrap, contextId: number): void {
@@ -149,6 +199,24 @@ export class Plugin {
       contextId,
       message: `wasm trap in ${trap.message}; failure policy ${this.failStrategy}`,
       backtrace: trap.backtrace,
+    });
+  }
+
+  /**
+   * A trap while starting (in _start/_initialize, proxy_on_vm_start or proxy_on_configure) is logged with
+   * its backtrace like any other trap: the PluginStartError alone would lose the wasm frames.
+   */
+  private reportStartTrap(e: unknown): void {
+    if (!(e instanceof WasmTrap)) return;
+    this.failures++;
+    this.host.log({
+      level: 'error',
+      source: 'host',
+      plugin: this.name,
+      vmId: this.vmId,
+      rootId: this.rootId,
+      message: `wasm trap in ${e.message} while starting the plugin`,
+      backtrace: e.backtrace,
     });
   }
 

@@ -60,6 +60,11 @@ export class SharedQueues {
 
   /** Introspection for tests and the admin API. */
   list(): Array<{ id: number; vmId: string; name: string; length: number }> {
-    return [...this.byId.values()].map((q) => ({ id: q.id, vmId: q.vmId, name: q.name, length: q.items.length }));
+    return [...this.byId.values()].map((q) => ({
+      id: q.id,
+      vmId: q.vmId,
+      name: q.name,
+      length: q.items.length,
+    }));
   }
 }

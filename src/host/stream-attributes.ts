@@ -42,9 +42,14 @@ export interface StreamMaps {
   responseTrailers?: HeaderMap;
 }
 
-const addr = (a: Address) => (a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+const addr = (a: Address) =>
+  a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 
-export function streamAttribute(path: readonly string[], info: StreamInfo, maps: StreamMaps): PropertyValue | undefined {
+export function streamAttribute(
+  path: readonly string[],
+  info: StreamInfo,
+  maps: StreamMaps,
+): PropertyValue | undefined {
   const extra = info.extra?.[path.join('.')];
   if (extra !== undefined) return extra;
   const [root, field] = path;

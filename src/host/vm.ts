@@ -20,6 +20,10 @@ export interface VmOptions {
 
 type GuestFn = (...args: number[]) => number | undefined;
 
+// Backtraces of traps come from V8's stack traces: keep enough frames to reach the callback even under
+// deep recursion in the guest.
+if (Error.stackTraceLimit < 50) Error.stackTraceLimit = 50;
+
 /** Data a callback may read while it runs (buffers and maps that are not a stream's). */
 export interface CallbackData {
   vmConfiguration?: Uint8Array;
@@ -69,10 +73,19 @@ export class WasmVm {
     return vm;
   }
 
+  /** Synchronous instantiation (the module is already compiled): used to replace a failed VM in place. */
+  static createSync(host: Host, module: CompiledModule, options: VmOptions = {}): WasmVm {
+    const vm = new WasmVm(host, module, options);
+    vm.bind(new WebAssembly.Instance(module.module, createImports(vm)));
+    vm.start();
+    return vm;
+  }
+
   private bind(instance: WebAssembly.Instance): void {
     const ex = instance.exports as Record<string, unknown>;
     this.memory = new GuestMemory(ex.memory as WebAssembly.Memory);
-    for (const [name, value] of Object.entries(ex)) if (typeof value === 'function') this.fns[name] = value as GuestFn;
+    for (const [name, value] of Object.entries(ex))
+      if (typeof value === 'function') this.fns[name] = value as GuestFn;
     this.alloc = this.fns.proxy_on_memory_allocate ?? this.fns.malloc;
   }
 
@@ -110,7 +123,15 @@ export class WasmVm {
    * Calls a guest callback with `ctx` as the current context. Returns undefined when the module does
    * not export it. A trap is logged and rethrown as WasmTrap; the VM is then failed for good.
    */
-  call(ctx: Context, name: string, a?: number, b?: number, c?: number, d?: number, e?: number): number | undefined {
+  call(
+    ctx: Context,
+    name: string,
+    a?: number,
+    b?: number,
+    c?: number,
+    d?: number,
+    e?: number,
+  ): number | undefined {
     const fn = this.fns[name];
     if (fn === undefined) return undefined;
     if (this.failure) throw this.failure;

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogLevelName } from '../abi/constants.js';
-import { HeaderMap, type HeaderInit } from '../abi/header-map.js';
+import { type HeaderInit, HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type {
@@ -49,6 +49,7 @@ export interface LoadFilterOptions {
 type Body = string | Uint8Array;
 
 export interface PendingHttpCall {
+  /** The call id the filter got from proxy_http_call (and sees in proxy_on_http_call_response). */
   token: number;
   cluster: string;
   headers: Record<string, string>;
@@ -62,6 +63,8 @@ export interface PendingHttpCall {
 }
 
 export interface PendingGrpcCall {
+  /** The call or stream id the filter got from proxy_grpc_call / proxy_grpc_stream. */
+  token: number;
   request: GrpcCalloutRequest;
   sent: Array<{ message: Uint8Array; endStream: boolean }>;
   cancelled: boolean;
@@ -72,14 +75,14 @@ export interface PendingGrpcCall {
   close(status: number, message?: string): void;
 }
 
-const toBytes = (b: Body | undefined) => (b === undefined ? new Uint8Array(0) : typeof b === 'string' ? encodeUtf8(b) : b);
+const toBytes = (b: Body | undefined) =>
+  b === undefined ? new Uint8Array(0) : typeof b === 'string' ? encodeUtf8(b) : b;
 const text = new TextDecoder();
 
 /** A harness-side CalloutDispatcher: calls wait in a list until the test answers them. */
 class ManualCallouts implements CalloutDispatcher {
   readonly http: PendingHttpCall[] = [];
   readonly grpc: PendingGrpcCall[] = [];
-  private nextToken = 1;
 
   constructor(
     private readonly clusters: string[] | undefined,
@@ -90,10 +93,15 @@ class ManualCallouts implements CalloutDispatcher {
     return this.clusters ? this.clusters.includes(name) : true;
   }
 
-  httpCall(req: HttpCalloutRequest, done: (r: { response: HttpCalloutResponse } | { error: string }) => void) {
+  httpCall(
+    req: HttpCalloutRequest,
+    done: (r: { response: HttpCalloutResponse } | { error: string }) => void,
+  ) {
     let settled = false;
     const call: PendingHttpCall = {
-      token: this.nextToken++,
+      // The host's id, not a harness counter: a test can match it against what the filter logs or
+      // receives (a counter of its own drifted as soon as a filter mixed HTTP and gRPC calls).
+      token: req.token,
       cluster: req.cluster,
       headers: req.headers.toObject(),
       body: text.decode(req.body),
@@ -103,7 +111,13 @@ class ManualCallouts implements CalloutDispatcher {
         if (settled) throw new Error('http call already answered');
         settled = true;
         this.remove(call);
-        done({ response: { headers: HeaderMap.from(r.headers), body: toBytes(r.body), trailers: HeaderMap.from(r.trailers ?? []) } });
+        done({
+          response: {
+            headers: HeaderMap.from(r.headers),
+            body: toBytes(r.body),
+            trailers: HeaderMap.from(r.trailers ?? []),
+          },
+        });
         this.afterStep();
       },
       fail: () => {
@@ -125,6 +139,7 @@ class ManualCallouts implements CalloutDispatcher {
 
   grpcCall(request: GrpcCalloutRequest, events: GrpcEvents) {
     const call: PendingGrpcCall = {
+      token: request.token,
       request,
       sent: [],
       cancelled: false,
@@ -167,6 +182,9 @@ class ManualCallouts implements CalloutDispatcher {
   }
 }
 
+/** Hosts created by loadFilter, with the log list and callouts every harness on them shares. */
+const harnessHosts = new WeakMap<Host, { logs: LogEntry[]; callouts: ManualCallouts }>();
+
 export class FilterHarness {
   readonly logs: LogEntry[];
 
@@ -182,29 +200,43 @@ export class FilterHarness {
   /** @internal use loadFilter */
   static async create(options: LoadFilterOptions): Promise<FilterHarness> {
     const bytes = await readWasm(options.wasm);
-    const logs: LogEntry[] = [];
+    // A host made by another harness (`host: other.host`) already has that harness's log sink and
+    // callout dispatcher: share them, or this harness's `logs` and `httpCalls` would stay empty.
+    const shared = options.host ? harnessHosts.get(options.host) : undefined;
+    const logs: LogEntry[] = shared?.logs ?? [];
     const nodeProps = options.properties ?? {};
     let harness: FilterHarness | undefined;
-    const callouts = new ManualCallouts(options.clusters, () => harness?.host.drain());
-    const host =
-      options.host ??
-      new Host({
+    const callouts = shared?.callouts ?? new ManualCallouts(options.clusters, () => harness?.host.drain());
+    let host = options.host;
+    if (!host) {
+      host = new Host({
         log: (e) => logs.push(e),
         logLevel: options.logLevel ?? 'trace',
         timers: 'manual',
         now: options.now === undefined ? undefined : () => options.now!,
         properties: (path) => nodeProps[path.join('.')],
       });
+      harnessHosts.set(host, { logs, callouts });
+    }
     host.callouts ??= callouts;
-    for (const [name, fn] of Object.entries(options.foreignFunctions ?? {})) host.registerForeignFunction(name, fn);
-    const source = typeof options.wasm === 'string' ? options.wasm : options.wasm instanceof URL ? options.wasm.href : '<bytes>';
+    for (const [name, fn] of Object.entries(options.foreignFunctions ?? {}))
+      host.registerForeignFunction(name, fn);
+    const source =
+      typeof options.wasm === 'string'
+        ? options.wasm
+        : options.wasm instanceof URL
+          ? options.wasm.href
+          : '<bytes>';
     const module = await host.compile(bytes, source);
     const config = options.pluginConfig;
     const plugin = await Plugin.start(host, module, {
       name: options.name ?? (typeof options.wasm === 'string' ? basename(options.wasm, '.wasm') : 'filter'),
       rootId: options.rootId,
       vmId: options.vmId,
-      configuration: config === undefined || typeof config === 'string' || config instanceof Uint8Array ? config : JSON.stringify(config),
+      configuration:
+        config === undefined || typeof config === 'string' || config instanceof Uint8Array
+          ? config
+          : JSON.stringify(config),
       vmConfiguration: options.vmConfig,
       env: options.env,
       failStrategy: options.failStrategy,

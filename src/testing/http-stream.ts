@@ -4,7 +4,7 @@
 
 import { ByteBuffer } from '../abi/byte-buffer.js';
 import { Action, BufferType, DataAction, MapType, Status, StreamType } from '../abi/constants.js';
-import { HeaderMap, type HeaderInit } from '../abi/header-map.js';
+import { type HeaderInit, HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { HttpContext } from '../host/context.js';
@@ -66,11 +66,15 @@ export class HttpStreamHarness implements HttpStreamDriver {
 
   sendRequestHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
     this.request.headers = HeaderMap.from(headers);
-    return this.step(() => this.headersResult(this.request, this.context.onRequestHeaders(options.endOfStream ?? false)));
+    return this.step(() =>
+      this.headersResult(this.request, this.context.onRequestHeaders(options.endOfStream ?? false)),
+    );
   }
 
   sendRequestBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
-    return this.body(this.request, chunk, options.endOfStream ?? false, (size, eos) => this.context.onRequestBody(size, eos));
+    return this.body(this.request, chunk, options.endOfStream ?? false, (size, eos) =>
+      this.context.onRequestBody(size, eos),
+    );
   }
 
   sendRequestTrailers(trailers: HeaderInit): number {
@@ -80,11 +84,15 @@ export class HttpStreamHarness implements HttpStreamDriver {
 
   sendResponseHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
     this.response.headers = HeaderMap.from(headers);
-    return this.step(() => this.headersResult(this.response, this.context.onResponseHeaders(options.endOfStream ?? false)));
+    return this.step(() =>
+      this.headersResult(this.response, this.context.onResponseHeaders(options.endOfStream ?? false)),
+    );
   }
 
   sendResponseBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
-    return this.body(this.response, chunk, options.endOfStream ?? false, (size, eos) => this.context.onResponseBody(size, eos));
+    return this.body(this.response, chunk, options.endOfStream ?? false, (size, eos) =>
+      this.context.onResponseBody(size, eos),
+    );
   }
 
   sendResponseTrailers(trailers: HeaderInit): number {
@@ -151,7 +159,12 @@ export class HttpStreamHarness implements HttpStreamDriver {
   }
 
   bodyBuffer(type: BufferType): ByteBuffer | undefined {
-    const d = type === BufferType.HttpRequestBody ? this.request : type === BufferType.HttpResponseBody ? this.response : undefined;
+    const d =
+      type === BufferType.HttpRequestBody
+        ? this.request
+        : type === BufferType.HttpResponseBody
+          ? this.response
+          : undefined;
     return d?.bodyStarted ? d.buffer : undefined;
   }
 
@@ -195,10 +208,19 @@ export class HttpStreamHarness implements HttpStreamDriver {
 
   private headersResult(d: Direction, action: number): number {
     d.paused = action !== Action.Continue && action !== Action.ContinueAndEndStream;
+    // Continuing resumes the whole direction, as in Envoy: a body the filter held back (it returned
+    // StopIterationAndBuffer and never saw end_of_stream, which the trailers carried) goes on now
+    // instead of being dropped. (For headers nothing is buffered yet.)
+    if (!d.paused) d.forwarded.append(d.buffer.drain());
     return action;
   }
 
-  private body(d: Direction, chunk: Body, eos: boolean, call: (size: number, eos: boolean) => number): number {
+  private body(
+    d: Direction,
+    chunk: Body,
+    eos: boolean,
+    call: (size: number, eos: boolean) => number,
+  ): number {
     const bytes = typeof chunk === 'string' ? encodeUtf8(chunk) : chunk;
     if (d === this.request) this.info.requestBodySize += bytes.length;
     else this.info.responseBodySize += bytes.length;

@@ -2,5 +2,11 @@ export { Action, DataAction, LogLevel, MapType, Status, StreamType } from '../ab
 export { HeaderMap } from '../abi/header-map.js';
 export { decodeInt64 } from '../abi/property-codec.js';
 export type { LogEntry } from '../host/host.js';
-export { FilterHarness, type LoadFilterOptions, loadFilter, type PendingGrpcCall, type PendingHttpCall } from './harness.js';
+export {
+  FilterHarness,
+  type LoadFilterOptions,
+  loadFilter,
+  type PendingGrpcCall,
+  type PendingHttpCall,
+} from './harness.js';
 export { HttpStreamHarness, type StreamOptions } from './http-stream.js';

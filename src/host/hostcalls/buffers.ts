@@ -7,7 +7,13 @@ import { returnBytes } from './returns.js';
 
 export function bufferCalls(vm: WasmVm) {
   return {
-    proxy_get_buffer_bytes(type: number, start: number, max: number, ptrPtr: number, sizePtr: number): number {
+    proxy_get_buffer_bytes(
+      type: number,
+      start: number,
+      max: number,
+      ptrPtr: number,
+      sizePtr: number,
+    ): number {
       const b = resolveBuffer(vm, type);
       if (b === undefined) return Status.BadArgument;
       if (b === null) return Status.NotFound;
@@ -37,7 +43,8 @@ export function bufferCalls(vm: WasmVm) {
     },
     /** ABI 0.1.0: the plugin configuration (the VM's, in proxy_on_vm_start). */
     proxy_get_configuration(ptrPtr: number, sizePtr: number): number {
-      const config = vm.data.pluginConfiguration ?? vm.data.vmConfiguration ?? vm.current?.plugin.configuration;
+      const config =
+        vm.data.pluginConfiguration ?? vm.data.vmConfiguration ?? vm.current?.plugin.configuration;
       if (!config) return Status.NotFound;
       return returnBytes(vm, ptrPtr, sizePtr, config);
     },

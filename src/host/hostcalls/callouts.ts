@@ -2,7 +2,7 @@
 // Responses are delivered later, outside any guest call, to the context that made the call.
 
 import { Status } from '../../abi/constants.js';
-import { HeaderMap, decodePairs } from '../../abi/header-map.js';
+import { decodePairs, HeaderMap } from '../../abi/header-map.js';
 import type { Context } from '../context.js';
 import type { GrpcHandle } from '../driver.js';
 import type { WasmVm } from '../vm.js';
@@ -46,7 +46,15 @@ export function calloutCalls(vm: WasmVm) {
     const token = vm.nextToken++;
     const post = (f: () => void) => vm.host.post(f);
     const handle = callouts.grpcCall(
-      { cluster, service, method, initialMetadata: new HeaderMap(md), message, timeoutMs: timeout >>> 0 },
+      {
+        token,
+        cluster,
+        service,
+        method,
+        initialMetadata: new HeaderMap(md),
+        message,
+        timeoutMs: timeout >>> 0,
+      },
       {
         onInitialMetadata: (m) => post(() => ctx.grpcEvent(token, 'initial', m)),
         onMessage: (m) => post(() => ctx.grpcEvent(token, 'message', m)),
@@ -88,11 +96,19 @@ export function calloutCalls(vm: WasmVm) {
       let handle: ReturnType<typeof callouts.httpCall>;
       try {
         handle = callouts.httpCall(
-          { cluster, headers: h, body, trailers: new HeaderMap(trailers), timeoutMs: timeout >>> 0 },
-          (result) => vm.host.post(() => ctx.httpCallResponse(token, 'response' in result ? result.response : undefined)),
+          { token, cluster, headers: h, body, trailers: new HeaderMap(trailers), timeoutMs: timeout >>> 0 },
+          (result) =>
+            vm.host.post(() =>
+              ctx.httpCallResponse(token, 'response' in result ? result.response : undefined),
+            ),
         );
       } catch (e) {
-        vm.host.log({ level: 'error', source: 'host', vmId: vm.vmId, message: `http callout to ${cluster} failed: ${String(e)}` });
+        vm.host.log({
+          level: 'error',
+          source: 'host',
+          vmId: vm.vmId,
+          message: `http callout to ${cluster} failed: ${String(e)}`,
+        });
         return Status.InternalFailure;
       }
       ctx.httpCalls.set(token, handle);

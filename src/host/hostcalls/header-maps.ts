@@ -29,7 +29,13 @@ export function headerMapCalls(vm: WasmVm) {
       vm.memory.setU32(sizePtr, map.serializedSize());
       return Status.Ok;
     },
-    proxy_get_header_map_value(type: number, kptr: number, klen: number, vptrPtr: number, vsizePtr: number): number {
+    proxy_get_header_map_value(
+      type: number,
+      kptr: number,
+      klen: number,
+      vptrPtr: number,
+      vsizePtr: number,
+    ): number {
       const key = vm.memory.string(kptr, klen);
       vm.memory.check(vptrPtr, 4);
       vm.memory.check(vsizePtr, 4);
@@ -47,7 +53,13 @@ export function headerMapCalls(vm: WasmVm) {
       map.add(key, value);
       return Status.Ok;
     },
-    proxy_replace_header_map_value(type: number, kptr: number, klen: number, vptr: number, vlen: number): number {
+    proxy_replace_header_map_value(
+      type: number,
+      kptr: number,
+      klen: number,
+      vptr: number,
+      vlen: number,
+    ): number {
       const key = vm.memory.string(kptr, klen);
       const value = vm.memory.string(vptr, vlen);
       const map = resolveMap(vm, type, true);

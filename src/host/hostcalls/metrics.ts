@@ -4,7 +4,6 @@ import { Status } from '../../abi/constants.js';
 import type { WasmVm } from '../vm.js';
 
 export function metricCalls(vm: WasmVm) {
-
   return {
     proxy_define_metric(type: number, nptr: number, nlen: number, idPtr: number): number {
       const name = vm.memory.string(nptr, nlen);

@@ -5,9 +5,14 @@ import type { WasmVm } from '../vm.js';
 import { returnBytes } from './returns.js';
 
 export function sharedCalls(vm: WasmVm) {
-
   return {
-    proxy_get_shared_data(kptr: number, klen: number, vptrPtr: number, vsizePtr: number, casPtr: number): number {
+    proxy_get_shared_data(
+      kptr: number,
+      klen: number,
+      vptrPtr: number,
+      vsizePtr: number,
+      casPtr: number,
+    ): number {
       const key = vm.memory.string(kptr, klen);
       vm.memory.check(casPtr, 4);
       const v = vm.host.sharedData.get(vm.vmId, key);
@@ -31,7 +36,13 @@ export function sharedCalls(vm: WasmVm) {
       vm.memory.setU32(tokenPtr, id);
       return Status.Ok;
     },
-    proxy_resolve_shared_queue(vptr: number, vlen: number, nptr: number, nlen: number, tokenPtr: number): number {
+    proxy_resolve_shared_queue(
+      vptr: number,
+      vlen: number,
+      nptr: number,
+      nlen: number,
+      tokenPtr: number,
+    ): number {
       const vmId = vm.memory.string(vptr, vlen);
       const name = vm.memory.string(nptr, nlen);
       vm.memory.check(tokenPtr, 4);

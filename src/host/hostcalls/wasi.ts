@@ -110,7 +110,10 @@ export function wasiCalls(vm: WasmVm) {
       m.check(sizePtr, 4);
       const entries = envEntries();
       m.setU32(countPtr, entries.length);
-      m.setU32(sizePtr, entries.reduce((n, e) => n + e.length, 0));
+      m.setU32(
+        sizePtr,
+        entries.reduce((n, e) => n + e.length, 0),
+      );
       return WasiErrno.Success;
     },
     environ_get(arrayPtr: number, bufPtr: number): number {
