@@ -4,7 +4,6 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Host, type LogEntry, PluginStartError, type WasmVm } from '../src/host/index.js';
 import { type FilterHarness, loadFilter } from '../src/testing/index.js';
 import { fixture } from './support/fixtures.js';

@@ -7,8 +7,12 @@ export function loggingCalls(vm: WasmVm) {
   return {
     proxy_log(level: number, ptr: number, len: number): number {
       if (level < 0 || level > 5) return Status.BadArgument;
+      // Below the host's level: check the memory (bad pointers still fail) but decode nothing.
+      if (level < vm.host.logLevel) {
+        vm.memory.check(ptr, len);
+        return Status.Ok;
+      }
       const message = vm.memory.string(ptr, len);
-      if (level < vm.host.logLevel) return Status.Ok;
       const ctx = vm.current;
       vm.host.log({
         level: LOG_LEVEL_NAMES[level],
