@@ -48,16 +48,13 @@ export abstract class Context {
       ? { code: 0, message: new Uint8Array(0) }
       : { code: 14, message: encodeUtf8('reset') };
     try {
-      this.guard('proxy_on_http_call_response', () =>
-        this.vm.call(
-          this,
-          'proxy_on_http_call_response',
-          this.id,
-          token,
-          response?.headers.size ?? 0,
-          response?.body.length ?? 0,
-          response?.trailers.size ?? 0,
-        ),
+      this.callGuest(
+        'proxy_on_http_call_response',
+        this.id,
+        token,
+        response?.headers.size ?? 0,
+        response?.body.length ?? 0,
+        response?.trailers.size ?? 0,
       );
     } finally {
       this.vm.data.httpCallResponse = undefined;
@@ -71,31 +68,13 @@ export abstract class Context {
     try {
       if (kind === 'message') {
         d.grpcMessage = data as Uint8Array;
-        this.guard('proxy_on_grpc_receive', () =>
-          this.vm.call(this, 'proxy_on_grpc_receive', this.id, token, (data as Uint8Array).length),
-        );
+        this.callGuest('proxy_on_grpc_receive', this.id, token, (data as Uint8Array).length);
       } else if (kind === 'initial') {
         d.grpcInitialMetadata = data as HeaderMap;
-        this.guard('proxy_on_grpc_receive_initial_metadata', () =>
-          this.vm.call(
-            this,
-            'proxy_on_grpc_receive_initial_metadata',
-            this.id,
-            token,
-            (data as HeaderMap).size,
-          ),
-        );
+        this.callGuest('proxy_on_grpc_receive_initial_metadata', this.id, token, (data as HeaderMap).size);
       } else {
         d.grpcTrailingMetadata = data as HeaderMap;
-        this.guard('proxy_on_grpc_receive_trailing_metadata', () =>
-          this.vm.call(
-            this,
-            'proxy_on_grpc_receive_trailing_metadata',
-            this.id,
-            token,
-            (data as HeaderMap).size,
-          ),
-        );
+        this.callGuest('proxy_on_grpc_receive_trailing_metadata', this.id, token, (data as HeaderMap).size);
       }
     } finally {
       d.grpcMessage = d.grpcInitialMetadata = d.grpcTrailingMetadata = undefined;
@@ -106,15 +85,23 @@ export abstract class Context {
   grpcClose(token: number, status: number, message: string): void {
     if (!this.grpcCalls.delete(token) || this.vm.failure) return;
     this.lastStatus = { code: status, message: encodeUtf8(message) };
-    this.guard('proxy_on_grpc_close', () =>
-      this.vm.call(this, 'proxy_on_grpc_close', this.id, token, status),
-    );
+    this.callGuest('proxy_on_grpc_close', this.id, token, status);
   }
 
-  /** Runs a guest call; a trap is reported and handled by the plugin's failure policy. */
-  protected guard(_callback: string, run: () => number | undefined): number | undefined {
+  /**
+   * Calls a guest callback with this context current. A trap is reported and handled by the plugin's
+   * failure policy; the result is then undefined (as for a callback the module does not export).
+   */
+  protected callGuest(
+    name: string,
+    a?: number,
+    b?: number,
+    c?: number,
+    d?: number,
+    e?: number,
+  ): number | undefined {
     try {
-      return run();
+      return this.vm.call(this, name, a, b, c, d, e);
     } catch (e) {
       if (!(e instanceof WasmTrap)) throw e;
       this.plugin.reportTrap(e, this.id);
@@ -176,21 +163,19 @@ export class RootContext extends Context {
 
   tick(): void {
     if (this.deleted || this.vm.failure) return;
-    this.guard('proxy_on_tick', () => this.vm.call(this, 'proxy_on_tick', this.id));
+    this.callGuest('proxy_on_tick', this.id);
   }
 
   queueReady(queueId: number): void {
     if (this.deleted || this.vm.failure) return;
-    this.guard('proxy_on_queue_ready', () => this.vm.call(this, 'proxy_on_queue_ready', this.id, queueId));
+    this.callGuest('proxy_on_queue_ready', this.id, queueId);
   }
 
   foreignFunction(functionId: number, args: Uint8Array): void {
     if (this.deleted || this.vm.failure) return;
     this.vm.data.foreignArguments = args;
     try {
-      this.guard('proxy_on_foreign_function', () =>
-        this.vm.call(this, 'proxy_on_foreign_function', this.id, functionId, args.length),
-      );
+      this.callGuest('proxy_on_foreign_function', this.id, functionId, args.length);
     } finally {
       this.vm.data.foreignArguments = undefined;
     }
@@ -203,7 +188,7 @@ export class RootContext extends Context {
       this.finish();
       return;
     }
-    const done = this.guard('proxy_on_done', () => this.vm.call(this, 'proxy_on_done', this.id)) ?? 1;
+    const done = this.callGuest('proxy_on_done', this.id) ?? 1;
     if (done === 0) this.pendingDone = true;
     else this.finalize();
   }
@@ -218,8 +203,8 @@ export class RootContext extends Context {
 
   private finalize(): void {
     if (!this.vm.failure) {
-      this.guard('proxy_on_log', () => this.vm.call(this, 'proxy_on_log', this.id));
-      this.guard('proxy_on_delete', () => this.vm.call(this, 'proxy_on_delete', this.id));
+      this.callGuest('proxy_on_log', this.id);
+      this.callGuest('proxy_on_delete', this.id);
     }
     this.finish();
   }
@@ -293,10 +278,9 @@ export class HttpContext extends Context {
     this.finished = true;
     this.cancelCallouts();
     if (this.created && !this.bypass && !this.vm.failure) {
-      this.guard('proxy_on_done', () => this.vm.call(this, 'proxy_on_done', this.id));
-      if (!this.vm.failure) this.guard('proxy_on_log', () => this.vm.call(this, 'proxy_on_log', this.id));
-      if (!this.vm.failure)
-        this.guard('proxy_on_delete', () => this.vm.call(this, 'proxy_on_delete', this.id));
+      this.callGuest('proxy_on_done', this.id);
+      if (!this.vm.failure) this.callGuest('proxy_on_log', this.id);
+      if (!this.vm.failure) this.callGuest('proxy_on_delete', this.id);
     }
     this.vm.contexts.delete(this.id);
   }
@@ -306,12 +290,10 @@ export class HttpContext extends Context {
     if (this.vm.failure) return this.failStream();
     if (!this.created) {
       this.created = true;
-      const r = this.guard('proxy_on_context_create', () =>
-        this.vm.call(this, 'proxy_on_context_create', this.id, this.root.id),
-      );
+      const r = this.callGuest('proxy_on_context_create', this.id, this.root.id);
       if (r === undefined && this.vm.failure) return this.failStream();
     }
-    const result = this.guard(callback, () => this.vm.call(this, callback, this.id, a, b));
+    const result = this.callGuest(callback, this.id, a, b);
     if (result === undefined) return this.vm.failure ? this.failStream() : 0;
     return result;
   }

@@ -16,7 +16,7 @@ import { Stats } from '../observe/stats.js';
 import { ClusterCallouts } from './callouts.js';
 import { ClusterManager } from './cluster.js';
 import { Listener } from './listener.js';
-import { flagsToString } from './response-flags.js';
+import { flagsToString, ResponseFlag } from './response-flags.js';
 import { RouteTable } from './router.js';
 import { ProxyStream, type StreamEnv } from './stream.js';
 
@@ -30,6 +30,55 @@ interface RunningListener {
   active: Set<ProxyStream>;
 }
 
+/** Series looked up once per listener / cluster, not per request. */
+class ListenerStats {
+  readonly total;
+  readonly active;
+  readonly time;
+  private readonly classes = new Map<string, { value: number }>();
+
+  constructor(
+    private readonly stats: Stats,
+    private readonly listener: string,
+  ) {
+    this.total = stats.counter('wasmgate_http_downstream_rq_total', 'Requests received', { listener });
+    this.active = stats.gauge('wasmgate_http_downstream_rq_active', 'Requests in flight', { listener });
+    this.time = stats.histogram('wasmgate_http_downstream_rq_time_ms', 'Request duration (ms)', { listener });
+  }
+
+  statusClass(cls: string): { value: number } {
+    let c = this.classes.get(cls);
+    if (!c) {
+      c = this.stats.counter('wasmgate_http_downstream_rq_xx', 'Responses by status class', {
+        listener: this.listener,
+        code_class: cls,
+      });
+      this.classes.set(cls, c);
+    }
+    return c;
+  }
+}
+
+class ClusterStats {
+  readonly total;
+  readonly time;
+  readonly connectFail;
+
+  constructor(stats: Stats, cluster: string) {
+    this.total = stats.counter('wasmgate_cluster_upstream_rq_total', 'Upstream requests', { cluster });
+    this.time = stats.histogram(
+      'wasmgate_cluster_upstream_rq_time_ms',
+      'Upstream time to response headers (ms)',
+      { cluster },
+    );
+    this.connectFail = stats.counter(
+      'wasmgate_cluster_upstream_cx_connect_fail',
+      'Upstream connect failures',
+      { cluster },
+    );
+  }
+}
+
 export class Gateway {
   readonly host: Host;
   readonly stats = new Stats();
@@ -41,6 +90,7 @@ export class Gateway {
   private accessLog: AccessLog;
   private draining = false;
   private logLevel: LogLevelName;
+  private readonly clusterStats = new Map<string, ClusterStats>();
 
   private constructor(
     readonly resolved: ResolvedConfig,
@@ -67,18 +117,18 @@ export class Gateway {
       for (const lc of c.listeners) {
         const chain = g.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin);
         const active = new Set<ProxyStream>();
+        const ls = new ListenerStats(g.stats, lc.name);
         const env: StreamEnv = {
           listenerName: lc.name,
           routes: new RouteTable(lc.routes ?? c.routes),
           plugins: chain,
           clusters: g.clusters,
-          onComplete: (s) => g.streamDone(s, lc.name, active),
+          onComplete: (s) => g.streamDone(s, lc.name, active, ls),
         };
         const listener = new Listener(lc, (req, res, scheme) => {
           const s = new ProxyStream(env, req, res, scheme, g.host.now());
           active.add(s);
-          g.stats.gauge('wasmgate_http_downstream_rq_active', 'Requests in flight', { listener: lc.name })
-            .value++;
+          ls.active.value++;
           s.start();
         });
         g.listeners.push({ listener, env, active });
@@ -108,37 +158,27 @@ export class Gateway {
     return this.admin?.port;
   }
 
-  private streamDone(s: ProxyStream, listener: string, active: Set<ProxyStream>): void {
+  private streamDone(s: ProxyStream, listener: string, active: Set<ProxyStream>, ls: ListenerStats): void {
     active.delete(s);
-    const st = this.stats;
-    st.gauge('wasmgate_http_downstream_rq_active', 'Requests in flight', { listener }).value--;
-    st.counter('wasmgate_http_downstream_rq_total', 'Requests received', { listener }).value++;
+    ls.active.value--;
+    ls.total.value++;
     const status = s.status;
-    const cls = status ? `${Math.floor(status / 100)}xx` : 'reset';
-    st.counter('wasmgate_http_downstream_rq_xx', 'Responses by status class', { listener, code_class: cls })
-      .value++;
+    ls.statusClass(status ? `${Math.floor(status / 100)}xx` : 'reset').value++;
     const durationMs = Number(s.info.duration ?? 0n) / 1e6;
-    Stats.observe(
-      st.histogram('wasmgate_http_downstream_rq_time_ms', 'Request duration (ms)', { listener }),
-      durationMs,
-    );
+    Stats.observe(ls.time, durationMs);
     const up = s.upstream;
     if (s.clusterName) {
-      st.counter('wasmgate_cluster_upstream_rq_total', 'Upstream requests', { cluster: s.clusterName })
-        .value++;
-      if (up?.headersAfterMs !== undefined) {
-        Stats.observe(
-          st.histogram('wasmgate_cluster_upstream_rq_time_ms', 'Upstream time to response headers (ms)', {
-            cluster: s.clusterName,
-          }),
-          up.headersAfterMs,
-        );
+      let cs = this.clusterStats.get(s.clusterName);
+      if (!cs) {
+        cs = new ClusterStats(this.stats, s.clusterName);
+        this.clusterStats.set(s.clusterName, cs);
       }
-      if ((s.info.responseFlags ?? 0) & 0x20)
-        st.counter('wasmgate_cluster_upstream_cx_connect_fail', 'Upstream connect failures', {
-          cluster: s.clusterName,
-        }).value++;
+      cs.total.value++;
+      if (up?.headersAfterMs !== undefined) Stats.observe(cs.time, up.headersAfterMs);
+      if ((s.info.responseFlags ?? 0) & ResponseFlag.UpstreamConnectionFailure) cs.connectFail.value++;
     }
+    if (this.draining) this.checkDrained();
+    if (!this.accessLog.enabled) return;
     const h = s.requestHeaders;
     this.accessLog.write({
       start_time: new Date(Number(s.info.startTime / 1_000_000n)).toISOString(),
@@ -162,7 +202,6 @@ export class Gateway {
       user_agent: h.get('user-agent') ?? null,
       x_forwarded_for: h.get('x-forwarded-for') ?? null,
     });
-    if (this.draining) this.checkDrained();
   }
 
   private drainedResolve: (() => void) | undefined;

@@ -59,6 +59,12 @@ export class ProxyStream implements SlotHost {
   private finished = false;
   readonly startedAt = performance.now();
   private pendingHead: { status: number; headers: Record<string, string | string[]> } | undefined;
+  /**
+   * Response body held back with its head until the end of the stream, so that the content-length sent
+   * downstream is the length after the filters (one may rewrite the body at its end, as Envoy lets it).
+   */
+  private heldBody: Uint8Array[] | undefined;
+  private heldBytes = 0;
   private upstreamBodyStarted = false;
 
   constructor(
@@ -378,10 +384,24 @@ export class ProxyStream implements SlotHost {
       headers: (headers, eos) => {
         const status = Number(headers.get(':status') ?? 200);
         this.pendingHead = { status, headers: toOutgoingHeaders(headers) };
+        this.heldBody = undefined;
+        this.heldBytes = 0;
         if (eos) this.flushHead(undefined, true);
+        else if (this.mayRewriteResponseBody()) this.heldBody = [];
       },
       data: (chunk, eos) => {
-        if (this.pendingHead) this.flushHead(chunk, eos);
+        if (this.heldBody) {
+          if (chunk.length) {
+            this.heldBody.push(chunk);
+            this.heldBytes += chunk.length;
+          }
+          if (!eos && this.heldBytes <= this.bufferLimit) return;
+          const body = Buffer.concat(this.heldBody);
+          this.heldBody = undefined;
+          // Past the buffer limit the final length is unknown: stream the rest without a content-length.
+          if (!eos) delete this.pendingHead!.headers['content-length'];
+          this.flushHead(body, eos);
+        } else if (this.pendingHead) this.flushHead(chunk, eos);
         else {
           this.bytesSent += chunk.length;
           if (eos) {
@@ -394,12 +414,33 @@ export class ProxyStream implements SlotHost {
         if (this.pendingHead) {
           // Trailers need chunked encoding on HTTP/1.1: no content-length then.
           delete this.pendingHead.headers['content-length'];
+          const held = this.heldBody;
+          this.heldBody = undefined;
           this.writeHead();
+          if (held?.length) {
+            const body = Buffer.concat(held);
+            this.bytesSent += body.length;
+            (this.res as ServerResponse).write(body);
+          }
         }
         this.res.addTrailers(toOutgoingHeaders(trailers, CONTENT_LENGTH));
         this.res.end();
       },
     };
+  }
+
+  /**
+   * Whether to hold the response until its end: the upstream declared a length within the buffer limit
+   * and a filter on the response path has a body callback, so it may change that length.
+   */
+  private mayRewriteResponseBody(): boolean {
+    const cl = Number(this.pendingHead?.headers['content-length'] ?? Number.NaN);
+    if (!(cl > 0 && cl <= this.bufferLimit)) return false;
+    for (let i = 0; i < this.slots.length - this.responseOffset; i++) {
+      const slot = this.slots[i];
+      if (slot.context.active && slot.plugin.module.exports.has('proxy_on_response_body')) return true;
+    }
+    return false;
   }
 
   private flushHead(chunk: Uint8Array | undefined, eos: boolean): void {

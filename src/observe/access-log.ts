@@ -37,6 +37,10 @@ export class AccessLog {
           : createWriteStream(path, { flags: 'a' });
   }
 
+  get enabled(): boolean {
+    return this.out !== undefined;
+  }
+
   write(entry: AccessLogEntry): void {
     this.out?.write(`${JSON.stringify(entry)}\n`);
   }
