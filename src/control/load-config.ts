@@ -38,7 +38,8 @@ export function parseConfig(
   if (docs.length !== 1) throw new ConfigError(file, [`expected one YAML document, found ${docs.length}`]);
   const doc = docs[0];
   const yamlProblems = [...doc.errors, ...doc.warnings].map((e) => {
-    const pos = e.linePos?.[0];
+    // With prettyErrors off the parser leaves linePos unset: locate the error from its offset instead.
+    const pos = e.linePos?.[0] ?? (e.pos ? lines.linePos(e.pos[0]) : undefined);
     return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
   });
   if (doc.errors.length > 0) throw new ConfigError(file, yamlProblems);

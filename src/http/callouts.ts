@@ -1,18 +1,35 @@
-// proxy_http_call over the gateway's clusters: the whole response is collected and handed back.
+// Callouts over the gateway's clusters: proxy_http_call (the whole response is collected and handed
+// back) and proxy_grpc_call / proxy_grpc_stream (grpc-callouts.ts).
 
 import { HeaderMap } from '../abi/header-map.js';
 import type {
   CalloutDispatcher,
   CalloutHandle,
+  GrpcCalloutRequest,
+  GrpcEvents,
+  GrpcHandle,
   HttpCalloutRequest,
   HttpCalloutResponse,
 } from '../host/driver.js';
 import type { ClusterManager } from './cluster.js';
+import { GrpcCallouts } from './grpc-callouts.js';
 import { toUpstreamHeaders } from './headers.js';
 import { UpstreamRequest } from './upstream.js';
 
 export class ClusterCallouts implements CalloutDispatcher {
-  constructor(private readonly clusters: () => ClusterManager) {}
+  private readonly grpc: GrpcCallouts;
+
+  constructor(private readonly clusters: () => ClusterManager) {
+    this.grpc = new GrpcCallouts(clusters);
+  }
+
+  grpcCall(request: GrpcCalloutRequest, events: GrpcEvents): GrpcHandle {
+    return this.grpc.call(request, events);
+  }
+
+  close(): void {
+    this.grpc.close();
+  }
 
   hasCluster(name: string): boolean {
     return this.clusters().get(name) !== undefined;

@@ -91,6 +91,7 @@ export class Gateway {
   private draining = false;
   private logLevel: LogLevelName;
   private readonly clusterStats = new Map<string, ClusterStats>();
+  private readonly callouts: ClusterCallouts;
 
   private constructor(
     readonly resolved: ResolvedConfig,
@@ -100,11 +101,8 @@ export class Gateway {
     this.logLevel = c.logLevel;
     this.logger = options.logger ?? createLogger(c.logLevel);
     this.clusters = new ClusterManager(c.clusters);
-    this.host = new Host({
-      log: hostLogSink(this.logger),
-      logLevel: c.logLevel,
-      callouts: new ClusterCallouts(() => this.clusters),
-    });
+    this.callouts = new ClusterCallouts(() => this.clusters);
+    this.host = new Host({ log: hostLogSink(this.logger), logLevel: c.logLevel, callouts: this.callouts });
     this.accessLog = new AccessLog(c.accessLog.enabled, c.accessLog.path);
   }
 
@@ -289,6 +287,7 @@ export class Gateway {
     for (const p of this.plugins) p.plugin.stop();
     this.admin?.server.close();
     this.admin?.server.closeAllConnections();
+    this.callouts.close();
     await this.clusters.close();
     await this.accessLog.close();
   }
