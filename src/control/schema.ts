@@ -228,6 +228,15 @@ export const gatewaySchema = z
       .strict()
       .default({ enabled: true, path: 'stdout' }),
     drainTimeoutMs: durationMs.default(10000),
+    /** What filters read as the node.* properties (Envoy's node identity). */
+    node: z
+      .object({
+        id: z.string().default('wasmgate'),
+        cluster: z.string().default('wasmgate'),
+        metadata: z.record(z.string(), z.string()).default({}),
+      })
+      .strict()
+      .default({ id: 'wasmgate', cluster: 'wasmgate', metadata: {} }),
     listeners: z.array(listener).min(1),
     routes: z.array(route).default([]),
     clusters: z.array(cluster).default([]),

@@ -9,6 +9,11 @@ import { WasmTrap } from './errors.js';
 import type { Plugin } from './plugin.js';
 import type { WasmVm } from './vm.js';
 
+/** Highest status each kind of stream callback may return (Envoy's FilterHeaders/Data/TrailersStatus). */
+const MAX_HEADERS_ACTION = 4;
+const MAX_DATA_ACTION = 3;
+const MAX_TRAILERS_ACTION = 1;
+
 export abstract class Context {
   readonly id: number;
   /** Properties set with proxy_set_property, by dotted path. */
@@ -242,32 +247,34 @@ export class HttpContext extends Context {
 
   onRequestHeaders(endOfStream: boolean): number {
     const n = this.stream.headerMap(MapType.HttpRequestHeaders, false)?.size ?? 0;
-    return this.run('proxy_on_request_headers', n, endOfStream ? 1 : 0);
+    return this.run('proxy_on_request_headers', MAX_HEADERS_ACTION, n, endOfStream ? 1 : 0);
   }
 
   onRequestBody(bodySize: number, endOfStream: boolean): number {
-    return this.run('proxy_on_request_body', bodySize, endOfStream ? 1 : 0);
+    return this.run('proxy_on_request_body', MAX_DATA_ACTION, bodySize, endOfStream ? 1 : 0);
   }
 
   onRequestTrailers(): number {
     return this.run(
       'proxy_on_request_trailers',
+      MAX_TRAILERS_ACTION,
       this.stream.headerMap(MapType.HttpRequestTrailers, false)?.size ?? 0,
     );
   }
 
   onResponseHeaders(endOfStream: boolean): number {
     const n = this.stream.headerMap(MapType.HttpResponseHeaders, false)?.size ?? 0;
-    return this.run('proxy_on_response_headers', n, endOfStream ? 1 : 0);
+    return this.run('proxy_on_response_headers', MAX_HEADERS_ACTION, n, endOfStream ? 1 : 0);
   }
 
   onResponseBody(bodySize: number, endOfStream: boolean): number {
-    return this.run('proxy_on_response_body', bodySize, endOfStream ? 1 : 0);
+    return this.run('proxy_on_response_body', MAX_DATA_ACTION, bodySize, endOfStream ? 1 : 0);
   }
 
   onResponseTrailers(): number {
     return this.run(
       'proxy_on_response_trailers',
+      MAX_TRAILERS_ACTION,
       this.stream.headerMap(MapType.HttpResponseTrailers, false)?.size ?? 0,
     );
   }
@@ -285,7 +292,7 @@ export class HttpContext extends Context {
     this.vm.contexts.delete(this.id);
   }
 
-  private run(callback: string, a: number, b?: number): number {
+  private run(callback: string, maxAction: number, a: number, b?: number): number {
     if (this.bypass || this.finished) return 0;
     if (this.vm.failure) return this.failStream();
     if (!this.created) {
@@ -295,6 +302,18 @@ export class HttpContext extends Context {
     }
     const result = this.callGuest(callback, this.id, a, b);
     if (result === undefined) return this.vm.failure ? this.failStream() : 0;
+    if (result > maxAction) {
+      // Not a status Envoy knows: the stream cannot be driven on; fail it (the VM itself is fine).
+      this.plugin.host.log({
+        level: 'error',
+        source: 'host',
+        plugin: this.plugin.name,
+        contextId: this.id,
+        message: `${callback} returned ${result}, which is not a valid filter status; failure policy ${this.plugin.failStrategy}`,
+      });
+      this.plugin.failures++;
+      return this.failStream();
+    }
     return result;
   }
 

@@ -16,6 +16,7 @@ import { Stats } from '../observe/stats.js';
 import { ClusterCallouts } from './callouts.js';
 import { ClusterManager } from './cluster.js';
 import { Listener } from './listener.js';
+import { nodeProperties } from './node-properties.js';
 import { flagsToString, ResponseFlag } from './response-flags.js';
 import { RouteTable } from './router.js';
 import { ProxyStream, type StreamEnv } from './stream.js';
@@ -102,7 +103,12 @@ export class Gateway {
     this.logger = options.logger ?? createLogger(c.logLevel);
     this.clusters = new ClusterManager(c.clusters);
     this.callouts = new ClusterCallouts(() => this.clusters);
-    this.host = new Host({ log: hostLogSink(this.logger), logLevel: c.logLevel, callouts: this.callouts });
+    this.host = new Host({
+      log: hostLogSink(this.logger),
+      logLevel: c.logLevel,
+      callouts: this.callouts,
+      properties: nodeProperties(c.node),
+    });
     this.accessLog = new AccessLog(c.accessLog.enabled, c.accessLog.path);
   }
 

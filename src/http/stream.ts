@@ -83,13 +83,7 @@ export class ProxyStream implements SlotHost {
       destination: { address: stripV4Mapped(socket?.localAddress ?? ''), port: socket?.localPort ?? 0 },
       requestBodySize: 0,
       responseBodySize: 0,
-      connection: {
-        mtls: false,
-        tlsVersion:
-          scheme === 'https'
-            ? ((socket as { getProtocol?: () => string }).getProtocol?.() ?? undefined)
-            : undefined,
-      },
+      connection: connectionInfo(socket, scheme),
       listenerDirection: 0,
     };
     this.requestHeaders = requestHeaderMap(
@@ -486,6 +480,30 @@ export class ProxyStream implements SlotHost {
   get status(): number {
     return Number(this.responseHeaders?.get(':status') ?? 0);
   }
+}
+
+/** Downstream connection ids (connection.id), one per socket, as Envoy numbers connections. */
+const connectionIds = new WeakMap<object, number>();
+let nextConnectionId = 1;
+
+function connectionInfo(
+  socket: DownstreamReq['socket'] | undefined,
+  scheme: 'http' | 'https',
+): StreamInfo['connection'] {
+  if (!socket) return { mtls: false };
+  let id = connectionIds.get(socket);
+  if (id === undefined) {
+    id = nextConnectionId++;
+    connectionIds.set(socket, id);
+  }
+  if (scheme !== 'https') return { id, mtls: false };
+  const tls = socket as unknown as { getProtocol?: () => string | null; servername?: string | false };
+  return {
+    id,
+    mtls: false,
+    tlsVersion: tls.getProtocol?.() ?? undefined,
+    requestedServerName: typeof tls.servername === 'string' ? tls.servername : '',
+  };
 }
 
 function enc(s: string): Uint8Array {
