@@ -36,7 +36,11 @@ class BenchStream {
     this.res = new HeaderMap(RESPONSE);
   }
   headerMap(type) {
-    return type === MapType.HttpRequestHeaders ? this.req : type === MapType.HttpResponseHeaders ? this.res : undefined;
+    return type === MapType.HttpRequestHeaders
+      ? this.req
+      : type === MapType.HttpResponseHeaders
+        ? this.res
+        : undefined;
   }
   bodyBuffer() {
     return undefined;

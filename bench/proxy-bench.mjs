@@ -54,7 +54,11 @@ async function waitPort(port) {
 function wrk(port) {
   // Warm up (JIT, connection pools), then measure.
   spawnSync('wrk', ['-t1', '-c32', '-d1s', `http://127.0.0.1:${port}/bench`]);
-  const r = spawnSync('wrk', ['-t1', '-c32', `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/bench`], { encoding: 'utf8' });
+  const r = spawnSync(
+    'wrk',
+    ['-t1', '-c32', `-d${seconds}s`, '--latency', `http://127.0.0.1:${port}/bench`],
+    { encoding: 'utf8' },
+  );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
   const lat = (p) => {
     const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(r.stdout);
@@ -92,7 +96,11 @@ http {
   start('nginx', ['-c', join(dir, 'nginx.conf'), '-p', dir], /$^/).catch(() => {});
   await waitPort(up);
   await waitPort(ngx);
-  await start(process.execPath, [join(root, 'bench', 'undici-passthrough.mjs'), String(und), String(up)], /ready/);
+  await start(
+    process.execPath,
+    [join(root, 'bench', 'undici-passthrough.mjs'), String(und), String(up)],
+    /ready/,
+  );
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `logLevel: warn
@@ -106,7 +114,11 @@ plugins:
       vm_config: { code: { local: { filename: ${join(root, 'fixtures', 'build', 'header_filter.wasm')} } } }
 `,
   );
-  await start(process.execPath, [join(root, 'dist', 'cli', 'main.js'), 'run', '-c', join(dir, 'gateway.yaml')], /wasmgate listening/);
+  await start(
+    process.execPath,
+    [join(root, 'dist', 'cli', 'main.js'), 'run', '-c', join(dir, 'gateway.yaml')],
+    /wasmgate listening/,
+  );
 
   const results = {
     'nginx (1 worker, reverse proxy)': wrk(ngx),
@@ -115,11 +127,17 @@ plugins:
   };
   console.log(`wrk -t1 -c32 -d${seconds}s, loopback, upstream: nginx return 200`);
   for (const [name, r] of Object.entries(results)) {
-    console.log(`${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms${r.errors ? `   non-2xx: ${r.errors}` : ''}`);
+    console.log(
+      `${name.padEnd(46)} ${r.rps.toFixed(0).padStart(7)} req/s   p50 ${r.p50.toFixed(2)} ms   p99 ${r.p99.toFixed(2)} ms${r.errors ? `   non-2xx: ${r.errors}` : ''}`,
+    );
   }
   const w = results['wasmgate + header filter'].rps;
-  console.log(`wasmgate / undici passthrough: ${(w / results['node http + undici passthrough (no filter)'].rps).toFixed(2)}x (target ≥ 1.3x)`);
-  console.log(`wasmgate / nginx: ${((100 * w) / results['nginx (1 worker, reverse proxy)'].rps).toFixed(0)}% (target ≥ 40%)`);
+  console.log(
+    `wasmgate / undici passthrough: ${(w / results['node http + undici passthrough (no filter)'].rps).toFixed(2)}x (target ≥ 1.3x)`,
+  );
+  console.log(
+    `wasmgate / nginx: ${((100 * w) / results['nginx (1 worker, reverse proxy)'].rps).toFixed(0)}% (target ≥ 40%)`,
+  );
 }
 
 try {
