@@ -5,8 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../control/config-error.js';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { registerImageCommands } from './images.js';
 import { type RunOptions, run } from './run.js';
 
 const pkg = JSON.parse(
@@ -23,7 +25,9 @@ function portNumber(v: string): string {
 const program = new Command()
   .name('wasmgate')
   .description('Run Proxy-Wasm filters (Envoy/Istio compatible) in a Node.js proxy')
-  .version(pkg.version);
+  .version(pkg.version)
+  // Usage errors exit with 2 (see exit-codes.ts), not commander's default 1: thrown, handled below.
+  .exitOverride();
 
 program
   .command('run')
@@ -60,8 +64,21 @@ program
     process.on('SIGINT', () => stop('SIGINT'));
   });
 
-program.parseAsync(process.argv).catch((e: unknown) => {
-  if (e instanceof ConfigError) process.stderr.write(`wasmgate: ${e.message}\n`);
-  else process.stderr.write(`wasmgate: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(e instanceof ConfigError ? 2 : 1);
-});
+// Image commands (init, build, list, tag, push, pull, login, logout, inspect, rmi, cache).
+registerImageCommands(program);
+
+program.parseAsync(process.argv).then(
+  () => {
+    // Run keeps serving; every other command is done: don't wait for idle keep-alive sockets.
+    if (program.args[0] !== 'run') process.exit(ExitCode.ok);
+  },
+  (e: unknown) => {
+    const code = exitCodeFor(e);
+    // Commander printed its own message (usage errors, --help, --version).
+    if (!(e instanceof CommanderError)) {
+      if (e instanceof ConfigError) process.stderr.write(`wasmgate: ${e.message}\n`);
+      else process.stderr.write(`wasmgate: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+    process.exit(code);
+  },
+);

@@ -1,40 +1,503 @@
-// Fetching a module's bytes from a plugin URL and checking its sha256 pin.
-// file:// and plain paths are served here; oci:// and http(s):// come with the distribution support.
+// Fetching a module's bytes from a plugin URL, checking its sha256 pin, and caching what came from afar.
+//
+//   file:// and plain paths   read as they are (never cached)
+//   oci://registry/repo:tag   pulled with src/oci (either Wasm image format), cached by digest
+//   https:// and http://      downloaded (a .tar/.tar.gz/.gz holding the module is unpacked), cached
+//
+// Istio's rules: imagePullPolicy IfNotPresent uses a cached module (or the local image store) without
+// asking the registry; Always asks every time (a manifest that did not change costs no blob download);
+// with no policy, a reference without a tag or with :latest means Always, any other IfNotPresent.
+// http(s) URLs are always downloaded, unless a sha256 pin names a module already in the cache.
+// The pin may be the module's own sha256, or for oci:// the image manifest's digest (what Istio compares).
+// Concurrent fetches of the same URL share one download. A failed fetch throws; it never touches
+// plugins already loaded (see reloadPlugins in plugin-loader.ts).
 
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { Agent, type Dispatcher, request } from 'undici';
+import { AbiVersion } from '../abi/constants.js';
+import type { CredentialStore } from '../oci/auth.js';
+import { normalizeSha256, sha256Hex } from '../oci/digest.js';
+import { isOciError, OciError, type OciErrorKind } from '../oci/errors.js';
+import {
+  detectFormat,
+  normalizeAbiVersion,
+  type RuntimeConfig,
+  runtimeConfigFromConfigBlob,
+  wasmFromLayer,
+} from '../oci/image.js';
+import { ModuleCache } from '../oci/module-cache.js';
+import { defaultCacheDir, defaultStoreDir } from '../oci/paths.js';
+import { ImageReference, isLoopbackHost } from '../oci/reference.js';
+import { RegistryClient } from '../oci/registry.js';
+import { ImageStore } from '../oci/store.js';
+import { readTar } from '../oci/tar.js';
+import { isWasmBinary } from '../oci/wasm-meta.js';
 
 export class ModuleFetchError extends Error {
   constructor(
     readonly url: string,
     message: string,
+    readonly kind: OciErrorKind | 'io' = 'io',
   ) {
     super(`${url}: ${message}`);
     this.name = 'ModuleFetchError';
   }
 }
 
-export async function fetchModule(url: string, sha256?: string): Promise<Uint8Array> {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) {
-    const scheme = url.slice(0, url.indexOf(':'));
-    throw new ModuleFetchError(
-      url,
-      `the ${scheme}:// scheme is not supported by this build (use file:// or a path)`,
-    );
-  }
-  let bytes: Uint8Array;
+export type PullPolicy = 'IfNotPresent' | 'Always';
+
+export interface FetchModuleOptions {
+  /** WasmPlugin imagePullPolicy: IfNotPresent, Always, or unset/UNSPECIFIED_POLICY for Istio's default. */
+  pullPolicy?: string;
+  /** The fetcher to use (default: one shared fetcher configured from the environment). */
+  fetcher?: ModuleFetcher;
+}
+
+export interface FetchedModule {
+  bytes: Uint8Array;
+  /** Hex sha256 of the module. */
+  sha256: string;
+  from: 'file' | 'cache' | 'store' | 'registry' | 'http';
+  /** oci://: the digest the reference resolved to. */
+  manifestDigest?: string;
+  /** oci://: what the image says about the module (ABI versions, root ids), when it says anything. */
+  runtimeConfig?: RuntimeConfig;
+}
+
+export interface ModuleFetcherOptions {
+  /** Module cache directory (default $WASMGATE_CACHE_DIR or ~/.cache/wasmgate); false: no cache. */
+  cacheDir?: string | false;
+  /** Local image store consulted for IfNotPresent (default $WASMGATE_STORE_DIR or ~/.local/share/wasmgate/images); false: never. */
+  storeDir?: string | false;
+  /** Largest module (or download) accepted, in bytes (default $WASMGATE_MAX_MODULE_BYTES or 100 MiB). */
+  maxBytes?: number;
+  /** Registries/hosts allowed over plain HTTP or unverified TLS (default $WASMGATE_INSECURE_REGISTRIES, comma-separated, * for all); loopback always is. */
+  insecure?: boolean | string[];
+  credentials?: CredentialStore;
+  retries?: number;
+  backoffMs?: number;
+  timeoutMs?: number;
+  /** ABI versions this host runs (default all wasmgate supports). */
+  abiVersions?: readonly string[];
+}
+
+const SUPPORTED_ABI: readonly string[] = Object.values(AbiVersion);
+
+/** Istio's rule: should a cached copy be used without asking the registry? */
+export function pullIfNotPresent(url: string, policy?: string): boolean {
+  if (!url.startsWith('oci://')) return false;
+  if (policy === 'Always') return false;
+  if (policy === 'IfNotPresent') return true;
   try {
-    bytes = new Uint8Array(await readFile(url));
-  } catch (e) {
+    return !ImageReference.parse(url).isLatest;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks an image's declared ABI versions against the host's: refuse what the host cannot run. */
+export function checkAbi(
+  url: string,
+  rc: RuntimeConfig | undefined,
+  supported: readonly string[] = SUPPORTED_ABI,
+): void {
+  if (!rc || rc.abiVersions.length === 0) return;
+  const versions = rc.abiVersions.map(normalizeAbiVersion);
+  if (!versions.some((v) => supported.includes(v)))
     throw new ModuleFetchError(
       url,
-      `cannot read the module: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `the image declares Proxy-Wasm ABI ${versions.join(', ')}; this host runs ${supported.join(', ')}`,
+      'format',
+    );
+}
+
+function envList(v: string | undefined): string[] | undefined {
+  return v
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
+}
+
+export class ModuleFetcher {
+  readonly cache: ModuleCache | undefined;
+  readonly store: ImageStore | undefined;
+  readonly maxBytes: number;
+  private readonly client: RegistryClient;
+  private readonly inflight = new Map<string, Promise<FetchedModule>>();
+  private readonly options: ModuleFetcherOptions;
+  private readonly httpSecure = new Agent();
+  private readonly httpLax = new Agent({ connect: { rejectUnauthorized: false } });
+
+  constructor(options: ModuleFetcherOptions = {}, env: NodeJS.ProcessEnv = process.env) {
+    this.options = options;
+    const cacheDir = options.cacheDir ?? defaultCacheDir(env);
+    this.cache = cacheDir === false ? undefined : new ModuleCache(cacheDir);
+    const storeDir = options.storeDir ?? defaultStoreDir(env);
+    this.store = storeDir === false ? undefined : new ImageStore(storeDir);
+    this.maxBytes = options.maxBytes ?? (Number(env.WASMGATE_MAX_MODULE_BYTES) || 100 * 1024 * 1024);
+    const insecure = options.insecure ?? envList(env.WASMGATE_INSECURE_REGISTRIES);
+    this.options.insecure = insecure;
+    this.client = new RegistryClient({
+      credentials: options.credentials,
+      insecure,
+      retries: options.retries,
+      backoffMs: options.backoffMs,
+      timeoutMs: options.timeoutMs,
+      maxBlobBytes: this.maxBytes,
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.client.close(), this.httpSecure.close(), this.httpLax.close()]);
+  }
+
+  /** Fetches a module; concurrent calls for the same URL, pin and policy share one fetch. */
+  fetch(url: string, sha256?: string, pullPolicy?: string): Promise<FetchedModule> {
+    const key = `${url}\0${sha256 ?? ''}\0${pullPolicy ?? ''}`;
+    let p = this.inflight.get(key);
+    if (!p) {
+      p = this.fetchUncoalesced(url, sha256, pullPolicy).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, p);
+    }
+    return p;
+  }
+
+  private async fetchUncoalesced(url: string, sha256?: string, pullPolicy?: string): Promise<FetchedModule> {
+    let pin: string | undefined;
+    try {
+      pin = sha256 ? normalizeSha256(sha256) : undefined;
+    } catch (e) {
+      throw new ModuleFetchError(url, (e as Error).message, 'usage');
+    }
+    try {
+      if (url.startsWith('oci://')) return await this.fetchOci(url, pin, pullPolicy);
+      if (/^https?:\/\//i.test(url)) return await this.fetchHttp(url, pin);
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith('file://')) {
+        const scheme = url.slice(0, url.indexOf(':'));
+        throw new ModuleFetchError(
+          url,
+          `the ${scheme}:// scheme is not supported (use oci://, https://, http://, file:// or a path)`,
+          'usage',
+        );
+      }
+      return await this.fetchFile(url, pin);
+    } catch (e) {
+      if (e instanceof ModuleFetchError) throw e;
+      if (isOciError(e)) throw new ModuleFetchError(url, e.message, e.kind);
+      throw new ModuleFetchError(url, (e as Error).message);
+    }
+  }
+
+  private async fetchFile(url: string, pin?: string): Promise<FetchedModule> {
+    const path = url.startsWith('file://') ? new URL(url).pathname : url;
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(path));
+    } catch (e) {
+      throw new ModuleFetchError(
+        url,
+        `cannot read the module: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+    const hex = sha256Hex(bytes);
+    if (pin && pin !== hex)
+      throw new ModuleFetchError(url, `sha256 mismatch: expected ${pin}, got ${hex}`, 'integrity');
+    return { bytes, sha256: hex, from: 'file' };
+  }
+
+  private checkPin(
+    url: string,
+    pin: string | undefined,
+    hex: string,
+    digests: Array<string | undefined>,
+  ): void {
+    if (!pin || pin === hex) return;
+    const d = digests.filter((x): x is string => !!x).map((x) => x.replace(/^sha256:/, ''));
+    if (d.includes(pin)) return;
+    throw new ModuleFetchError(
+      url,
+      `sha256 mismatch: expected ${pin}, got ${hex} (the module)` +
+        (d.length ? ` and ${[...new Set(d)].join(', ')} (the image manifest)` : '') +
+        '; refusing to load it',
+      'integrity',
     );
   }
-  if (sha256) {
-    const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== sha256)
-      throw new ModuleFetchError(url, `sha256 mismatch: expected ${sha256}, got ${actual}`);
+
+  private async cachePut(
+    bytes: Uint8Array,
+    url: string,
+    extra: { manifestDigest?: string; runtimeConfig?: RuntimeConfig },
+  ) {
+    // The cache is an optimization: a cache that cannot be written never fails a fetch.
+    try {
+      await this.cache?.put(bytes, url, extra);
+    } catch {
+      // ignored
+    }
   }
-  return bytes;
+
+  private async fromCache(
+    url: string,
+  ): Promise<
+    { bytes: Uint8Array; entry: NonNullable<Awaited<ReturnType<ModuleCache['lookupUrl']>>> } | undefined
+  > {
+    if (!this.cache) return undefined;
+    const entry = await this.cache.lookupUrl(url).catch(() => undefined);
+    if (!entry) return undefined;
+    const bytes = await this.cache.readModule(entry.module);
+    return bytes ? { bytes, entry } : undefined;
+  }
+
+  private async fetchOci(url: string, pin: string | undefined, pullPolicy?: string): Promise<FetchedModule> {
+    const ref = ImageReference.parse(url);
+    const supported = this.options.abiVersions ?? SUPPORTED_ABI;
+    if (pullIfNotPresent(url, pullPolicy)) {
+      const hit = await this.fromCache(url);
+      if (hit) {
+        this.checkPin(url, pin, hit.entry.module, [hit.entry.manifestDigest, ref.digest]);
+        checkAbi(url, hit.entry.runtimeConfig, supported);
+        await this.cache?.touch(url, hit.entry.module).catch(() => undefined);
+        return {
+          bytes: hit.bytes,
+          sha256: hit.entry.module,
+          from: 'cache',
+          manifestDigest: hit.entry.manifestDigest,
+          runtimeConfig: hit.entry.runtimeConfig,
+        };
+      }
+      const local = await this.fromStore(ref);
+      if (local) {
+        this.checkPin(url, pin, local.sha256, [local.manifestDigest]);
+        checkAbi(url, local.runtimeConfig, supported);
+        await this.cachePut(local.bytes, url, local);
+        return local;
+      }
+    }
+    const image = await this.client.resolve(ref);
+    const what = ref.toString();
+    // The same manifest as last time: the module is in the cache, no blob to download.
+    const hit = await this.fromCache(url);
+    if (
+      hit &&
+      (hit.entry.manifestDigest === image.resolvedDigest || hit.entry.manifestDigest === image.digest)
+    ) {
+      this.checkPin(url, pin, hit.entry.module, [image.digest, image.resolvedDigest]);
+      checkAbi(url, hit.entry.runtimeConfig, supported);
+      await this.cachePut(hit.bytes, url, {
+        manifestDigest: image.resolvedDigest,
+        runtimeConfig: hit.entry.runtimeConfig,
+      });
+      return {
+        bytes: hit.bytes,
+        sha256: hit.entry.module,
+        from: 'cache',
+        manifestDigest: image.resolvedDigest,
+        runtimeConfig: hit.entry.runtimeConfig,
+      };
+    }
+    const { format, layer } = detectFormat(image.manifest, what);
+    if (layer.size > this.maxBytes)
+      throw new OciError(
+        'too-large',
+        `${what}: the module layer is ${layer.size} bytes, over the limit of ${this.maxBytes}`,
+      );
+    let runtimeConfig: RuntimeConfig | undefined;
+    if (image.manifest.config.size <= 1024 * 1024) {
+      const config = await this.client.getBlob(ref, image.manifest.config);
+      runtimeConfig = runtimeConfigFromConfigBlob(image.manifest, config);
+    }
+    // Refuse before downloading the module when the image says the host cannot run it.
+    checkAbi(url, runtimeConfig, supported);
+    const extracted = wasmFromLayer(format, await this.client.getBlob(ref, layer), what);
+    runtimeConfig ??= extracted.runtimeConfig;
+    checkAbi(url, runtimeConfig, supported);
+    const hex = sha256Hex(extracted.wasm);
+    this.checkPin(url, pin, hex, [image.digest, image.resolvedDigest]);
+    if (extracted.wasm.length > this.maxBytes)
+      throw new OciError(
+        'too-large',
+        `${what}: the module is ${extracted.wasm.length} bytes, over the limit of ${this.maxBytes}`,
+      );
+    await this.cachePut(extracted.wasm, url, { manifestDigest: image.resolvedDigest, runtimeConfig });
+    return {
+      bytes: extracted.wasm,
+      sha256: hex,
+      from: 'registry',
+      manifestDigest: image.resolvedDigest,
+      runtimeConfig,
+    };
+  }
+
+  private async fromStore(ref: ImageReference): Promise<FetchedModule | undefined> {
+    if (!this.store) return undefined;
+    try {
+      const image = await this.store.get(ref.toString());
+      const bytes = await this.store.wasm(image);
+      const rc = await this.store.runtimeConfig(image);
+      return {
+        bytes,
+        sha256: sha256Hex(bytes),
+        from: 'store',
+        manifestDigest: image.digest,
+        runtimeConfig: rc.config,
+      };
+    } catch (e) {
+      if (isOciError(e, 'not-found')) return undefined;
+      throw e;
+    }
+  }
+
+  private async fetchHttp(url: string, pin: string | undefined): Promise<FetchedModule> {
+    if (pin && this.cache) {
+      const bytes = await this.cache.readModule(pin);
+      if (bytes) {
+        await this.cache.touch(url, pin).catch(() => undefined);
+        return { bytes, sha256: pin, from: 'cache' };
+      }
+    }
+    const body = await this.download(url);
+    const bodyHex = sha256Hex(body);
+    const wasm = unbox(url, body);
+    const hex = wasm === body ? bodyHex : sha256Hex(wasm);
+    this.checkPin(url, pin, hex, [bodyHex]);
+    await this.cachePut(wasm, url, {});
+    return { bytes: wasm, sha256: hex, from: 'http' };
+  }
+
+  private async download(url: string): Promise<Uint8Array> {
+    const u = new URL(url);
+    const insecure = this.options.insecure;
+    const lax =
+      insecure === true ||
+      isLoopbackHost(u.hostname) ||
+      (Array.isArray(insecure) && (insecure.includes(u.host) || insecure.includes('*')));
+    const dispatcher: Dispatcher = lax ? this.httpLax : this.httpSecure;
+    const retries = this.options.retries ?? 3;
+    const backoff = this.options.backoffMs ?? 200;
+    const timeout = this.options.timeoutMs ?? 30_000;
+    let last = '';
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
+      let target = url;
+      try {
+        let res: Dispatcher.ResponseData | undefined;
+        for (let hops = 0; hops < 5; hops++) {
+          res = await request(target, {
+            method: 'GET',
+            dispatcher,
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          });
+          const loc = res.headers.location;
+          if (![301, 302, 303, 307, 308].includes(res.statusCode) || !loc) break;
+          await res.body.dump();
+          target = new URL(Array.isArray(loc) ? loc[0] : loc, target).toString();
+        }
+        const r = res!;
+        if (r.statusCode === 200) {
+          const len = Number(r.headers['content-length'] ?? Number.NaN);
+          if (len > this.maxBytes) {
+            await r.body.dump();
+            throw new ModuleFetchError(
+              url,
+              `the download is ${len} bytes, over the limit of ${this.maxBytes}`,
+              'too-large',
+            );
+          }
+          const chunks: Buffer[] = [];
+          let n = 0;
+          for await (const c of r.body) {
+            n += (c as Buffer).length;
+            if (n > this.maxBytes) {
+              r.body.destroy();
+              throw new ModuleFetchError(
+                url,
+                `the download is over the limit of ${this.maxBytes} bytes`,
+                'too-large',
+              );
+            }
+            chunks.push(c as Buffer);
+          }
+          return new Uint8Array(Buffer.concat(chunks));
+        }
+        await r.body.dump();
+        last = `HTTP ${r.statusCode}`;
+        if (r.statusCode < 500 || [501, 505, 511].includes(r.statusCode))
+          throw new ModuleFetchError(
+            url,
+            `download failed: ${last}`,
+            r.statusCode === 404 ? 'not-found' : 'registry',
+          );
+      } catch (e) {
+        if (e instanceof ModuleFetchError) throw e;
+        const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+        last = err.cause?.code ?? err.code ?? err.message;
+      }
+    }
+    throw new ModuleFetchError(url, `download failed after ${retries + 1} attempts: ${last}`, 'unreachable');
+  }
+
+  /** Removes cached modules not used for maxAgeMs; returns their hashes. */
+  purge(maxAgeMs: number): Promise<string[]> {
+    return this.cache ? this.cache.purge(maxAgeMs) : Promise.resolve([]);
+  }
+}
+
+/** A download may be the module, or a .gz / .tar / .tar.gz holding it (plugin.wasm, else the only .wasm). */
+function unbox(url: string, body: Uint8Array): Uint8Array {
+  if (isWasmBinary(body)) return body;
+  let files: ReturnType<typeof readTar>;
+  try {
+    if (body[0] === 0x1f && body[1] === 0x8b) {
+      const inner = new Uint8Array(gunzipSync(body));
+      if (isWasmBinary(inner)) return inner;
+      files = readTar(inner);
+    } else files = readTar(body);
+  } catch {
+    throw new ModuleFetchError(
+      url,
+      'the download is not a WebAssembly module (nor a .gz/.tar holding one)',
+      'format',
+    );
+  }
+  const wasm = files.filter((f) => f.name.endsWith('.wasm'));
+  const chosen =
+    wasm.find((f) => f.name.split('/').pop() === 'plugin.wasm') ?? (wasm.length === 1 ? wasm[0] : undefined);
+  if (!chosen || !isWasmBinary(chosen.data))
+    throw new ModuleFetchError(url, 'the archive holds no plugin.wasm (or single .wasm) module', 'format');
+  return chosen.data;
+}
+
+let shared: ModuleFetcher | undefined;
+
+/** The fetcher fetchModule uses by default, configured from the environment. */
+export function defaultFetcher(): ModuleFetcher {
+  shared ??= new ModuleFetcher();
+  return shared;
+}
+
+/** Replaces the default fetcher (tests, embeddings); returns the previous one. */
+export function setDefaultFetcher(f: ModuleFetcher | undefined): ModuleFetcher | undefined {
+  const prev = shared;
+  shared = f;
+  return prev;
+}
+
+export async function fetchModule(
+  url: string,
+  sha256?: string,
+  options: FetchModuleOptions = {},
+): Promise<Uint8Array> {
+  return (await fetchModuleDetailed(url, sha256, options)).bytes;
+}
+
+export function fetchModuleDetailed(
+  url: string,
+  sha256?: string,
+  options: FetchModuleOptions = {},
+): Promise<FetchedModule> {
+  return (options.fetcher ?? defaultFetcher()).fetch(url, sha256, options.pullPolicy);
 }

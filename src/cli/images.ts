@@ -1,0 +1,385 @@
+// The image commands: init, build, list, tag, push, pull, login, logout, inspect, rmi and cache.
+// Results go to stdout (a digest, a table, JSON), messages to stderr; exit codes in exit-codes.ts.
+
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { CredentialStore } from '../oci/auth.js';
+import { digestOf, sha256Hex } from '../oci/digest.js';
+import { OciError } from '../oci/errors.js';
+import {
+  buildImage,
+  detectFormat,
+  type ImageFormat,
+  parseManifestJson,
+  type RuntimeConfig,
+  runtimeConfigFromConfigBlob,
+  wasmFromLayer,
+} from '../oci/image.js';
+import { ModuleCache } from '../oci/module-cache.js';
+import { ImageReference } from '../oci/reference.js';
+import { RegistryClient } from '../oci/registry.js';
+import { ImageStore } from '../oci/store.js';
+import { progressReporter } from './progress.js';
+import { compileProject, initProject, LANGUAGES, type Language, readProject } from './project.js';
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function say(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function client(o: { insecure?: boolean }): RegistryClient {
+  const env = process.env.WASMGATE_INSECURE_REGISTRIES;
+  return new RegistryClient({
+    insecure: o.insecure ? true : env ? env.split(',').map((s) => s.trim()) : undefined,
+    onProgress: progressReporter(),
+  });
+}
+
+function ref(input: string): ImageReference {
+  return ImageReference.parse(input);
+}
+
+function humanSize(n: number): string {
+  if (n < 1000) return `${n} B`;
+  if (n < 1000 * 1000) return `${(n / 1000).toFixed(1)} kB`;
+  return `${(n / 1000 / 1000).toFixed(1)} MB`;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '))
+    .join('\n');
+}
+
+function hours(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(h|m|d)?$/.exec(v);
+  if (!m) throw new InvalidArgumentError('expected a duration in hours, e.g. 24, 24h, 30m or 7d');
+  const n = Number(m[1]);
+  return m[2] === 'm' ? n / 60 : m[2] === 'd' ? n * 24 : n;
+}
+
+interface InspectResult {
+  reference: string;
+  digest: string;
+  mediaType: string;
+  format: ImageFormat;
+  abiVersions: string[];
+  rootIds: string[];
+  module: { sha256: string; size: number };
+  manifest: unknown;
+  config: unknown;
+  source: 'local' | 'remote';
+}
+
+async function describe(
+  reference: string,
+  digest: string,
+  manifestBytes: Uint8Array,
+  blob: (digest: string) => Promise<Uint8Array>,
+  source: 'local' | 'remote',
+): Promise<InspectResult> {
+  const manifest = parseManifestJson(manifestBytes, reference);
+  if (!('layers' in manifest)) throw new OciError('format', `${reference}: an image index, not an image`);
+  const { format, layer } = detectFormat(manifest, reference);
+  const configBytes = await blob(manifest.config.digest);
+  let config: unknown;
+  try {
+    config = JSON.parse(new TextDecoder().decode(configBytes));
+  } catch {
+    config = null;
+  }
+  const extracted = wasmFromLayer(format, await blob(layer.digest), reference);
+  const rc: RuntimeConfig | undefined =
+    runtimeConfigFromConfigBlob(manifest, configBytes) ?? extracted.runtimeConfig;
+  return {
+    reference,
+    digest,
+    mediaType: manifest.mediaType ?? '',
+    format,
+    abiVersions: rc?.abiVersions ?? [],
+    rootIds: rc?.rootIds ?? [],
+    module: { sha256: sha256Hex(extracted.wasm), size: extracted.wasm.length },
+    manifest,
+    config,
+    source,
+  };
+}
+
+export function registerImageCommands(program: Command): void {
+  program
+    .command('init')
+    .description('create a filter project from a template')
+    .argument('<dir>', 'directory to create (must be empty or absent)')
+    .addOption(new Option('--lang <language>', 'the language').choices([...LANGUAGES]).makeOptionMandatory())
+    .option('--name <name>', 'filter name (default: from the directory)')
+    .action((dir: string, o: { lang: Language; name?: string }) => {
+      const files = initProject(dir, o.lang, o.name);
+      for (const f of files) say(`created ${relative(process.cwd(), f) || f}`);
+      say(`next: wasmgate build ${dir} -t <registry>/<name>:<tag>`);
+    });
+
+  program
+    .command('build')
+    .description('compile a filter project (or take a .wasm) and store it as an image in the local store')
+    .argument('[path]', 'project directory or .wasm file', '.')
+    .requiredOption('-t, --tag <ref>', 'image reference, e.g. localhost:5000/my-filter:v1')
+    .addOption(new Option('--format <format>', 'image format').choices(['oci', 'compat']).default('oci'))
+    .option('--root-id <id...>', 'root ids to record in the image config (besides those the module declares)')
+    .addOption(new Option('--lang <language>', 'override language detection').choices([...LANGUAGES]))
+    .action(
+      async (path: string, o: { tag: string; format: ImageFormat; rootId?: string[]; lang?: Language }) => {
+        const target = ref(o.tag);
+        if (target.digest) throw new OciError('usage', 'build -t takes a tag, not a digest');
+        let wasmPath = resolve(path);
+        let rootIds = o.rootId ?? [];
+        if (statSync(wasmPath, { throwIfNoEntry: false })?.isDirectory()) {
+          const project = readProject(wasmPath, o.lang);
+          say(`building ${project.name} (${project.language})`);
+          wasmPath = compileProject(wasmPath, project);
+          rootIds = [...project.rootIds, ...rootIds];
+        } else if (!statSync(wasmPath, { throwIfNoEntry: false })?.isFile())
+          throw new OciError('not-found', `${path}: no such file or directory`);
+        const wasm = new Uint8Array(readFileSync(wasmPath));
+        const image = await buildImage(wasm, { format: o.format, rootIds });
+        await new ImageStore().put(target.normalized(), image);
+        const rc = image.runtimeConfig;
+        say(
+          `built ${target.normalized()} (${o.format}, ${humanSize(wasm.length)} module, ABI ${rc.abiVersions.join(', ') || 'none'}` +
+            `${rc.rootIds.length ? `, root ids ${rc.rootIds.join(', ')}` : ''})`,
+        );
+        if (rc.abiVersions.length === 0)
+          say('warning: the module exports no proxy_abi_version_* marker: no Proxy-Wasm host will run it');
+        out(image.digest);
+      },
+    );
+
+  program
+    .command('list')
+    .alias('images')
+    .description('list the images in the local store')
+    .option('--json', 'print JSON')
+    .option('-q, --quiet', 'print only references')
+    .action(async (o: { json?: boolean; quiet?: boolean }) => {
+      const images = await new ImageStore().list();
+      if (o.json) return out(JSON.stringify(images, null, 2));
+      if (o.quiet) {
+        for (const i of images) out(i.ref);
+        return;
+      }
+      const rows = [['REPOSITORY', 'TAG', 'DIGEST', 'SIZE', 'FORMAT', 'ABI', 'ROOT IDS', 'CREATED']];
+      for (const i of images)
+        rows.push([
+          i.repository,
+          i.tag || '<none>',
+          i.digest.slice(7, 19),
+          humanSize(i.size),
+          i.format,
+          i.abiVersions.join(',') || '-',
+          i.rootIds.join(',') || '-',
+          i.created ?? '-',
+        ]);
+      out(table(rows));
+    });
+
+  program
+    .command('tag')
+    .description('give a local image another reference')
+    .argument('<source>', 'reference or digest of a local image')
+    .argument('<target>', 'new reference')
+    .action(async (source: string, target: string) => {
+      const t = ref(target);
+      if (t.digest) throw new OciError('usage', 'the target of tag must be a tag, not a digest');
+      const image = await new ImageStore().tag(source, t);
+      say(`tagged ${t.normalized()} (${image.digest})`);
+    });
+
+  program
+    .command('push')
+    .description('push a local image to its registry')
+    .argument('<ref>', 'reference of a local image (registry/repository:tag)')
+    .option(
+      '--mount-from <repository>',
+      'mount blobs from this repository of the same registry instead of uploading',
+    )
+    .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
+    .action(async (input: string, o: { mountFrom?: string; insecure?: boolean }) => {
+      const r = ref(input).normalized();
+      const store = new ImageStore();
+      const image = await store.get(r.toString());
+      const c = client(o);
+      try {
+        const result = await c.push(
+          r,
+          { ...image, blobs: await store.blobs(image) },
+          { mountFrom: o.mountFrom },
+        );
+        say(
+          `pushed ${r}: ${result.uploaded.length} uploaded, ${result.skipped.length} already there` +
+            `${result.mounted.length ? `, ${result.mounted.length} mounted` : ''}`,
+        );
+        out(result.digest);
+      } finally {
+        await c.close();
+      }
+    });
+
+  program
+    .command('pull')
+    .description('pull an image from its registry into the local store')
+    .argument('<ref>', 'registry/repository:tag or registry/repository@sha256:…')
+    .option('-o, --output <file>', 'also write the module to this file')
+    .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
+    .action(async (input: string, o: { output?: string; insecure?: boolean }) => {
+      const r = ref(input);
+      const c = client(o);
+      try {
+        const pulled = await c.pull(r);
+        const { format, layer } = detectFormat(pulled.manifest, r.toString());
+        const { wasm } = wasmFromLayer(format, pulled.blobs.get(layer.digest)!, r.toString());
+        await new ImageStore().put(r.digest ? r : r.normalized(), {
+          manifest: pulled.manifest,
+          manifestBytes: pulled.manifestBytes,
+          blobs: pulled.blobs,
+          digest: pulled.digest,
+        });
+        if (o.output) writeFileSync(o.output, wasm);
+        say(`pulled ${r.digest ? r : r.normalized()} (${format}, ${humanSize(wasm.length)} module)`);
+        out(pulled.digest);
+      } finally {
+        await c.close();
+      }
+    });
+
+  program
+    .command('login')
+    .description('check and store credentials for a registry')
+    .argument('<registry>', 'host[:port]')
+    .requiredOption('-u, --username <user>', 'user name')
+    .option('-p, --password <password>', 'password (prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from stdin')
+    .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
+    .action(
+      async (
+        registry: string,
+        o: { username: string; password?: string; passwordStdin?: boolean; insecure?: boolean },
+      ) => {
+        if (o.password !== undefined && o.passwordStdin)
+          throw new OciError('usage', 'give --password or --password-stdin, not both');
+        let password = o.password;
+        if (o.passwordStdin) {
+          const chunks: Buffer[] = [];
+          for await (const c of process.stdin) chunks.push(c as Buffer);
+          password = Buffer.concat(chunks)
+            .toString('utf8')
+            .replace(/\r?\n$/, '');
+        }
+        if (password === undefined)
+          throw new OciError('usage', 'a password is required: --password-stdin (or -p)');
+        const r = ImageReference.parse(`${registry}/login-check`);
+        const c = new RegistryClient({
+          insecure: o.insecure ? true : undefined,
+          credentials: async () => ({ username: o.username, password, source: 'the command line' }),
+          retries: 1,
+        });
+        try {
+          await c.ping(r);
+        } finally {
+          await c.close();
+        }
+        const store = new CredentialStore();
+        await store.login(r.registry, o.username, password);
+        say(`login succeeded: credentials for ${r.registry} stored in ${store.authFile}`);
+      },
+    );
+
+  program
+    .command('logout')
+    .description('remove stored credentials for a registry')
+    .argument('<registry>', 'host[:port]')
+    .action(async (registry: string) => {
+      const r = ImageReference.parse(`${registry}/logout`);
+      const store = new CredentialStore();
+      if (await store.logout(r.registry))
+        say(`removed the credentials for ${r.registry} from ${store.authFile}`);
+      else say(`not logged in to ${r.registry}`);
+    });
+
+  program
+    .command('inspect')
+    .description('show an image: manifest, config, format, ABI versions, root ids, module digest (JSON)')
+    .argument('<ref>', 'a local image (reference or digest), else fetched from its registry')
+    .option('--remote', 'ask the registry even when the image is in the local store')
+    .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
+    .action(async (input: string, o: { remote?: boolean; insecure?: boolean }) => {
+      const store = new ImageStore();
+      if (!o.remote) {
+        try {
+          const image = await store.get(input);
+          const result = await describe(
+            image.ref.toString(),
+            image.digest,
+            image.manifestBytes,
+            (d) => store.readBlob(d),
+            'local',
+          );
+          return out(JSON.stringify(result, null, 2));
+        } catch (e) {
+          if (!(e instanceof OciError && e.kind === 'not-found')) throw e;
+        }
+      }
+      const r = ref(input);
+      const c = client(o);
+      try {
+        const resolved = await c.resolve(r);
+        const result = await describe(
+          r.toString(),
+          resolved.digest,
+          resolved.manifestBytes,
+          async (d) => {
+            const desc = [resolved.manifest.config, ...resolved.manifest.layers].find((x) => x.digest === d)!;
+            return c.getBlob(r, desc);
+          },
+          'remote',
+        );
+        if (digestOf(resolved.manifestBytes) !== resolved.digest)
+          throw new OciError('integrity', 'manifest digest mismatch');
+        out(JSON.stringify(result, null, 2));
+      } finally {
+        await c.close();
+      }
+    });
+
+  program
+    .command('rmi')
+    .description('remove images from the local store')
+    .argument('<ref...>', 'references or digests')
+    .action(async (inputs: string[]) => {
+      const store = new ImageStore();
+      for (const input of inputs) for (const removed of await store.remove(input)) say(`untagged ${removed}`);
+    });
+
+  const cache = program
+    .command('cache')
+    .description("the proxy's module cache (oci:// and https:// plugin URLs)");
+  cache
+    .command('list')
+    .description('cached URLs and modules (JSON)')
+    .action(async () => {
+      out(JSON.stringify(await new ModuleCache().list(), null, 2));
+    });
+  cache
+    .command('purge')
+    .description('remove cached modules not used for a while')
+    .option('--unused-for <hours>', 'age, in hours (or 30m, 7d)', hours, 24)
+    .action(async (o: { unusedFor: number }) => {
+      const c = new ModuleCache();
+      const removed = await c.purge(o.unusedFor * 3600 * 1000);
+      say(`removed ${removed.length} module${removed.length === 1 ? '' : 's'} from ${c.dir}`);
+      for (const r of removed) out(r);
+    });
+}

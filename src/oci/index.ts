@@ -1,0 +1,14 @@
+// wasmgate/oci: Wasm filter images (both formats Istio reads), a registry client, the local image store
+// and the module cache. Nothing here knows about the proxy.
+export * from './auth.js';
+export * from './digest.js';
+export * from './errors.js';
+export * from './image.js';
+export * from './media-types.js';
+export * from './module-cache.js';
+export * from './paths.js';
+export * from './reference.js';
+export * from './registry.js';
+export * from './store.js';
+export * from './tar.js';
+export * from './wasm-meta.js';

@@ -1,0 +1,773 @@
+// A client for the OCI distribution API over undici: ping, anonymous/basic/bearer-token auth, manifests
+// and image indexes, blobs (verified by digest and size), push with monolithic or chunked uploads,
+// cross-repository mounts and existing-blob skips, retries with backoff on 5xx and network errors.
+// Plain HTTP (and unverified TLS) only for registries allowed as insecure; loopback ones are, as in Docker.
+
+import { Agent, type Dispatcher, request } from 'undici';
+import { CredentialStore, type Credentials, parseChallenge } from './auth.js';
+import { digestOf, verifyBlob } from './digest.js';
+import { OciError } from './errors.js';
+import {
+  type Descriptor,
+  type ImageIndex,
+  isIndex,
+  type Manifest,
+  parseManifestJson,
+  selectPlatform,
+} from './image.js';
+import { MANIFEST_ACCEPT, MediaType } from './media-types.js';
+import type { ImageReference } from './reference.js';
+
+export interface ProgressEvent {
+  direction: 'push' | 'pull';
+  digest: string;
+  done: number;
+  total: number;
+}
+
+export interface RegistryClientOptions {
+  /** Where credentials come from (default: a CredentialStore with its defaults). */
+  credentials?: CredentialStore | ((registry: string) => Promise<Credentials | undefined>);
+  /** Registries (host[:port]) that may be reached over plain HTTP or unverified TLS; true for all. */
+  insecure?: boolean | readonly string[];
+  /** Retries after the first attempt on 5xx and network errors (default 3). */
+  retries?: number;
+  /** First backoff delay; doubles each retry (default 200 ms). */
+  backoffMs?: number;
+  /** Timeout for response headers and between body chunks (default 30 s). */
+  timeoutMs?: number;
+  /** Blobs larger than this are uploaded in chunks of this size (default 8 MiB). */
+  chunkSize?: number;
+  /** Refuse blobs and manifests larger than this (default 256 MiB). */
+  maxBlobBytes?: number;
+  onProgress?: (e: ProgressEvent) => void;
+  userAgent?: string;
+}
+
+export interface FetchedManifest {
+  /** Digest of the bytes (what a pull by digest names). */
+  digest: string;
+  mediaType: string;
+  bytes: Uint8Array;
+  value: Manifest | ImageIndex;
+}
+
+export interface ResolvedImage {
+  manifest: Manifest;
+  manifestBytes: Uint8Array;
+  /** Digest of the image manifest (after choosing a platform from an index). */
+  digest: string;
+  /** Digest the reference resolved to first: the index's when there was one, else the manifest's. */
+  resolvedDigest: string;
+}
+
+export interface PushableImage {
+  manifest: Manifest;
+  manifestBytes: Uint8Array;
+  blobs: ReadonlyMap<string, Uint8Array>;
+}
+
+export interface PushResult {
+  digest: string;
+  uploaded: string[];
+  skipped: string[];
+  mounted: string[];
+}
+
+interface AuthState {
+  scheme?: 'basic' | 'bearer';
+  realm?: string;
+  service?: string;
+  tokens: Map<string, { token: string; expires: number }>;
+}
+
+interface Req {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** A path under the registry (/v2/…) or an absolute URL (upload locations). */
+  url: string;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  scopes: string[];
+  /** For messages: what this request is about. */
+  what: string;
+}
+
+interface Res {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  url: string;
+}
+
+const RETRYABLE_NETWORK =
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|UND_ERR_CLOSED/;
+
+function header(res: Res, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function networkMessage(e: unknown): string {
+  const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const c = err.cause ?? err;
+  return c.code
+    ? `${c.code}${c.message && !c.message.includes(c.code) ? ` (${c.message})` : ''}`
+    : String(c.message ?? e);
+}
+
+function isNetworkError(e: unknown): boolean {
+  if (e instanceof OciError) return false;
+  const err = e as { code?: string; cause?: { code?: string }; message?: string; name?: string };
+  return (
+    RETRYABLE_NETWORK.test(`${err.code ?? ''} ${err.cause?.code ?? ''} ${err.message ?? ''}`) ||
+    err.name === 'SocketError'
+  );
+}
+
+function isTlsProtocolError(e: unknown): boolean {
+  const err = e as { code?: string; cause?: { code?: string; message?: string }; message?: string };
+  return /ERR_SSL|EPROTO|wrong version number|packet length too long|ECONNRESET|UND_ERR_SOCKET|other side closed/i.test(
+    `${err.code ?? ''} ${err.message ?? ''} ${err.cause?.code ?? ''} ${err.cause?.message ?? ''}`,
+  );
+}
+
+export class RegistryClient {
+  private readonly options: Required<Omit<RegistryClientOptions, 'credentials' | 'onProgress' | 'insecure'>> &
+    Pick<RegistryClientOptions, 'onProgress' | 'insecure'>;
+  private readonly getCredentials: (registry: string) => Promise<Credentials | undefined>;
+  private readonly secure = new Agent();
+  private readonly lax = new Agent({ connect: { rejectUnauthorized: false } });
+  private readonly bases = new Map<string, Promise<string>>();
+  private readonly auth = new Map<string, AuthState>();
+  private readonly creds = new Map<string, Promise<Credentials | undefined>>();
+
+  constructor(options: RegistryClientOptions = {}) {
+    this.options = {
+      retries: options.retries ?? 3,
+      backoffMs: options.backoffMs ?? 200,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      chunkSize: options.chunkSize ?? 8 * 1024 * 1024,
+      maxBlobBytes: options.maxBlobBytes ?? 256 * 1024 * 1024,
+      userAgent: options.userAgent ?? 'wasmgate',
+      onProgress: options.onProgress,
+      insecure: options.insecure,
+    };
+    const c = options.credentials ?? new CredentialStore();
+    this.getCredentials = typeof c === 'function' ? c : (r) => c.get(r);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.secure.close(), this.lax.close()]);
+  }
+
+  allowsInsecure(ref: ImageReference): boolean {
+    const i = this.options.insecure;
+    if (i === true || ref.isLoopback) return true;
+    return Array.isArray(i) && (i.includes(ref.registry) || i.includes('*'));
+  }
+
+  /** https://host, or for an insecure registry whichever of https and http answers. */
+  private base(ref: ImageReference): Promise<string> {
+    let p = this.bases.get(ref.apiHost);
+    if (!p) {
+      p = this.probe(ref);
+      this.bases.set(ref.apiHost, p);
+      p.catch(() => this.bases.delete(ref.apiHost));
+    }
+    return p;
+  }
+
+  private async probe(ref: ImageReference): Promise<string> {
+    const https = `https://${ref.apiHost}`;
+    if (!this.allowsInsecure(ref)) return https;
+    try {
+      await request(`${https}/v2/`, {
+        method: 'GET',
+        dispatcher: this.lax,
+        headersTimeout: this.options.timeoutMs,
+        headers: { 'user-agent': this.options.userAgent },
+      }).then((r) => r.body.dump());
+      return https;
+    } catch (e) {
+      // A plain-HTTP server answers a TLS hello with garbage or a reset; a closed port refuses both
+      // alike, so fall back to http and let the retries report it.
+      if (isTlsProtocolError(e)) return `http://${ref.apiHost}`;
+      if (isNetworkError(e)) {
+        // Nothing answered: use http for now, and probe again next time.
+        setImmediate(() => this.bases.delete(ref.apiHost));
+        return `http://${ref.apiHost}`;
+      }
+      throw e;
+    }
+  }
+
+  private credentialsFor(registry: string): Promise<Credentials | undefined> {
+    let p = this.creds.get(registry);
+    if (!p) {
+      p = this.getCredentials(registry);
+      this.creds.set(registry, p);
+    }
+    return p;
+  }
+
+  private authState(registry: string): AuthState {
+    let s = this.auth.get(registry);
+    if (!s) {
+      s = { tokens: new Map() };
+      this.auth.set(registry, s);
+    }
+    return s;
+  }
+
+  private async authorization(ref: ImageReference, scopes: string[]): Promise<string | undefined> {
+    const s = this.authState(ref.registry);
+    if (s.scheme === 'basic') {
+      const c = await this.credentialsFor(ref.registry);
+      if (c?.username !== undefined && c.password !== undefined)
+        return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+      return undefined;
+    }
+    if (s.scheme === 'bearer') {
+      const key = [...new Set(scopes)].sort().join(' ');
+      const t = s.tokens.get(key);
+      if (t && t.expires > Date.now()) return `Bearer ${t.token}`;
+      const token = await this.fetchToken(ref, s, scopes);
+      return `Bearer ${token}`;
+    }
+    return undefined;
+  }
+
+  private async fetchToken(ref: ImageReference, s: AuthState, scopes: string[]): Promise<string> {
+    const c = await this.credentialsFor(ref.registry);
+    if (c?.registryToken) return c.registryToken;
+    if (!s.realm) throw new OciError('auth', `${ref.registry}: bearer challenge without a realm`);
+    const key = [...new Set(scopes)].sort().join(' ');
+    const url = new URL(s.realm);
+    const who = c ? ` as ${c.username ?? 'token'} (credentials from ${c.source})` : ' anonymously';
+    let res: Dispatcher.ResponseData;
+    try {
+      if (c?.identityToken) {
+        const form = new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: c.identityToken,
+          client_id: 'wasmgate',
+          ...(s.service ? { service: s.service } : {}),
+        });
+        if (scopes.length) form.set('scope', scopes.join(' '));
+        res = await request(url, {
+          method: 'POST',
+          dispatcher: this.dispatcherFor(ref),
+          headersTimeout: this.options.timeoutMs,
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'user-agent': this.options.userAgent,
+          },
+          body: form.toString(),
+        });
+      } else {
+        if (s.service) url.searchParams.set('service', s.service);
+        for (const scope of new Set(scopes)) url.searchParams.append('scope', scope);
+        const headers: Record<string, string> = { 'user-agent': this.options.userAgent };
+        if (c?.username !== undefined && c.password !== undefined)
+          headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+        res = await request(url, {
+          method: 'GET',
+          dispatcher: this.dispatcherFor(ref),
+          headersTimeout: this.options.timeoutMs,
+          headers,
+        });
+      }
+    } catch (e) {
+      throw new OciError(
+        'unreachable',
+        `${ref.registry}: token service ${url.origin} is unreachable: ${networkMessage(e)}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    const text = await res.body.text();
+    if (res.statusCode === 401 || res.statusCode === 403)
+      throw new OciError(
+        'auth',
+        `${ref.registry}: authentication failed${who}: the token service answered ${res.statusCode}`,
+      );
+    if (res.statusCode !== 200)
+      throw new OciError(
+        'registry',
+        `${ref.registry}: the token service answered ${res.statusCode}: ${text.slice(0, 200)}`,
+      );
+    let v: { token?: string; access_token?: string; expires_in?: number };
+    try {
+      v = JSON.parse(text);
+    } catch {
+      throw new OciError(
+        'registry',
+        `${ref.registry}: the token service answered something that is not JSON`,
+      );
+    }
+    const token = v.token ?? v.access_token;
+    if (!token) throw new OciError('registry', `${ref.registry}: the token service answered no token`);
+    const ttl = Math.max(30, v.expires_in ?? 60) * 1000;
+    s.tokens.set(key, { token, expires: Date.now() + ttl - 10_000 });
+    return token;
+  }
+
+  private dispatcherFor(ref: ImageReference): Dispatcher {
+    return this.allowsInsecure(ref) ? this.lax : this.secure;
+  }
+
+  /** One request with auth, retries and redirects; the caller consumes the body. */
+  private async send(ref: ImageReference, req: Req): Promise<Res> {
+    const base = await this.base(ref);
+    let attempt = 0;
+    let authRetried = false;
+    for (;;) {
+      let url = req.url.startsWith('http') ? req.url : `${base}${req.url}`;
+      try {
+        const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
+        const authz = await this.authorization(ref, req.scopes);
+        if (authz) headers.authorization = authz;
+        let res: Dispatcher.ResponseData | undefined;
+        for (let hops = 0; hops < 5; hops++) {
+          res = await request(url, {
+            method: req.method,
+            headers,
+            body: req.body,
+            dispatcher: this.dispatcherFor(ref),
+            headersTimeout: this.options.timeoutMs,
+            bodyTimeout: this.options.timeoutMs,
+          });
+          const loc = res.headers.location;
+          if (
+            !(req.method === 'GET' || req.method === 'HEAD') ||
+            ![301, 302, 303, 307, 308].includes(res.statusCode) ||
+            !loc
+          )
+            break;
+          await res.body.dump();
+          const next = new URL(Array.isArray(loc) ? loc[0] : loc, url);
+          // Blob storage redirects go elsewhere: never send registry credentials there.
+          if (next.origin !== new URL(url).origin) delete headers.authorization;
+          url = next.toString();
+        }
+        const r: Res = { status: res!.statusCode, headers: res!.headers, body: res!.body, url };
+        if (r.status === 401 && !authRetried) {
+          const challenge = parseChallenge(header(r, 'www-authenticate') ?? '');
+          await r.body.dump();
+          authRetried = true;
+          const s = this.authState(ref.registry);
+          if (challenge?.scheme === 'bearer') {
+            s.scheme = 'bearer';
+            s.realm = challenge.params.realm;
+            s.service = challenge.params.service;
+            if (challenge.params.scope)
+              for (const sc of challenge.params.scope.split(' '))
+                if (!req.scopes.includes(sc)) req.scopes.push(sc);
+            s.tokens.clear();
+            continue;
+          }
+          if (challenge?.scheme === 'basic') {
+            s.scheme = 'basic';
+            const c = await this.credentialsFor(ref.registry);
+            if (!c) throw this.authError(ref, req, undefined, 401);
+            continue;
+          }
+          throw this.authError(ref, req, undefined, 401);
+        }
+        if (r.status === 401 || r.status === 403) {
+          await r.body.dump();
+          throw this.authError(ref, req, await this.credentialsFor(ref.registry), r.status);
+        }
+        if (r.status >= 500 && ![501, 505, 511].includes(r.status) && attempt < this.options.retries) {
+          await r.body.dump();
+          await sleep(this.options.backoffMs * 2 ** attempt++);
+          continue;
+        }
+        return r;
+      } catch (e) {
+        if (isNetworkError(e) && attempt < this.options.retries) {
+          await sleep(this.options.backoffMs * 2 ** attempt++);
+          continue;
+        }
+        if (e instanceof OciError) throw e;
+        throw new OciError(
+          'unreachable',
+          `registry ${ref.registry} is unreachable (${req.what}, ${attempt + 1} attempt${attempt ? 's' : ''}): ${networkMessage(e)}`,
+          { cause: e },
+        );
+      }
+    }
+  }
+
+  private authError(ref: ImageReference, req: Req, c: Credentials | undefined, status: number): OciError {
+    const who = c ? `with the credentials from ${c.source}` : 'without credentials (wasmgate login?)';
+    return new OciError(
+      'auth',
+      `${ref.registry}: ${status === 403 ? 'access denied' : 'authentication required'} for ${req.what} ${who}`,
+    );
+  }
+
+  /** Turns an unexpected answer into an error, naming the registry's error code when it sent one. */
+  private async fail(ref: ImageReference, req: Req, res: Res): Promise<never> {
+    let detail = '';
+    let code = '';
+    try {
+      const text = await res.body.text();
+      const v = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+      const e = v.errors?.[0];
+      if (e) {
+        code = e.code ?? '';
+        detail = `: ${e.code ?? ''}${e.message ? ` ${e.message}` : ''}`;
+      } else detail = text ? `: ${text.slice(0, 200)}` : '';
+    } catch {
+      // no body or not JSON
+    }
+    const notFound = res.status === 404 || /_UNKNOWN$/.test(code);
+    const whatFailed = notFound ? 'not found' : `failed with HTTP ${res.status}`;
+    throw new OciError(
+      notFound ? 'not-found' : res.status >= 500 ? 'unreachable' : 'registry',
+      `${ref.name}: ${req.what} ${whatFailed}${detail}`,
+    );
+  }
+
+  private async readBody(
+    res: Res,
+    limit: number,
+    what: string,
+    total: number,
+    progress?: string,
+    over: (n: number) => OciError = (n) =>
+      new OciError('too-large', `${what} is ${n} bytes or more, over the limit of ${limit}`),
+  ): Promise<Uint8Array> {
+    const length = Number(header(res, 'content-length') ?? Number.NaN);
+    if (length > limit) {
+      await res.body.dump();
+      throw over(length);
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let last = 0;
+    try {
+      for await (const chunk of res.body) {
+        n += (chunk as Buffer).length;
+        if (n > limit) {
+          res.body.destroy();
+          throw over(n);
+        }
+        chunks.push(chunk as Buffer);
+        if (progress && this.options.onProgress && (n - last > 256 * 1024 || n === total)) {
+          last = n;
+          this.options.onProgress({ direction: 'pull', digest: progress, done: n, total });
+        }
+      }
+    } catch (e) {
+      if (e instanceof OciError) throw e;
+      throw new OciError(
+        'integrity',
+        `${what}: the download was cut short after ${n} bytes: ${networkMessage(e)}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    return new Uint8Array(Buffer.concat(chunks));
+  }
+
+  /** GET /v2/: the registry answers, and accepts our credentials if it wants some. */
+  async ping(ref: ImageReference): Promise<void> {
+    const req: Req = { method: 'GET', url: '/v2/', scopes: [], what: 'ping' };
+    const res = await this.send(ref, req);
+    if (res.status !== 200) await this.fail(ref, req, res);
+    await res.body.dump();
+  }
+
+  async getManifest(ref: ImageReference, push = false): Promise<FetchedManifest> {
+    const req: Req = {
+      method: 'GET',
+      url: `/v2/${ref.repository}/manifests/${ref.reference}`,
+      headers: { accept: MANIFEST_ACCEPT },
+      scopes: [`repository:${ref.repository}:${push ? 'pull,push' : 'pull'}`],
+      what: `manifest ${ref.reference}`,
+    };
+    const res = await this.send(ref, req);
+    if (res.status !== 200) await this.fail(ref, req, res);
+    const bytes = await this.readBody(res, 4 * 1024 * 1024, `manifest ${ref}`, 0);
+    const digest = digestOf(bytes);
+    if (ref.digest && digest !== ref.digest)
+      throw new OciError(
+        'integrity',
+        `${ref}: manifest digest mismatch: expected ${ref.digest}, got ${digest}`,
+      );
+    const claimed = header(res, 'docker-content-digest');
+    if (claimed?.startsWith('sha256:') && claimed !== digest)
+      throw new OciError(
+        'integrity',
+        `${ref}: manifest digest mismatch: the registry says ${claimed}, the bytes are ${digest}`,
+      );
+    const value = parseManifestJson(bytes, ref.toString());
+    const mediaType = value.mediaType ?? header(res, 'content-type')?.split(';')[0] ?? '';
+    return { digest, mediaType, bytes, value };
+  }
+
+  /** The image manifest for a reference, choosing a platform when it names an index. */
+  async resolve(ref: ImageReference): Promise<ResolvedImage> {
+    const first = await this.getManifest(ref);
+    if (!isIndex(first.value, first.mediaType))
+      return {
+        manifest: first.value,
+        manifestBytes: first.bytes,
+        digest: first.digest,
+        resolvedDigest: first.digest,
+      };
+    const chosen = selectPlatform(first.value, ref.toString());
+    const m = await this.getManifest(ref.withDigest(chosen.digest));
+    if (isIndex(m.value, m.mediaType))
+      throw new OciError('format', `${ref}: nested image indexes are not supported`);
+    return { manifest: m.value, manifestBytes: m.bytes, digest: m.digest, resolvedDigest: first.digest };
+  }
+
+  async getBlob(
+    ref: ImageReference,
+    desc: Descriptor,
+    maxBytes = this.options.maxBlobBytes,
+  ): Promise<Uint8Array> {
+    if (desc.size > maxBytes)
+      throw new OciError(
+        'too-large',
+        `${ref.name}: blob ${desc.digest} is ${desc.size} bytes, over the limit of ${maxBytes}`,
+      );
+    const req: Req = {
+      method: 'GET',
+      url: `/v2/${ref.repository}/blobs/${desc.digest}`,
+      scopes: [`repository:${ref.repository}:pull`],
+      what: `blob ${desc.digest}`,
+    };
+    // A body cut short is retried like a network error; a complete body with the wrong bytes is not.
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.send(ref, req);
+      if (res.status !== 200) await this.fail(ref, req, res);
+      try {
+        const what = `${ref.name}: blob ${desc.digest}`;
+        const bytes = await this.readBody(res, desc.size, what, desc.size, desc.digest, (n) => {
+          return new OciError(
+            'integrity',
+            `${what}: the registry sent ${n} bytes or more, the manifest says ${desc.size}`,
+          );
+        });
+        verifyBlob(bytes, desc.digest, `${ref.name}: blob ${desc.digest}`, desc.size);
+        return bytes;
+      } catch (e) {
+        const retry =
+          e instanceof OciError &&
+          e.kind === 'integrity' &&
+          /cut short/.test(e.message) &&
+          attempt < this.options.retries;
+        if (!retry) throw e;
+        await sleep(this.options.backoffMs * 2 ** attempt);
+      }
+    }
+  }
+
+  async hasBlob(ref: ImageReference, digest: string): Promise<boolean> {
+    const req: Req = {
+      method: 'HEAD',
+      url: `/v2/${ref.repository}/blobs/${digest}`,
+      scopes: [`repository:${ref.repository}:pull,push`],
+      what: `blob ${digest}`,
+    };
+    const res = await this.send(ref, req);
+    await res.body.dump();
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    return this.fail(ref, req, res);
+  }
+
+  private async startUpload(
+    ref: ImageReference,
+    query: string,
+    scopes: string[],
+    what: string,
+  ): Promise<Res> {
+    const req: Req = { method: 'POST', url: `/v2/${ref.repository}/blobs/uploads/${query}`, scopes, what };
+    const res = await this.send(ref, { ...req, headers: { 'content-length': '0' } });
+    if (res.status !== 202 && res.status !== 201) await this.fail(ref, req, res);
+    await res.body.dump();
+    return res;
+  }
+
+  private location(res: Res, ref: ImageReference, what: string): string {
+    const loc = header(res, 'location');
+    if (!loc) throw new OciError('registry', `${ref.name}: ${what}: the registry gave no upload location`);
+    return new URL(loc, res.url).toString();
+  }
+
+  /** Mounts a blob from another repository of the same registry; false when the registry declined. */
+  async mountBlob(
+    ref: ImageReference,
+    digest: string,
+    from: string,
+  ): Promise<{ mounted: boolean; location?: string }> {
+    const res = await this.startUpload(
+      ref,
+      `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      [`repository:${ref.repository}:pull,push`, `repository:${from}:pull`],
+      `mount of ${digest} from ${from}`,
+    );
+    if (res.status === 201) return { mounted: true };
+    return { mounted: false, location: this.location(res, ref, 'mount') };
+  }
+
+  /** Uploads a blob: in one PUT up to chunkSize, else PATCH chunks then PUT. */
+  async uploadBlob(ref: ImageReference, bytes: Uint8Array, digest: string, location?: string): Promise<void> {
+    const scopes = [`repository:${ref.repository}:pull,push`];
+    const what = `upload of ${digest}`;
+    let loc = location ?? this.location(await this.startUpload(ref, '', scopes, what), ref, what);
+    const withDigest = (u: string) => {
+      const url = new URL(u);
+      url.searchParams.set('digest', digest);
+      return url.toString();
+    };
+    const progress = (done: number) =>
+      this.options.onProgress?.({ direction: 'push', digest, done, total: bytes.length });
+    const chunk = this.options.chunkSize;
+    if (bytes.length <= chunk) {
+      const req: Req = {
+        method: 'PUT',
+        url: withDigest(loc),
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) },
+        body: bytes,
+        scopes,
+        what,
+      };
+      const res = await this.send(ref, req);
+      if (res.status !== 201) await this.fail(ref, req, res);
+      await res.body.dump();
+      progress(bytes.length);
+      return;
+    }
+    for (let start = 0; start < bytes.length; start += chunk) {
+      const part = bytes.subarray(start, Math.min(bytes.length, start + chunk));
+      const req: Req = {
+        method: 'PATCH',
+        url: loc,
+        headers: {
+          'content-type': 'application/octet-stream',
+          'content-length': String(part.length),
+          'content-range': `${start}-${start + part.length - 1}`,
+        },
+        body: part,
+        scopes,
+        what: `${what} (chunk at ${start})`,
+      };
+      const res = await this.send(ref, req);
+      if (res.status !== 202) await this.fail(ref, req, res);
+      await res.body.dump();
+      loc = this.location(res, ref, what);
+      progress(start + part.length);
+    }
+    const req: Req = {
+      method: 'PUT',
+      url: withDigest(loc),
+      headers: { 'content-length': '0' },
+      scopes,
+      what,
+    };
+    const res = await this.send(ref, req);
+    if (res.status !== 201) await this.fail(ref, req, res);
+    await res.body.dump();
+  }
+
+  async putManifest(ref: ImageReference, bytes: Uint8Array, mediaType: string): Promise<string> {
+    const digest = digestOf(bytes);
+    const req: Req = {
+      method: 'PUT',
+      url: `/v2/${ref.repository}/manifests/${ref.reference}`,
+      headers: { 'content-type': mediaType },
+      body: bytes,
+      scopes: [`repository:${ref.repository}:pull,push`],
+      what: `manifest ${ref.reference}`,
+    };
+    const res = await this.send(ref, req);
+    if (res.status !== 201 && res.status !== 200) await this.fail(ref, req, res);
+    await res.body.dump();
+    const claimed = header(res, 'docker-content-digest');
+    if (claimed && claimed !== digest)
+      throw new OciError(
+        'integrity',
+        `${ref}: the registry stored the manifest as ${claimed}, expected ${digest}`,
+      );
+    return digest;
+  }
+
+  /**
+   * Pushes an image: each blob is skipped when the repository has it, mounted when `mountFrom` (a
+   * repository on the same registry) has it, else uploaded; then the manifest under ref's tag or digest.
+   */
+  async push(
+    ref: ImageReference,
+    image: PushableImage,
+    options: { mountFrom?: string } = {},
+  ): Promise<PushResult> {
+    const result: PushResult = { digest: '', uploaded: [], skipped: [], mounted: [] };
+    const descs = [image.manifest.config, ...image.manifest.layers];
+    const seen = new Set<string>();
+    for (const d of descs) {
+      if (seen.has(d.digest)) continue;
+      seen.add(d.digest);
+      const bytes = image.blobs.get(d.digest);
+      if (await this.hasBlob(ref, d.digest)) {
+        result.skipped.push(d.digest);
+        continue;
+      }
+      let location: string | undefined;
+      if (options.mountFrom && options.mountFrom !== ref.repository) {
+        const m = await this.mountBlob(ref, d.digest, options.mountFrom);
+        if (m.mounted) {
+          result.mounted.push(d.digest);
+          continue;
+        }
+        location = m.location;
+      }
+      if (!bytes)
+        throw new OciError('not-found', `${ref}: blob ${d.digest} is missing locally and in the registry`);
+      verifyBlob(bytes, d.digest, `local blob ${d.digest}`, d.size);
+      await this.uploadBlob(ref, bytes, d.digest, location);
+      result.uploaded.push(d.digest);
+    }
+    const mediaType = image.manifest.mediaType ?? MediaType.ociManifest;
+    result.digest = await this.putManifest(
+      ref.digest ? ref : ref.normalized(),
+      image.manifestBytes,
+      mediaType,
+    );
+    return result;
+  }
+
+  /** Pulls an image: its manifest and every blob it references, each verified. */
+  async pull(ref: ImageReference): Promise<ResolvedImage & { blobs: Map<string, Uint8Array> }> {
+    const image = await this.resolve(ref);
+    const blobs = new Map<string, Uint8Array>();
+    for (const d of [image.manifest.config, ...image.manifest.layers]) {
+      if (!blobs.has(d.digest)) blobs.set(d.digest, await this.getBlob(ref, d));
+    }
+    return { ...image, blobs };
+  }
+
+  async listTags(ref: ImageReference): Promise<string[]> {
+    const req: Req = {
+      method: 'GET',
+      url: `/v2/${ref.repository}/tags/list`,
+      scopes: [`repository:${ref.repository}:pull`],
+      what: 'tag list',
+    };
+    const res = await this.send(ref, req);
+    if (res.status !== 200) await this.fail(ref, req, res);
+    const v = JSON.parse(await res.body.text()) as { tags?: string[] | null };
+    return v.tags ?? [];
+  }
+}
