@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../control/config-error.js';
+import { registerAdminCommands } from './admin-commands.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { registerImageCommands } from './images.js';
 import { type RunOptions, run } from './run.js';
@@ -41,6 +42,8 @@ program
   .option('--admin-port <port>', 'admin port (default 9901)', portNumber)
   .option('--address <ip>', 'bind address (default 127.0.0.1)')
   .option('--log-level <level>', 'trace, debug, info, warn, error, critical')
+  .option('--plugins-dir <dir...>', 'directories of WasmPlugin YAML files (with -c), watched for changes')
+  .option('--no-watch', 'do not apply changes of the configuration files while running')
   .action(async (o: RunOptions) => {
     const gateway = await run(o);
     const ports = gateway.ports;
@@ -66,6 +69,8 @@ program
 
 // Image commands (init, build, list, tag, push, pull, login, logout, inspect, rmi, cache).
 registerImageCommands(program);
+// A running proxy's plugins, through its admin API (apply, delete, plugins, reload).
+registerAdminCommands(program);
 
 program.parseAsync(process.argv).then(
   () => {

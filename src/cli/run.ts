@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../control/config-error.js';
-import { loadConfigFile, parseConfig, type ResolvedConfig } from '../control/load-config.js';
+import { ConfigSource } from '../control/config-source.js';
+import { parseConfig, type ResolvedConfig } from '../control/load-config.js';
 import { startEchoUpstream } from '../http/echo-upstream.js';
 import { Gateway } from '../http/gateway.js';
 
@@ -19,6 +20,10 @@ export interface RunOptions {
   adminPort?: string;
   address?: string;
   logLevel?: string;
+  /** Directories of WasmPlugin YAML files, watched (with -c). */
+  pluginsDir?: string[];
+  /** --no-watch: do not apply file changes while running. */
+  watch?: boolean;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -66,12 +71,13 @@ function flagsConfig(
 }
 
 export async function run(o: RunOptions): Promise<Gateway> {
-  let resolved: ResolvedConfig;
+  let resolved: ResolvedConfig | ConfigSource;
   let stopEcho: (() => Promise<void>) | undefined;
   if (o.config) {
     if (o.wasm || o.upstream)
       throw new ConfigError('(command line)', ['give either --config or --wasm/--upstream, not both']);
-    resolved = loadConfigFile(o.config);
+    // A config file is watched (with its plugin directories) and can be changed through the admin API.
+    resolved = new ConfigSource(o.config, { pluginDirs: o.pluginsDir ?? [] });
   } else if (o.wasm || o.upstream) {
     if (!o.upstream)
       throw new ConfigError('(command line)', [
@@ -91,7 +97,7 @@ export async function run(o: RunOptions): Promise<Gateway> {
       o.pluginConfig ?? JSON.stringify({ 'x-hello': 'from wasmgate' }),
     );
   }
-  const gateway = await Gateway.start(resolved);
+  const gateway = await Gateway.start(resolved, { watch: o.watch !== false });
   if (stopEcho) {
     const close = gateway.close.bind(gateway);
     gateway.close = async (deadline?: number) => {

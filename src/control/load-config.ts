@@ -82,7 +82,9 @@ export function parseConfig(
 function issues(error: z.ZodError, prefix: PropertyKey[], doc: Document, lines: LineCounter): string[] {
   return error.issues.map((issue) => {
     const path = [...prefix, ...issue.path];
-    const node = doc.getIn(path as unknown[], true) as { range?: [number, number, number] } | undefined;
+    // An unknown field is located at the field itself, not at the start of the object holding it.
+    const at = issue.code === 'unrecognized_keys' && issue.keys.length > 0 ? [...path, issue.keys[0]] : path;
+    const node = doc.getIn(at as unknown[], true) as { range?: [number, number, number] } | undefined;
     const pos = node?.range ? lines.linePos(node.range[0]) : undefined;
     const where = pos ? ` (line ${pos.line})` : '';
     let message = issue.message;
@@ -141,4 +143,44 @@ function crossCheck(config: GatewayConfig, plugins: PluginSpec[]): string[] {
     keys.set(p.key, i);
   });
   return problems;
+}
+
+/**
+ * WasmPlugin resources from a YAML stream (one resource per document, `---`-separated): the files of a
+ * plugin directory and the bodies of the admin API's PUT /plugins. Errors name the file, the document
+ * and the field.
+ */
+export function parseWasmPlugins(
+  text: string,
+  file: string,
+  baseDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): PluginSpec[] {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, prettyErrors: false });
+  if (!Array.isArray(docs)) return [];
+  const problems: string[] = [];
+  const specs: PluginSpec[] = [];
+  docs.forEach((doc, i) => {
+    const where = docs.length > 1 ? `document ${i + 1}: ` : '';
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const pos = e.linePos?.[0] ?? (e.pos ? lines.linePos(e.pos[0]) : undefined);
+        problems.push(
+          `${where}${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`,
+        );
+      }
+      return;
+    }
+    const data = doc.toJS();
+    if (data === null || data === undefined) return; // an empty document
+    const r = wasmPluginSchema.safeParse(data);
+    if (!r.success) {
+      problems.push(...issues(r.error, [], doc, lines).map((p) => where + p));
+      return;
+    }
+    specs.push(fromWasmPlugin(r.data, baseDir, env));
+  });
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return specs;
 }

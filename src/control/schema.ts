@@ -240,6 +240,8 @@ export const gatewaySchema = z
     listeners: z.array(listener).min(1),
     routes: z.array(route).default([]),
     clusters: z.array(cluster).default([]),
+    /** Directories of WasmPlugin YAML files (one resource per file or `---`-separated), watched for changes. */
+    pluginDirs: z.array(z.string()).default([]),
     /** Validated one by one (WasmPlugin or plain wasm), for precise errors. */
     plugins: z.array(z.unknown()).default([]),
   })

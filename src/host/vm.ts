@@ -35,7 +35,11 @@ export interface CallbackData {
   foreignArguments?: Uint8Array;
 }
 
+let instances = 0;
+
 export class WasmVm {
+  /** Which VM instance this is, process-wide (a replaced or reloaded VM gets a new one). */
+  readonly instance = ++instances;
   readonly vmId: string;
   readonly abiVersion: AbiVersion;
   readonly configuration: Uint8Array;

@@ -2,7 +2,14 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 import { LOG_LEVEL_NAMES, type LogLevelName } from '../abi/constants.js';
+
+export interface ApplyAnswer {
+  generation: number;
+  plugins: Array<{ key: string; change: string }>;
+  listeners: { added: string[]; removed: string[]; kept: string[] };
+}
 
 export interface AdminSource {
   ready(): boolean;
@@ -11,6 +18,12 @@ export interface AdminSource {
   plugins(): unknown;
   logLevel(): LogLevelName;
   setLogLevel(level: LogLevelName): void;
+  /** Create or replace a WasmPlugin; rejects (changing nothing) when it is invalid or fails to start. */
+  putPlugin(namespace: string, name: string, body: unknown): Promise<ApplyAnswer>;
+  /** undefined: no such plugin. */
+  deletePlugin(namespace: string, name: string): Promise<ApplyAnswer | undefined>;
+  reload(): Promise<ApplyAnswer>;
+  lastError(): string | undefined;
 }
 
 const ENDPOINTS = {
@@ -19,7 +32,29 @@ const ENDPOINTS = {
   '/config_dump': 'the effective configuration (secrets redacted)',
   '/plugins': 'each wasm plugin: VM, ABI version, state, failures',
   '/logging': 'GET: current level; POST ?level=debug: change it',
+  '/plugins/<namespace>/<name>': 'PUT a WasmPlugin (JSON or YAML): create or replace it; DELETE: remove it',
+  '/reload': 'POST: re-read the configuration file and plugin directories',
 };
+
+/** ConfigError (the resource or file is invalid) → 400; anything else that refused the change → 422. */
+function refusal(e: unknown): { status: number; body: { error: string } } {
+  const message = e instanceof Error ? e.message : String(e);
+  return { status: e instanceof Error && e.name === 'ConfigError' ? 400 : 422, body: { error: message } };
+}
+
+function readBody(req: import('node:http').IncomingMessage, limit = 1 << 20): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) reject(new Error('body too large'));
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
 
 export async function startAdmin(
   source: AdminSource,
@@ -47,6 +82,8 @@ export async function startAdmin(
         return json(200, source.configDump());
       case '/plugins':
         return json(200, source.plugins());
+      case '/reload_status':
+        return json(200, { last_error: source.lastError() ?? null });
       case '/logging': {
         if (req.method === 'POST' || req.method === 'PUT') {
           const level = url.searchParams.get('level') as LogLevelName | null;
@@ -57,10 +94,58 @@ export async function startAdmin(
         }
         return json(200, { level: source.logLevel() });
       }
+      case '/reload': {
+        if (req.method !== 'POST') return json(405, { error: 'use POST /reload' });
+        source.reload().then(
+          (r) => json(200, { result: `generation ${r.generation}`, ...r }),
+          (e) => {
+            const f = refusal(e);
+            json(f.status, f.body);
+          },
+        );
+        return;
+      }
       case '/':
         return json(200, ENDPOINTS);
-      default:
-        return json(404, { error: `no admin endpoint ${url.pathname}`, endpoints: Object.keys(ENDPOINTS) });
+      default: {
+        const m = /^\/plugins\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+        if (m && (req.method === 'PUT' || req.method === 'DELETE')) {
+          const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
+          const key = `${ns}/${name}`;
+          const work =
+            req.method === 'DELETE'
+              ? source
+                  .deletePlugin(ns, name)
+                  .then((r) =>
+                    r ? json(200, { result: 'deleted', ...r }) : json(404, { error: `no plugin ${key}` }),
+                  )
+              : readBody(req)
+                  .then((text) => {
+                    let body: unknown;
+                    try {
+                      body = parseYaml(text);
+                    } catch (e) {
+                      throw Object.assign(
+                        new Error(`the body is neither JSON nor YAML: ${(e as Error).message}`),
+                        { name: 'ConfigError' },
+                      );
+                    }
+                    return source.putPlugin(ns, name, body);
+                  })
+                  .then((r) =>
+                    json(200, { result: r.plugins.find((p) => p.key === key)?.change ?? 'unchanged', ...r }),
+                  );
+          work.catch((e) => {
+            const f = refusal(e);
+            json(f.status, f.body);
+          });
+          return;
+        }
+        return json(404, {
+          error: `no admin endpoint ${req.method} ${url.pathname}`,
+          endpoints: Object.keys(ENDPOINTS),
+        });
+      }
     }
   });
   await new Promise<void>((resolve, reject) => {

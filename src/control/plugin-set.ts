@@ -1,0 +1,109 @@
+// Applying a new list of plugin specs to the running set, as one transaction: every module is fetched,
+// verified and compiled (known digests cost no compile), and every new root context is started and
+// configured before anything changes. Unchanged plugins keep their VM and their state; a plugin whose only
+// change is its configuration gets a new root context in the same VM (proxy_on_configure runs again, no
+// recompile). Any failure stops what was started and throws: the running set is untouched.
+
+import { isDeepStrictEqual } from 'node:util';
+import type { Host } from '../host/host.js';
+import { Plugin } from '../host/plugin.js';
+import type { WasmVm } from '../host/vm.js';
+import { fetchModule } from './module-source.js';
+import { type LoadedPlugin, PluginLoadError } from './plugin-loader.js';
+import type { PluginSpec } from './plugin-spec.js';
+
+export type PluginChange = 'created' | 'updated' | 'reconfigured' | 'unchanged' | 'deleted';
+
+export interface PluginSetResult {
+  /** The new set, in the order of `specs`. */
+  plugins: LoadedPlugin[];
+  /** Plugins of the old set the new one no longer uses: stop them once their streams are done. */
+  retired: LoadedPlugin[];
+  changes: Array<{ key: string; change: PluginChange }>;
+}
+
+function sameExceptConfiguration(a: PluginSpec, b: PluginSpec): boolean {
+  return isDeepStrictEqual({ ...a, configuration: '' }, { ...b, configuration: '' });
+}
+
+const vmKey = (spec: PluginSpec, sha256: string) =>
+  spec.vmId ? `${spec.vmId}\0${sha256}\0${spec.vmConfiguration}` : undefined;
+
+export async function applyPluginSpecs(
+  host: Host,
+  current: readonly LoadedPlugin[],
+  specs: readonly PluginSpec[],
+): Promise<PluginSetResult> {
+  const byKey = new Map(current.map((l) => [l.spec.key, l]));
+  // Fetch and compile everything first (in parallel): a registry that is down or a module that does not
+  // compile fails the transaction before any start. Known digests hit the host's compile cache.
+  const modules = await Promise.all(
+    specs.map(async (s) => {
+      try {
+        const bytes = await fetchModule(s.url, s.sha256, { pullPolicy: s.imagePullPolicy });
+        return await host.compile(bytes, s.url);
+      } catch (e) {
+        throw new PluginLoadError(s, e);
+      }
+    }),
+  );
+  // VMs that may be shared (same vm_id, module and VM configuration), the running ones included.
+  const vms = new Map<string, WasmVm>();
+  for (const l of current) {
+    const k = vmKey(l.spec, l.plugin.module.sha256);
+    if (k && !l.plugin.vm.failure) vms.set(k, l.plugin.vm);
+  }
+  const started: LoadedPlugin[] = [];
+  const plugins: LoadedPlugin[] = [];
+  const changes: PluginSetResult['changes'] = [];
+  try {
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i];
+      const module = modules[i];
+      const old = byKey.get(spec.key);
+      const sameModule = old !== undefined && old.plugin.module.sha256 === module.sha256;
+      // A failed VM is not "unchanged": applying the same spec again restarts it.
+      if (old && sameModule && isDeepStrictEqual(old.spec, spec) && !old.plugin.vm.failure) {
+        plugins.push(old);
+        changes.push({ key: spec.key, change: 'unchanged' });
+        continue;
+      }
+      const reconfigure =
+        old !== undefined && sameModule && sameExceptConfiguration(old.spec, spec) && !old.plugin.vm.failure;
+      let plugin: Plugin;
+      try {
+        const k = vmKey(spec, module.sha256);
+        const shared = reconfigure ? old.plugin.vm : k ? vms.get(k) : undefined;
+        plugin = await Plugin.start(
+          host,
+          module,
+          {
+            name: spec.name,
+            rootId: spec.rootId,
+            vmId: spec.vmId,
+            configuration: spec.configuration,
+            vmConfiguration: spec.vmConfiguration,
+            env: spec.env,
+            failStrategy: spec.failStrategy,
+          },
+          shared,
+        );
+        if (k && !shared) vms.set(k, plugin.vm);
+      } catch (e) {
+        throw new PluginLoadError(spec, e);
+      }
+      const loaded = { spec, plugin };
+      started.push(loaded);
+      plugins.push(loaded);
+      changes.push({ key: spec.key, change: old ? (reconfigure ? 'reconfigured' : 'updated') : 'created' });
+    }
+  } catch (e) {
+    for (const l of started) l.plugin.stop();
+    throw e;
+  }
+  const kept = new Set(plugins);
+  const retired = current.filter((l) => !kept.has(l));
+  const keys = new Set(specs.map((s) => s.key));
+  for (const l of retired) if (!keys.has(l.spec.key)) changes.push({ key: l.spec.key, change: 'deleted' });
+  return { plugins, retired, changes };
+}
