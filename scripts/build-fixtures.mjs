@@ -5,12 +5,15 @@
 //   fixtures/rust/NAME.rs   -> fixtures/build/NAME.wasm   rustc (no cargo, no crates)
 //   fixtures/wat/NAME.wat   -> fixtures/build/NAME.wasm   wat2wasm --debug-names
 //   fixtures/as-*/          -> its `npm run build` writes its .wasm files into fixtures/build/
+//   fixtures/sdk/NAME.ts    -> fixtures/build/NAME.wasm           with the TypeScript SDK (sdk/), and
+//   examples/ts/NAME/       -> fixtures/build/example_NAME.wasm   (dashes in NAME become '_'), all in
+//                              one `node sdk/scripts/build.mjs` run, after `npm ci` in sdk/ if needed
 //
 // Outputs newer than all of their inputs (and than this script) are skipped.
 //
 // Usage: node scripts/build-fixtures.mjs [--force] [NAME ...]
 //   --force   rebuild even when up to date
-//   NAME      only these fixtures (output base name, e.g. header_filter, or an as-* directory name)
+//   NAME      only these fixtures (output base name, e.g. header_filter, an as-* directory name, or sdk)
 //
 // Environment: CLANG, RUSTC, WAT2WASM, NPM override the tool used;
 // BUILD_FIXTURES_VERBOSE=1 also prints npm's output for as-* packages.
@@ -327,6 +330,62 @@ function buildAs(fx) {
   return log + res.output;
 }
 
+// ---- the TypeScript SDK's filters --------------------------------------------
+
+/** One group: the SDK's test filters and the TypeScript examples, compiled by the SDK's own script. */
+function sdkFixtures() {
+  const sdk = path.join(ROOT, 'sdk');
+  if (!fs.existsSync(path.join(sdk, 'package.json'))) return [];
+  const jobs = listDir(path.join(FIXTURES, 'sdk'), '.ts').map((entry) => ({
+    entry,
+    out: path.join(OUT, `${path.basename(entry, '.ts')}.wasm`),
+  }));
+  const examples = path.join(ROOT, 'examples', 'ts');
+  if (fs.existsSync(examples)) {
+    for (const name of fs.readdirSync(examples).sort()) {
+      const entry = path.join(examples, name, 'assembly', 'index.ts');
+      if (fs.existsSync(entry)) {
+        jobs.push({ entry, out: path.join(OUT, `example_${name.replace(/-/g, '_')}.wasm`) });
+      }
+    }
+  }
+  if (!jobs.length) return [];
+  const skip = new Set(['node_modules', 'build', 'dist']);
+  return [
+    {
+      kind: 'sdk',
+      name: 'sdk',
+      source: sdk,
+      inputs: [
+        ...walk(sdk, skip),
+        ...jobs.map((j) => j.entry),
+        ...(fs.existsSync(examples) ? walk(examples, skip) : []),
+        SCRIPT,
+      ],
+      outputs: jobs.map((j) => j.out),
+      declared: jobs.map((j) => j.out),
+      jobs,
+      build: buildSdk,
+    },
+  ];
+}
+
+function buildSdk(fx) {
+  const npm = simpleTool('npm', 'NPM');
+  const shell = process.platform === 'win32';
+  let log = '';
+  if (needsNpmInstall(fx.source)) {
+    const res = run(npm, ['ci', '--no-audit', '--no-fund'], { cwd: fx.source, shell });
+    if (res.status !== 0) throw new BuildError(`npm ci failed in ${rel(fx.source)}:\n${indent(res.output)}`);
+    log += res.output;
+  }
+  const args = [path.join(fx.source, 'scripts', 'build.mjs'), ...fx.jobs.map((j) => `${j.entry}=${j.out}`)];
+  const res = run(process.execPath, args);
+  if (res.status !== 0) throw new BuildError(`sdk/scripts/build.mjs failed:\n${indent(res.output)}`);
+  // The sizes are worth seeing; npm's chatter only on request.
+  return (process.env.BUILD_FIXTURES_VERBOSE ? log : '') + res.output;
+}
+
 // ---- main ------------------------------------------------------------------
 
 function collect() {
@@ -346,7 +405,7 @@ function collect() {
     }
     seen.set(fx.name, fx);
   }
-  return [...fixtures, ...asFixtures()];
+  return [...fixtures, ...asFixtures(), ...sdkFixtures()];
 }
 
 function upToDate(fx) {
@@ -355,7 +414,7 @@ function upToDate(fx) {
 }
 
 function describe(fx) {
-  if (fx.kind === 'as') {
+  if (fx.kind === 'as' || fx.kind === 'sdk') {
     return fx.declared.length ? fx.declared.map((o) => path.basename(o)).join(', ') : '(outputs undeclared)';
   }
   const size = fs.statSync(fx.outputs[0]).size;
@@ -393,7 +452,7 @@ function main(argv) {
   fs.mkdirSync(OUT, { recursive: true });
   const failures = [];
   for (const fx of fixtures) {
-    const label = `${fx.kind.padEnd(4)} ${fx.kind === 'as' ? rel(fx.source) : rel(fx.outputs[0])}`;
+    const label = `${fx.kind.padEnd(4)} ${fx.kind === 'as' || fx.kind === 'sdk' ? rel(fx.source) : rel(fx.outputs[0])}`;
     if (!force && upToDate(fx)) {
       console.log(`fresh ${label}`);
       continue;
@@ -401,7 +460,8 @@ function main(argv) {
     const started = process.hrtime.bigint();
     // Single-file kinds write to a temporary name first, so a failed build
     // never leaves a fresh-looking output behind.
-    const tmp = fx.kind === 'as' ? null : path.join(OUT, `.tmp-${process.pid}-${fx.name}.wasm`);
+    const tmp =
+      fx.kind === 'as' || fx.kind === 'sdk' ? null : path.join(OUT, `.tmp-${process.pid}-${fx.name}.wasm`);
     try {
       const output = fx.build(fx, tmp);
       if (tmp) fs.renameSync(tmp, fx.outputs[0]);
