@@ -84,6 +84,23 @@ export function initProject(dir: string, language: Language, name = filterName(d
       recursive: true,
       filter: (src) => !/[\\/](node_modules|build)([\\/]|$)/.test(src.slice(TS_TEMPLATE_DIR.length)),
     });
+    // The example names the SDK by a path relative to the repository: make it absolute so the copy builds.
+    const pkgFile = join(dir, 'package.json');
+    if (existsSync(pkgFile)) {
+      const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as Record<
+        string,
+        Record<string, string> | string
+      >;
+      for (const field of ['dependencies', 'devDependencies'] as const) {
+        const deps = pkg[field];
+        if (typeof deps !== 'object') continue;
+        for (const [k, v] of Object.entries(deps))
+          if (v.startsWith('file:') && !v.startsWith('file:/'))
+            deps[k] = `file:${resolve(TS_TEMPLATE_DIR, v.slice(5))}`;
+      }
+      pkg.name = name.replace(/_/g, '-');
+      writeFileSync(pkgFile, `${JSON.stringify(pkg, null, 2)}\n`);
+    }
     return readdirSync(dir).map((f) => join(dir, f));
   }
   mkdirSync(dir, { recursive: true });

@@ -463,6 +463,12 @@ function unbox(url: string, body: Uint8Array): Uint8Array {
       'format',
     );
   }
+  if (files.length === 0)
+    throw new ModuleFetchError(
+      url,
+      'the download is not a WebAssembly module (nor a .gz/.tar holding one)',
+      'format',
+    );
   const wasm = files.filter((f) => f.name.endsWith('.wasm'));
   const chosen =
     wasm.find((f) => f.name.split('/').pop() === 'plugin.wasm') ?? (wasm.length === 1 ? wasm[0] : undefined);

@@ -35,15 +35,19 @@ export interface LoadOptions {
   fetcher?: ModuleFetcher;
 }
 
-/** Fetches a plugin's module (pull policy and sha256 pin applied) and checks what its image declares. */
-async function fetchFor(spec: PluginSpec, options: LoadOptions): Promise<FetchedModule> {
+/**
+ * Fetches a plugin's module (pull policy and sha256 pin applied) and checks what its image declares
+ * (ABI versions in the fetcher; root ids here, since only the spec knows its root id).
+ */
+export async function fetchPluginModule(spec: PluginSpec, options: LoadOptions = {}): Promise<FetchedModule> {
   const m = await fetchModuleDetailed(spec.url, spec.sha256, {
     pullPolicy: spec.imagePullPolicy,
     fetcher: options.fetcher,
   });
-  // An image that lists its root ids cannot serve another one: refuse it up front (oci images only).
+  // An image that lists its root ids cannot serve another one: refuse it up front (images only). An
+  // empty root id (no pluginName) is the default root context, which SDKs serve whatever they list.
   const roots = m.runtimeConfig?.rootIds ?? [];
-  if (roots.length > 0 && !roots.includes(spec.rootId))
+  if (roots.length > 0 && spec.rootId !== '' && !roots.includes(spec.rootId))
     throw new ModuleFetchError(
       spec.url,
       `the image declares root id${roots.length > 1 ? 's' : ''} ${roots.map((r) => `"${r}"`).join(', ')}, ` +
@@ -66,7 +70,7 @@ export async function loadPlugins(
     for (const spec of specs) {
       let plugin: Plugin;
       try {
-        const bytes = (prefetched?.get(spec) ?? (await fetchFor(spec, options))).bytes;
+        const bytes = (prefetched?.get(spec) ?? (await fetchPluginModule(spec, options))).bytes;
         const module = await host.compile(bytes, spec.url);
         const vmKey = spec.vmId ? `${spec.vmId}\0${module.sha256}\0${spec.vmConfiguration}` : undefined;
         const shared = vmKey ? vms.get(vmKey) : undefined;
@@ -109,7 +113,7 @@ export async function reloadPlugins(
   options: LoadOptions = {},
 ): Promise<LoadedPlugin[]> {
   const fetched = new Map<PluginSpec, FetchedModule>();
-  const results = await Promise.allSettled(specs.map((s) => fetchFor(s, options)));
+  const results = await Promise.allSettled(specs.map((s) => fetchPluginModule(s, options)));
   results.forEach((r, i) => {
     if (r.status === 'rejected') throw new PluginLoadError(specs[i], r.reason);
     fetched.set(specs[i], r.value);
