@@ -104,7 +104,8 @@ describe('sdk: root context lifecycle', () => {
     const logs: LogEntry[] = [];
     const host = new Host({ log: (e) => logs.push(e), timers: 'manual' });
     await assert.rejects(loadFilter({ wasm: fixture('sdk_named_root'), host, rootId: 'other' }), {
-      message: 'plugin sdk_named_root: proxy_on_configure returned false (the plugin rejected its configuration)',
+      message:
+        'plugin sdk_named_root: proxy_on_configure returned false (the plugin rejected its configuration)',
     });
     assert.deepEqual(
       logs.map((l) => `${l.level} ${l.message}`),
@@ -112,6 +113,27 @@ describe('sdk: root context lifecycle', () => {
     );
     const ok = await loadFilter({ wasm: fixture('sdk_named_root'), rootId: 'only' });
     assert.equal(ok.state, 'ready');
+  });
+
+  it('a module that registers no root context: every stream passes through, memory stays flat', async () => {
+    const h = await loadFilter({ wasm: fixture('sdk_empty') });
+    assert.equal(h.abiVersion, '0.2.1');
+    const run = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const s = h.newStream();
+        assert.equal(s.sendRequestHeaders({ ...BASE, 'x-big': 'v'.repeat(8000) }), 0);
+        assert.equal(s.sendRequestBody('body', { endOfStream: true }), 0);
+        assert.equal(s.sendResponseHeaders({ ':status': '200' }), 0);
+        s.complete();
+      }
+    };
+    run(200);
+    const warm = h.plugin.vm.memory.size;
+    run(2000);
+    assert.equal(h.plugin.vm.memory.size, warm);
+    assert.deepEqual(h.logs, []);
+    h.close();
+    assert.deepEqual([...h.plugin.vm.contexts.keys()], []);
   });
 
   it('onDone returning false delays deletion until done() (proxy_done)', async () => {

@@ -4,10 +4,11 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parse } from 'yaml';
 import { Host } from '../src/host/index.js';
 import { fixture, repoRoot } from './support/fixtures.js';
 
@@ -119,6 +120,50 @@ describe('sdk: the build script', () => {
     assert.match(pkg.dependencies.assemblyscript, /^\d+\.\d+\.\d+$/);
     assert.equal(lock.packages['node_modules/assemblyscript'].version, pkg.dependencies.assemblyscript);
     assert.equal(installed.version, pkg.dependencies.assemblyscript);
+  });
+
+  it('each example is a project of its own: package.json and wasmgate.yaml agree, same compiler as the SDK', () => {
+    const sdkPkg = JSON.parse(readFileSync(join(SDK, 'package.json'), 'utf8'));
+    const examples = readdirSync(join(repoRoot, 'examples', 'ts')).sort();
+    assert.deepEqual(examples, [
+      'add-header',
+      'body-rewrite',
+      'metrics',
+      'rate-limit',
+      'request-auth',
+      'tick-queue',
+    ]);
+    for (const name of examples) {
+      const dir = join(repoRoot, 'examples', 'ts', name);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      const project = parse(readFileSync(join(dir, 'wasmgate.yaml'), 'utf8'));
+      const wasm = `${name.replace(/-/g, '_')}.wasm`;
+      assert.equal(pkg.scripts.build, `wasmgate-asc . -o build/${wasm}`, name);
+      assert.equal(pkg.devDependencies['@wasmgate/sdk'], 'file:../../../sdk', name);
+      assert.equal(pkg.devDependencies.assemblyscript, sdkPkg.dependencies.assemblyscript, name);
+      assert.deepEqual([project.language, project.output], ['ts', `build/${wasm}`], name);
+      for (const f of ['README.md', 'gateway.yaml', join('assembly', 'index.ts')]) {
+        assert.ok(readFileSync(join(dir, f), 'utf8').length > 0, `${name}/${f}`);
+      }
+    }
+  });
+
+  it('runs as the wasmgate-asc command through a node_modules/.bin symlink', () => {
+    const dir = join(tmp, 'linked');
+    mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
+    mkdirSync(join(dir, 'assembly'));
+    writeFileSync(join(dir, 'assembly', 'index.ts'), "export * from '@wasmgate/sdk/exports';\n");
+    symlinkSync(BUILD, join(dir, 'node_modules', '.bin', 'wasmgate-asc'));
+    const r = spawnSync(
+      process.execPath,
+      [join('node_modules', '.bin', 'wasmgate-asc'), '.', '-o', 'out.wasm'],
+      {
+        cwd: dir,
+        encoding: 'utf8',
+      },
+    );
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+    assert.match(r.stdout, /^out\.wasm \(\d+\.\d KiB\)$/m);
   });
 
   it('compiles an example reproducibly: byte for byte what the fixture build made', () => {

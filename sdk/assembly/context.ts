@@ -409,9 +409,14 @@ export function findRootFactory(rootId: string): RootFactory | null {
   return fallback;
 }
 
+/** Whether the module registered no root context at all. */
+export function noRootRegistered(): bool {
+  return factoryNames.length == 0;
+}
+
 /** Whether the root id must be read to pick a factory (more than one, or not the default). */
 export function rootIdNeeded(): bool {
-  return !(factoryNames.length == 1 && factoryNames[0].length == 0);
+  return factoryNames.length > 1 || (factoryNames.length == 1 && factoryNames[0].length != 0);
 }
 
 /**

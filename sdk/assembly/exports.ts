@@ -21,6 +21,8 @@ import {
   findRootFactory,
   findTcp,
   MissingRootContext,
+  noRootRegistered,
+  RootContext,
   rootIdNeeded,
 } from './context';
 import { properties } from './properties';
@@ -75,7 +77,15 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
   if (parentId == 0) {
     const rootId = rootIdNeeded() ? properties.pluginRootId().unwrapOr('') : '';
     const factory = findRootFactory(rootId);
-    contexts.set(contextId, factory !== null ? factory(contextId) : new MissingRootContext(contextId, rootId));
+    // No registration at all: a root context that does nothing (streams pass through).
+    contexts.set(
+      contextId,
+      factory !== null
+        ? factory(contextId)
+        : noRootRegistered()
+          ? new RootContext(contextId)
+          : new MissingRootContext(contextId, rootId),
+    );
   } else {
     const root = findRoot(parentId);
     if (root !== null) {

@@ -11,9 +11,10 @@
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const SDK_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ASCONFIG = path.join(SDK_ROOT, 'asconfig.json');
@@ -77,9 +78,29 @@ export function moduleProblems(bytes) {
   return problems;
 }
 
+/**
+ * The compiler: the SDK's own dependency, or else the filter project's (npm links a `file:` SDK
+ * without installing its dependencies, so the project lists assemblyscript too).
+ */
+async function loadCompiler() {
+  try {
+    return await import('assemblyscript/asc');
+  } catch (err) {
+    try {
+      const pkg = createRequire(path.join(process.cwd(), 'package.json')).resolve(
+        'assemblyscript/package.json',
+      );
+      const { exports } = JSON.parse(fs.readFileSync(pkg, 'utf8'));
+      return await import(pathToFileURL(path.join(path.dirname(pkg), exports['./asc'].import)).href);
+    } catch {
+      throw new Error(`cannot load the AssemblyScript compiler (npm install in ${SDK_ROOT}): ${err.message}`);
+    }
+  }
+}
+
 /** Compiles one filter. Resolves to { outFile, size }; rejects with the compiler's diagnostics. */
 export async function buildFilter({ entry, outFile, debug = false, textFile }) {
-  const { main } = await import('assemblyscript/asc');
+  const { main } = await loadCompiler();
   const args = [entry, '--config', ASCONFIG, '--path', packagePath(), '--outFile', outFile];
   if (debug) args.push('--debug');
   if (textFile) args.push('--textFile', textFile);
@@ -136,6 +157,7 @@ async function cli(argv) {
   return failed ? 1 : 0;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// Run as a command (also through node_modules/.bin/wasmgate-asc, a symlink), not when imported.
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fs.realpathSync(fileURLToPath(import.meta.url))) {
   process.exitCode = await cli(process.argv.slice(2));
 }
