@@ -60,7 +60,8 @@ export function parseConfig(
       problems.push(...issues(r.error, at, doc, lines));
       return;
     }
-    if ('kind' in r.data) plugins.push(fromWasmPlugin(r.data, baseDir, env));
+    if ('kind' in r.data)
+      plugins.push({ ...fromWasmPlugin(r.data, baseDir, env), origin: `${file}: plugins[${i}]` });
     else {
       const c = 'config' in r.data.wasm ? r.data.wasm.config : r.data.wasm;
       if (!c.vm_config.code.local && !c.vm_config.code.remote) {
@@ -69,7 +70,7 @@ export function parseConfig(
         );
         return;
       }
-      plugins.push(fromEnvoyWasm(c, i, baseDir, env));
+      plugins.push({ ...fromEnvoyWasm(c, i, baseDir, env), origin: `${file}: plugins[${i}]` });
     }
   });
   if (problems.length > 0) throw new ConfigError(file, problems);
@@ -179,7 +180,7 @@ export function parseWasmPlugins(
       problems.push(...issues(r.error, [], doc, lines).map((p) => where + p));
       return;
     }
-    specs.push(fromWasmPlugin(r.data, baseDir, env));
+    specs.push({ ...fromWasmPlugin(r.data, baseDir, env), origin: `${file}: document ${i + 1}` });
   });
   if (problems.length > 0) throw new ConfigError(file, problems);
   return specs;

@@ -23,9 +23,13 @@ export class PluginLoadError extends Error {
     readonly spec: PluginSpec,
     cause: unknown,
   ) {
-    super(`plugin ${spec.key} (${spec.url}): ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    const where = spec.origin ? `${spec.origin}: ` : '';
+    super(
+      `${where}plugin ${spec.key} (${spec.url}): ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+      },
+    );
     this.name = 'PluginLoadError';
   }
 }

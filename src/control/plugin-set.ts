@@ -22,8 +22,13 @@ export interface PluginSetResult {
   changes: Array<{ key: string; change: PluginChange }>;
 }
 
+/** Specs compared without where they were written (a plugin moved between files is not changed). */
+function same(a: PluginSpec, b: PluginSpec): boolean {
+  return isDeepStrictEqual({ ...a, origin: '' }, { ...b, origin: '' });
+}
+
 function sameExceptConfiguration(a: PluginSpec, b: PluginSpec): boolean {
-  return isDeepStrictEqual({ ...a, configuration: '' }, { ...b, configuration: '' });
+  return same({ ...a, configuration: '' }, { ...b, configuration: '' });
 }
 
 const vmKey = (spec: PluginSpec, sha256: string) =>
@@ -63,7 +68,7 @@ export async function applyPluginSpecs(
       const old = byKey.get(spec.key);
       const sameModule = old !== undefined && old.plugin.module.sha256 === module.sha256;
       // A failed VM is not "unchanged": applying the same spec again restarts it.
-      if (old && sameModule && isDeepStrictEqual(old.spec, spec) && !old.plugin.vm.failure) {
+      if (old && sameModule && same(old.spec, spec) && !old.plugin.vm.failure) {
         plugins.push(old);
         changes.push({ key: spec.key, change: 'unchanged' });
         continue;

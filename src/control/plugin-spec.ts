@@ -30,6 +30,8 @@ export interface PluginSpec {
   /** Listener ports the plugin applies to (WasmPlugin match[].ports); all when empty. */
   ports: number[];
   imagePullPolicy?: string;
+  /** Where it was defined, for errors: "gateway.yaml: plugins[2]", "plugins/auth.yaml: document 1", "admin API". */
+  origin?: string;
 }
 
 /** Resolves file:// URLs and plain paths against the config file's directory. */

@@ -208,7 +208,7 @@ export class Gateway {
             `metadata says ${r.data.metadata.namespace}/${r.data.metadata.name}`,
           ]);
         }
-        const spec = fromWasmPlugin(r.data, this.provider.baseDir, process.env);
+        const spec = { ...fromWasmPlugin(r.data, this.provider.baseDir, process.env), origin: 'admin API' };
         revert = this.provider.stage(spec.key, spec);
         return this.provider.load();
       }).catch((e: unknown) => {

@@ -86,8 +86,14 @@ export class Listener {
         chunk
           .subarray(0, Math.min(chunk.length, H2_PREFACE.length))
           .equals(H2_PREFACE.subarray(0, Math.min(chunk.length, H2_PREFACE.length)));
-      (isH2 ? this.h2! : this.h1!).emit('connection', socket);
-      socket.resume();
+      if (isH2) {
+        // The HTTP/2 session reads the socket's handle itself and picks up the unshifted bytes on the next
+        // tick; resuming the JS stream too would steal the preface (the client then gets GOAWAY).
+        this.h2!.emit('connection', socket);
+      } else {
+        this.h1!.emit('connection', socket);
+        socket.resume();
+      }
     };
     socket.on('data', onData);
   }

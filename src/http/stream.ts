@@ -66,6 +66,8 @@ export class ProxyStream implements SlotHost {
   private heldBody: Uint8Array[] | undefined;
   private heldBytes = 0;
   private upstreamBodyStarted = false;
+  /** The upstream response ended with its headers (HEAD, 204, 304): its end event carries nothing more. */
+  private upstreamEndedAtHeaders = false;
 
   constructor(
     private readonly env: StreamEnv,
@@ -228,6 +230,8 @@ export class ProxyStream implements SlotHost {
     for (const [k, v] of r.headers) headers.add(k, v);
     this.startResponse(offset);
     this.responseHeaders = headers;
+    // Trailers a filter added to the response this reply replaces are not this reply's.
+    this.responseTrailers = undefined;
     const body = grpc ? EMPTY : r.body;
     this.responsePipeline!.headers(headers, body.length === 0);
     if (body.length > 0) this.responsePipeline!.data(body, true);
@@ -310,10 +314,14 @@ export class ProxyStream implements SlotHost {
           {
             onHeaders: (status, map, endOfStream) => this.upstreamHeaders(status, map, endOfStream),
             onData: (chunk) => {
+              if (this.upstreamEndedAtHeaders) return;
               this.info.responseBodySize += chunk.length;
               this.responsePipeline?.data(chunk, false);
             },
             onEnd: (trailers) => {
+              // The filters already saw end of stream with the headers; a second one (data(EMPTY, true))
+              // would let a body callback write after the response ended.
+              if (this.upstreamEndedAtHeaders) return;
               if (trailers) {
                 this.responseTrailers = trailers;
                 this.responsePipeline?.trailers(trailers);
@@ -369,12 +377,13 @@ export class ProxyStream implements SlotHost {
     this.info.responseCodeDetails = 'via_upstream';
     this.responseHeaders = map;
     void status;
+    this.upstreamEndedAtHeaders = endOfStream;
     this.startResponse(0);
     this.responsePipeline!.headers(map, endOfStream);
   }
 
   private downstreamSink(): PipelineSink {
-    return {
+    const sink: PipelineSink = {
       headers: (headers, eos) => {
         const status = Number(headers.get(':status') ?? 200);
         this.pendingHead = { status, headers: toOutgoingHeaders(headers) };
@@ -384,6 +393,16 @@ export class ProxyStream implements SlotHost {
         else if (this.mayRewriteResponseBody()) this.heldBody = [];
       },
       data: (chunk, eos) => {
+        // Nothing may follow the end of the response (Node would emit an unhandled 'error').
+        if (this.res.writableEnded) return;
+        const added = eos ? this.responseTrailers : undefined;
+        if (added && added.size > 0) {
+          // A filter added trailers at the end of a body that had none (Envoy's addEncodedTrailers):
+          // they end the response instead of the last data.
+          sink.data(chunk, false);
+          sink.trailers(added);
+          return;
+        }
         if (this.heldBody) {
           if (chunk.length) {
             this.heldBody.push(chunk);
@@ -405,6 +424,7 @@ export class ProxyStream implements SlotHost {
         }
       },
       trailers: (trailers) => {
+        if (this.res.writableEnded) return;
         if (this.pendingHead) {
           // Trailers need chunked encoding on HTTP/1.1: no content-length then.
           delete this.pendingHead.headers['content-length'];
@@ -421,6 +441,7 @@ export class ProxyStream implements SlotHost {
         this.res.end();
       },
     };
+    return sink;
   }
 
   /**
@@ -465,9 +486,13 @@ export class ProxyStream implements SlotHost {
     if (this.finished) return;
     this.finished = true;
     if (!this.res.writableFinished) {
+      // A reset by the proxy itself (proxy_close_stream, upstream reset or timeout) is not the downstream's.
+      const byProxy =
+        ResponseFlag.LocalReset | ResponseFlag.UpstreamRemoteReset | ResponseFlag.UpstreamRequestTimeout;
+      const flags = this.info.responseFlags ?? 0;
       this.info.responseFlags =
-        (this.info.responseFlags ?? 0) |
-        (this.downstreamStarted ? 0 : ResponseFlag.DownstreamConnectionTermination);
+        flags |
+        (this.downstreamStarted || flags & byProxy ? 0 : ResponseFlag.DownstreamConnectionTermination);
       this.upstream?.abort();
       this.requestPipeline.stopped = true;
       if (this.responsePipeline) this.responsePipeline.stopped = true;
