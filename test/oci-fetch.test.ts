@@ -308,6 +308,16 @@ plugins:
       };
       assert.equal(await get(), 'from-oci');
       await reg.stop();
+      // The proxy's own reload path: the new configuration (pull policy Always) cannot be fetched.
+      await assert.rejects(gateway.apply(parseConfig(yaml('Always'), 'test', tmpdir())), (e: unknown) => {
+        assert.match(
+          String((e as Error).message),
+          /plugin t\/hello .*registry 127\.0\.0\.1:\d+ is unreachable/,
+        );
+        return true;
+      });
+      assert.equal(await get(), 'from-oci');
+      // And the loader's reloadPlugins: the same contract for embeddings.
       const before = gateway.plugins;
       await assert.rejects(
         reloadPlugins(gateway.host, gateway.plugins, parseConfig(yaml('Always'), 'test', tmpdir()).plugins),
