@@ -8,8 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Host } from '../host/host.js';
 import { Plugin } from '../host/plugin.js';
 import type { WasmVm } from '../host/vm.js';
-import { fetchModule } from './module-source.js';
-import { type LoadedPlugin, PluginLoadError } from './plugin-loader.js';
+import { fetchPluginModule, type LoadedPlugin, PluginLoadError } from './plugin-loader.js';
 import type { PluginSpec } from './plugin-spec.js';
 
 export type PluginChange = 'created' | 'updated' | 'reconfigured' | 'unchanged' | 'deleted';
@@ -45,7 +44,8 @@ export async function applyPluginSpecs(
   const modules = await Promise.all(
     specs.map(async (s) => {
       try {
-        const bytes = await fetchModule(s.url, s.sha256, { pullPolicy: s.imagePullPolicy });
+        // Pull policy, sha256 pin, and what an image declares (ABI versions, root ids) are checked here.
+        const { bytes } = await fetchPluginModule(s);
         return await host.compile(bytes, s.url);
       } catch (e) {
         throw new PluginLoadError(s, e);
