@@ -340,6 +340,21 @@ describe('sdk: HTTP streams', () => {
     assert.equal(h.queueLength('sdk_queue'), 0);
   });
 
+  it('the root context resumes a parked stream: methods switch to the stream and back', async () => {
+    const h = await kitchen();
+    const { s, action } = scenario(h, 'park');
+    assert.equal(action, 1);
+    h.enqueue('sdk_queue', 'release');
+    assert.deepEqual(h.logMessages(), [
+      'dequeued release',
+      'release: OK before=(null) after=(null)',
+      'queue drained: EMPTY',
+    ]);
+    assert.equal(s.request.continues, 1);
+    assert.equal(s.requestPaused, false);
+    assert.equal(s.requestHeaders['x-released'], 'yes');
+  });
+
   it('metrics: counter, gauge and histogram objects', async () => {
     const h = await kitchen();
     const { s } = scenario(h, 'metrics');

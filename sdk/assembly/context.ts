@@ -26,6 +26,34 @@ import { log } from './log';
 import { borrow, encodeInto, release, utf8Max } from './memory';
 import { Action, BufferType, MapType, PeerType, Result, Status, StreamType } from './types';
 
+/**
+ * The context host functions act on now: the running callback's (set by exports.ts), or the one last
+ * made effective. Mirrors the host's state, so that switching costs a host call only when needed.
+ */
+let effectiveId: u32 = 0;
+
+/** Makes `id` the effective context (a host call only if it is not already). Returns the previous one. */
+export function switchContext(id: u32): u32 {
+  const prev = effectiveId;
+  if (id != prev) {
+    proxy_set_effective_context(id);
+    effectiveId = id;
+  }
+  return prev;
+}
+
+/** Called by exports.ts when a callback starts: the host made `id` current. Returns the previous one. */
+export function enterContext(id: u32): u32 {
+  const prev = effectiveId;
+  effectiveId = id;
+  return prev;
+}
+
+/** Called by exports.ts when a callback returns: the host restored its previous context. */
+export function leaveContext(prev: u32): void {
+  effectiveId = prev;
+}
+
 /** What a context is (set by the class constructors). */
 export enum ContextKind {
   Root = 0,
@@ -98,15 +126,21 @@ export class BaseContext {
   onGrpcReceiveTrailingMetadata(token: u32, numElements: u32): void {}
   onGrpcClose(token: u32, status: u32, message: string): void {}
 
-  /** Makes this context the one host functions act on (done for you before every callback). */
-  makeEffective(): Status {
-    return <Status>proxy_set_effective_context(this.id);
+  /**
+   * Makes this context the one host functions act on for the rest of the callback. The SDK does it
+   * before every callback and callout answer; methods that act on a context (continueRequest(),
+   * sendLocalResponse(), done() …) switch to it and back by themselves.
+   */
+  makeEffective(): void {
+    switchContext(this.id);
   }
 
   /** After `onDone` returned false: lets the host delete this context now. */
   done(): Status {
-    this.makeEffective();
-    return <Status>proxy_done();
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_done();
+    switchContext(prev);
+    return status;
   }
 
   /**
@@ -196,8 +230,10 @@ export class RootContext extends BaseContext {
 
   /** Calls `onTick` every `periodMs` milliseconds (0 stops it). */
   setTickPeriod(periodMs: u32): Status {
-    this.makeEffective();
-    return <Status>proxy_set_tick_period_milliseconds(periodMs);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_set_tick_period_milliseconds(periodMs);
+    switchContext(prev);
+    return status;
   }
 }
 
@@ -283,7 +319,7 @@ export class HttpContext extends BaseContext {
     details: string = '',
     grpcStatus: i32 = -1,
   ): Status {
-    this.makeEffective();
+    const prev = switchContext(this.id);
     const h = serializeHeaders(headers);
     const hl = serializedSize;
     const d = borrow(utf8Max(details));
@@ -293,31 +329,40 @@ export class HttpContext extends BaseContext {
     );
     release(d);
     freeSerialized(h);
+    switchContext(prev);
     return status;
   }
 
   /** Resumes a request paused by a callback that returned `Action.Pause`. */
   continueRequest(): Status {
-    this.makeEffective();
-    return <Status>proxy_continue_stream(<u32>StreamType.HttpRequest);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_continue_stream(<u32>StreamType.HttpRequest);
+    switchContext(prev);
+    return status;
   }
 
   /** Resumes a paused response. */
   continueResponse(): Status {
-    this.makeEffective();
-    return <Status>proxy_continue_stream(<u32>StreamType.HttpResponse);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_continue_stream(<u32>StreamType.HttpResponse);
+    switchContext(prev);
+    return status;
   }
 
   /** Resets the request. */
   closeRequest(): Status {
-    this.makeEffective();
-    return <Status>proxy_close_stream(<u32>StreamType.HttpRequest);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_close_stream(<u32>StreamType.HttpRequest);
+    switchContext(prev);
+    return status;
   }
 
   /** Resets the response. */
   closeResponse(): Status {
-    this.makeEffective();
-    return <Status>proxy_close_stream(<u32>StreamType.HttpResponse);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_close_stream(<u32>StreamType.HttpResponse);
+    switchContext(prev);
+    return status;
   }
 }
 
@@ -359,20 +404,28 @@ export class TcpContext extends BaseContext {
   onUpstreamConnectionClose(peer: PeerType): void {}
 
   continueDownstream(): Status {
-    this.makeEffective();
-    return <Status>proxy_continue_stream(<u32>StreamType.Downstream);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_continue_stream(<u32>StreamType.Downstream);
+    switchContext(prev);
+    return status;
   }
   continueUpstream(): Status {
-    this.makeEffective();
-    return <Status>proxy_continue_stream(<u32>StreamType.Upstream);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_continue_stream(<u32>StreamType.Upstream);
+    switchContext(prev);
+    return status;
   }
   closeDownstream(): Status {
-    this.makeEffective();
-    return <Status>proxy_close_stream(<u32>StreamType.Downstream);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_close_stream(<u32>StreamType.Downstream);
+    switchContext(prev);
+    return status;
   }
   closeUpstream(): Status {
-    this.makeEffective();
-    return <Status>proxy_close_stream(<u32>StreamType.Upstream);
+    const prev = switchContext(this.id);
+    const status = <Status>proxy_close_stream(<u32>StreamType.Upstream);
+    switchContext(prev);
+    return status;
   }
 }
 

@@ -15,11 +15,13 @@ import {
   Configuration,
   ContextKind,
   contexts,
+  enterContext,
   findContext,
   findHttp,
   findRoot,
   findRootFactory,
   findTcp,
+  leaveContext,
   MissingRootContext,
   noRootRegistered,
   RootContext,
@@ -50,11 +52,13 @@ let pagesAtLastCollect: i32 = 0;
 @inline const DELETE_WEIGHT = 8;
 
 // @ts-ignore: decorator
-@inline function enter(): void {
+@inline function enter(contextId: u32): u32 {
   depth++;
+  return enterContext(contextId);
 }
 
-function leave(weight: i32): void {
+function leave(weight: i32, prev: u32): void {
+  leaveContext(prev);
   if (--depth != 0) return;
   work += weight;
   if (work >= WORK_BUDGET || memory.size() != pagesAtLastCollect) {
@@ -73,7 +77,7 @@ export function proxy_on_memory_allocate(size: usize): usize {
 }
 
 export function proxy_on_context_create(contextId: u32, parentId: u32): void {
-  enter();
+  const prev = enter(contextId);
   if (parentId == 0) {
     const rootId = rootIdNeeded() ? properties.pluginRootId().unwrapOr('') : '';
     const factory = findRootFactory(rootId);
@@ -98,7 +102,7 @@ export function proxy_on_context_create(contextId: u32, parentId: u32): void {
       }
     }
   }
-  leave(1);
+  leave(1, prev);
 }
 
 function configuration(type: BufferType, size: usize): Configuration {
@@ -106,38 +110,38 @@ function configuration(type: BufferType, size: usize): Configuration {
 }
 
 export function proxy_on_vm_start(contextId: u32, vmConfigurationSize: usize): bool {
-  enter();
+  const prev = enter(contextId);
   const root = findRoot(contextId);
   const ok = root === null || root.onVmStart(configuration(BufferType.VmConfiguration, vmConfigurationSize));
-  leave(1);
+  leave(1, prev);
   return ok;
 }
 
 export function proxy_on_configure(contextId: u32, pluginConfigurationSize: usize): bool {
-  enter();
+  const prev = enter(contextId);
   const root = findRoot(contextId);
   const ok =
     root === null || root.onConfigure(configuration(BufferType.PluginConfiguration, pluginConfigurationSize));
-  leave(1);
+  leave(1, prev);
   return ok;
 }
 
 export function proxy_on_tick(contextId: u32): void {
-  enter();
+  const prev = enter(contextId);
   const root = findRoot(contextId);
   if (root !== null) root.onTick();
-  leave(1);
+  leave(1, prev);
 }
 
 export function proxy_on_queue_ready(contextId: u32, queueId: u32): void {
-  enter();
+  const prev = enter(contextId);
   const root = findRoot(contextId);
   if (root !== null) root.onQueueReady(queueId);
-  leave(1);
+  leave(1, prev);
 }
 
 export function proxy_on_foreign_function(contextId: u32, functionId: u32, argumentsSize: usize): void {
-  enter();
+  const prev = enter(contextId);
   const root = findRoot(contextId);
   if (root !== null) {
     const args =
@@ -146,97 +150,97 @@ export function proxy_on_foreign_function(contextId: u32, functionId: u32, argum
         : getBufferBytes(BufferType.ForeignFunctionArguments, 0, <u32>argumentsSize).value;
     root.onForeignFunction(functionId, args);
   }
-  leave(1);
+  leave(1, prev);
 }
 
 // ---- HTTP streams ------------------------------------------------------------------------
 
 export function proxy_on_request_headers(contextId: u32, numHeaders: u32, endOfStream: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findHttp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onRequestHeaders(numHeaders, endOfStream != 0);
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 export function proxy_on_request_body(contextId: u32, bodySize: u32, endOfStream: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findHttp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onRequestBody(bodySize, endOfStream != 0);
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 export function proxy_on_request_trailers(contextId: u32, numTrailers: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findHttp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onRequestTrailers(numTrailers);
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 export function proxy_on_response_headers(contextId: u32, numHeaders: u32, endOfStream: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findHttp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onResponseHeaders(numHeaders, endOfStream != 0);
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 export function proxy_on_response_body(contextId: u32, bodySize: u32, endOfStream: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findHttp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onResponseBody(bodySize, endOfStream != 0);
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 export function proxy_on_response_trailers(contextId: u32, numTrailers: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findHttp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onResponseTrailers(numTrailers);
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 // ---- TCP streams ---------------------------------------------------------------------------
 
 export function proxy_on_new_connection(contextId: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findTcp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onNewConnection();
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 export function proxy_on_downstream_data(contextId: u32, dataSize: u32, endOfStream: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findTcp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onDownstreamData(dataSize, endOfStream != 0);
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 export function proxy_on_upstream_data(contextId: u32, dataSize: u32, endOfStream: u32): Action {
-  enter();
+  const prev = enter(contextId);
   const ctx = findTcp(contextId);
   const action = ctx === null ? Action.Continue : ctx.onUpstreamData(dataSize, endOfStream != 0);
-  leave(1);
+  leave(1, prev);
   return action;
 }
 
 export function proxy_on_downstream_connection_close(contextId: u32, peerType: u32): void {
-  enter();
+  const prev = enter(contextId);
   const ctx = findTcp(contextId);
   if (ctx !== null) ctx.onDownstreamConnectionClose(<PeerType>peerType);
-  leave(1);
+  leave(1, prev);
 }
 
 export function proxy_on_upstream_connection_close(contextId: u32, peerType: u32): void {
-  enter();
+  const prev = enter(contextId);
   const ctx = findTcp(contextId);
   if (ctx !== null) ctx.onUpstreamConnectionClose(<PeerType>peerType);
-  leave(1);
+  leave(1, prev);
 }
 
 // ---- callouts ------------------------------------------------------------------------------
@@ -248,59 +252,59 @@ export function proxy_on_http_call_response(
   bodySize: u32,
   numTrailers: u32,
 ): void {
-  enter();
+  const prev = enter(contextId);
   deliverHttpCallResponse(token, numHeaders, bodySize, numTrailers);
-  leave(1);
+  leave(1, prev);
 }
 
 export function proxy_on_grpc_receive_initial_metadata(contextId: u32, token: u32, numElements: u32): void {
-  enter();
+  const prev = enter(contextId);
   deliverGrpcInitialMetadata(token, numElements);
-  leave(1);
+  leave(1, prev);
 }
 
 export function proxy_on_grpc_receive(contextId: u32, token: u32, messageSize: u32): void {
-  enter();
+  const prev = enter(contextId);
   deliverGrpcMessage(token, messageSize);
-  leave(1);
+  leave(1, prev);
 }
 
 export function proxy_on_grpc_receive_trailing_metadata(contextId: u32, token: u32, numElements: u32): void {
-  enter();
+  const prev = enter(contextId);
   deliverGrpcTrailingMetadata(token, numElements);
-  leave(1);
+  leave(1, prev);
 }
 
 export function proxy_on_grpc_close(contextId: u32, token: u32, statusCode: u32): void {
-  enter();
+  const prev = enter(contextId);
   deliverGrpcClose(token, statusCode);
-  leave(1);
+  leave(1, prev);
 }
 
 // ---- end of a context ------------------------------------------------------------------------
 
 export function proxy_on_done(contextId: u32): bool {
-  enter();
+  const prev = enter(contextId);
   const ctx = findContext(contextId);
   const done = ctx === null || ctx.onDone();
-  leave(1);
+  leave(1, prev);
   return done;
 }
 
 export function proxy_on_log(contextId: u32): void {
-  enter();
+  const prev = enter(contextId);
   const ctx = findContext(contextId);
   if (ctx !== null) ctx.onLog();
-  leave(1);
+  leave(1, prev);
 }
 
 export function proxy_on_delete(contextId: u32): void {
-  enter();
+  const prev = enter(contextId);
   const ctx = findContext(contextId);
   if (ctx !== null) {
     contexts.delete(contextId);
     forgetCallouts(ctx);
     ctx.onDelete();
   }
-  leave(ctx !== null && ctx.kind != ContextKind.Root ? DELETE_WEIGHT : 1);
+  leave(ctx !== null && ctx.kind != ContextKind.Root ? DELETE_WEIGHT : 1, prev);
 }

@@ -79,7 +79,7 @@ export function deserializeHeaders(ptr: usize, len: usize): Array<Header> | null
     const kl = <usize>load<u32>(sizes);
     const vl = <usize>load<u32>(sizes, 4);
     sizes += 8;
-    if (kl + vl + 2 > end - data) return null;
+    if (<u64>kl + <u64>vl + 2 > <u64>(end - data)) return null;
     const name = String.UTF8.decodeUnsafe(data, kl);
     data += kl + 1;
     const value = String.UTF8.decodeUnsafe(data, vl);
