@@ -12,7 +12,8 @@ import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { parseConfig } from '../src/control/load-config.js';
 import { ModuleFetchError, ModuleFetcher, setDefaultFetcher } from '../src/control/module-source.js';
-import { fetchPluginModule, PluginLoadError, reloadPlugins } from '../src/control/plugin-loader.js';
+import { fetchPluginModule, PluginLoadError } from '../src/control/plugin-loader.js';
+import { reloadPlugins } from '../src/control/plugin-set.js';
 import { Gateway } from '../src/http/gateway.js';
 import {
   type BuiltImage,

@@ -10,7 +10,7 @@
 // http(s) URLs are always downloaded, unless a sha256 pin names a module already in the cache.
 // The pin may be the module's own sha256, or for oci:// the image manifest's digest (what Istio compares).
 // Concurrent fetches of the same URL share one download. A failed fetch throws; it never touches
-// plugins already loaded (see reloadPlugins in plugin-loader.ts).
+// plugins already loaded (see applyPluginSpecs in plugin-set.ts).
 
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';

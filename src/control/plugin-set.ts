@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Host } from '../host/host.js';
 import { Plugin } from '../host/plugin.js';
 import type { WasmVm } from '../host/vm.js';
-import { fetchPluginModule, type LoadedPlugin, PluginLoadError } from './plugin-loader.js';
+import { fetchPluginModule, type LoadedPlugin, type LoadOptions, PluginLoadError } from './plugin-loader.js';
 import type { PluginSpec } from './plugin-spec.js';
 
 export type PluginChange = 'created' | 'updated' | 'reconfigured' | 'unchanged' | 'deleted';
@@ -37,6 +37,7 @@ export async function applyPluginSpecs(
   host: Host,
   current: readonly LoadedPlugin[],
   specs: readonly PluginSpec[],
+  options: LoadOptions = {},
 ): Promise<PluginSetResult> {
   const byKey = new Map(current.map((l) => [l.spec.key, l]));
   // Fetch and compile everything first (in parallel): a registry that is down or a module that does not
@@ -45,7 +46,7 @@ export async function applyPluginSpecs(
     specs.map(async (s) => {
       try {
         // Pull policy, sha256 pin, and what an image declares (ABI versions, root ids) are checked here.
-        const { bytes } = await fetchPluginModule(s);
+        const { bytes } = await fetchPluginModule(s, options);
         return await host.compile(bytes, s.url);
       } catch (e) {
         throw new PluginLoadError(s, e);
@@ -111,4 +112,29 @@ export async function applyPluginSpecs(
   const keys = new Set(specs.map((s) => s.key));
   for (const l of retired) if (!keys.has(l.spec.key)) changes.push({ key: l.spec.key, change: 'deleted' });
   return { plugins, retired, changes };
+}
+
+/** Starts every plugin, or none: on the first failure the ones already started are stopped. */
+export async function loadPlugins(
+  host: Host,
+  specs: readonly PluginSpec[],
+  options: LoadOptions = {},
+): Promise<LoadedPlugin[]> {
+  return (await applyPluginSpecs(host, [], specs, options)).plugins;
+}
+
+/**
+ * Replaces a running set of plugins at once (for embeddings without streams in flight): the new set is
+ * fetched and started first; only then are the plugins it no longer uses stopped. Any failure throws and
+ * leaves `current` serving, untouched.
+ */
+export async function reloadPlugins(
+  host: Host,
+  current: readonly LoadedPlugin[],
+  specs: readonly PluginSpec[],
+  options: LoadOptions = {},
+): Promise<LoadedPlugin[]> {
+  const r = await applyPluginSpecs(host, current, specs, options);
+  for (const l of r.retired) l.plugin.stop();
+  return r.plugins;
 }
