@@ -31,9 +31,12 @@ function packagePath() {
     // missing
   }
   if (current !== SDK_ROOT) {
+    // A new link under a name of its own, renamed over the old one: safe with builds running side by side.
     fs.mkdirSync(path.dirname(link), { recursive: true });
-    fs.rmSync(link, { force: true, recursive: true });
-    fs.symlinkSync(SDK_ROOT, link, 'dir');
+    const tmp = `${link}.${process.pid}`;
+    fs.rmSync(tmp, { force: true });
+    fs.symlinkSync(SDK_ROOT, tmp, 'dir');
+    fs.renameSync(tmp, link);
   }
   return dir;
 }
