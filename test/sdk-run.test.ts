@@ -171,6 +171,8 @@ describe('sdk examples in wasmgate run', () => {
       const before = upstream.seen.length;
       const res = await fetch(gw.url('/orders'), { headers: { authorization: 'Bearer bad' } });
       assert.equal(res.status, 403);
+      // The filter's own content-type, not a second one added by the proxy.
+      assert.equal(res.headers.get('content-type'), 'text/plain');
       assert.equal(await res.text(), 'access denied\n');
       assert.equal(upstream.seen.length, before);
     });

@@ -224,7 +224,10 @@ export class ProxyStream implements SlotHost {
       if (r.body.length) headers.add('grpc-message', encodeURIComponent(new TextDecoder().decode(r.body)));
     } else {
       headers.add(':status', String(r.status));
-      if (r.body.length > 0) headers.add('content-type', 'text/plain');
+      // The default content type only when the filter gave none (no second content-type header).
+      if (r.body.length > 0 && !r.headers.some(([k]) => k.toLowerCase() === 'content-type')) {
+        headers.add('content-type', 'text/plain');
+      }
       headers.add('content-length', String(r.body.length));
     }
     for (const [k, v] of r.headers) headers.add(k, v);
