@@ -281,6 +281,58 @@ describe('watched configuration', () => {
   });
 });
 
+describe('listener and route changes', () => {
+  it('binds added listeners, drains removed ones, and swaps routes of kept ones', async () => {
+    const upstream = await startUpstream();
+    const dir = tempDir();
+    const extraPort = await freePort();
+    const base = basicConfig(upstream.port, [tagger('tagger', TAGGER, 't')], quiet);
+    const p = await startProxy(base, { dir });
+    const reload = async (config: object) => {
+      writeFileSync(p.configPath, stringify(config));
+      const res = await fetch(p.adminUrl('/reload'), { method: 'POST' });
+      const body = (await res.json()) as {
+        listeners: { added: string[]; removed: string[]; kept: string[] };
+      };
+      assert.equal(res.status, 200, JSON.stringify(body));
+      return body;
+    };
+    try {
+      const withExtra = {
+        ...base,
+        listeners: [
+          ...base.listeners,
+          {
+            name: 'extra',
+            port: extraPort,
+            routes: [{ match: { prefix: '/' }, directResponse: { status: 200, body: 'extra' } }],
+          },
+        ],
+      };
+      let r = await reload(withExtra);
+      assert.deepEqual(r.listeners.added, ['extra']);
+      assert.deepEqual(r.listeners.kept, ['main']);
+      const extra = await fetch(`http://127.0.0.1:${extraPort}/`);
+      assert.equal(await extra.text(), 'extra');
+      assert.equal(extra.headers.get('x-order-resp'), 't', 'the plugin applies to the new listener too');
+      // A route change on the kept listener: the same socket answers from the new route.
+      r = await reload({
+        ...withExtra,
+        routes: [{ match: { prefix: '/' }, directResponse: { status: 204 } }],
+      });
+      assert.deepEqual(r.listeners.added, []);
+      assert.equal((await fetch(p.url('/'))).status, 204);
+      // Removing the listener: its port stops accepting.
+      r = await reload(base);
+      assert.deepEqual(r.listeners.removed, ['extra']);
+      await assert.rejects(fetch(`http://127.0.0.1:${extraPort}/`));
+      assert.equal((await fetch(p.url('/'))).status, 200);
+    } finally {
+      await shutdown(p, upstream);
+    }
+  });
+});
+
 describe('wasmgate apply / delete / plugins', () => {
   it('talk to a running proxy and report what changed, with exit codes a script can use', async () => {
     const upstream = await startUpstream();
