@@ -58,10 +58,13 @@ class BenchStream {
   }
 }
 
-async function requestLoop() {
+const NO_LIMITS = { cpuMs: 0, startCpuMs: 0, memoryMiB: 0 };
+
+/** One plugin and a function that runs one request through it. */
+async function setup(limits, name = 'header_filter', configuration = '') {
   const host = new Host({ logLevel: 'info', timers: 'manual', log: () => {} });
-  const module = await host.compile(readFileSync(fixture('header_filter')), 'header_filter.wasm');
-  const plugin = await Plugin.start(host, module, { name: 'bench' });
+  const module = await host.compile(readFileSync(fixture(name)), `${name}.wasm`);
+  const plugin = await Plugin.start(host, module, { name: 'bench', limits, configuration });
   const one = () => {
     const s = new BenchStream();
     const ctx = plugin.newHttpContext(s);
@@ -70,42 +73,90 @@ async function requestLoop() {
     ctx.finish();
   };
   for (let i = 0; i < 20000; i++) one();
-  const n = 200000;
+  return { host, one };
+}
+
+function time(one, n) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) one();
-  const us = Number(process.hrtime.bigint() - t0) / 1000 / n;
+  return Number(process.hrtime.bigint() - t0) / 1000 / n;
+}
+
+const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
+
+async function requestLoop() {
+  // Default limits (the module instrumented: fuel counter, memory cap) against no limits (the module as
+  // is), in alternating rounds so that both see the same machine state.
+  const limited = await setup(undefined);
+  const plain = await setup(NO_LIMITS);
+  const a = [];
+  const b = [];
+  for (let round = 0; round < 7; round++) {
+    a.push(time(limited.one, 100000));
+    b.push(time(plain.one, 100000));
+  }
+  const us = median(a);
+  const usPlain = median(b);
   // The same loop with the filter's debug log enabled (every request's headers logged and formatted).
-  host.setLogLevel('debug');
-  const m = 50000;
-  const t1 = process.hrtime.bigint();
-  for (let i = 0; i < m; i++) one();
-  const usDebug = Number(process.hrtime.bigint() - t1) / 1000 / m;
-  return { us, usDebug };
+  limited.host.setLogLevel('debug');
+  const usDebug = time(limited.one, 50000);
+  return { us, usPlain, usDebug };
+}
+
+/** The same comparison for compute-bound work in the guest (sandbox_probe "work": recursion and loops). */
+async function computeLoop() {
+  const limited = await setup(undefined, 'sandbox_probe', 'work');
+  const plain = await setup(NO_LIMITS, 'sandbox_probe', 'work');
+  const a = [];
+  const b = [];
+  for (let round = 0; round < 7; round++) {
+    a.push(time(limited.one, 5000));
+    b.push(time(plain.one, 5000));
+  }
+  return { us: median(a), usPlain: median(b) };
 }
 
 async function loadTimes() {
   const out = [];
   for (const name of ['header_filter', 'kitchen_sink', 'as_filter', 'rust_filter']) {
     const bytes = readFileSync(fixture(name));
-    const samples = [];
-    for (let i = 0; i < 7; i++) {
-      // A fresh host each time: no compile cache.
-      const host = new Host({ logLevel: 'error', timers: 'manual', log: () => {} });
-      const t0 = process.hrtime.bigint();
-      const module = await host.compile(bytes, name);
-      const plugin = await Plugin.start(host, module, { name, configuration: 'x' });
-      samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      plugin.stop();
+    const ms = {};
+    for (const [label, limits] of [
+      ['limits', undefined],
+      ['plain', NO_LIMITS],
+    ]) {
+      const samples = [];
+      for (let i = 0; i < 7; i++) {
+        // A fresh host each time: no compile cache (with limits: instrumenting and a second compile too).
+        const host = new Host({ logLevel: 'error', timers: 'manual', log: () => {} });
+        const t0 = process.hrtime.bigint();
+        const module = await host.compile(bytes, name);
+        const plugin = await Plugin.start(host, module, { name, configuration: 'x', limits });
+        samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        plugin.stop();
+      }
+      ms[label] = median(samples);
     }
-    samples.sort((a, b) => a - b);
-    out.push({ module: name, kb: Math.round(bytes.length / 1024), ms: samples[3] });
+    out.push({ module: name, kb: Math.round(bytes.length / 1024), ms });
   }
   return out;
 }
 
-const { us, usDebug } = await requestLoop();
+const { us, usPlain, usDebug } = await requestLoop();
 console.log(`host: header filter, request+response headers: ${us.toFixed(2)} µs/request (target ≤ 6)`);
+console.log(
+  `host: same without CPU/memory limits (module not instrumented): ${usPlain.toFixed(2)} µs/request; ` +
+    `limits cost ${(((us - usPlain) / usPlain) * 100).toFixed(1)} % (target < 15 %)`,
+);
 console.log(`host: same with the filter's debug log line emitted: ${usDebug.toFixed(2)} µs/request`);
+const work = await computeLoop();
+console.log(
+  `host: compute-bound filter (sandbox_probe "work"): ${work.us.toFixed(2)} µs/request with limits, ` +
+    `${work.usPlain.toFixed(2)} without; limits cost ${(((work.us - work.usPlain) / work.usPlain) * 100).toFixed(1)} %`,
+);
 for (const l of await loadTimes()) {
-  console.log(`load+instantiate+configure ${l.module} (${l.kb} KB): ${l.ms.toFixed(2)} ms (median of 7)`);
+  console.log(
+    `load+instantiate+configure ${l.module} (${l.kb} KB): ${l.ms.limits.toFixed(2)} ms with limits, ` +
+      `${l.ms.plain.toFixed(2)} ms without (median of 7)`,
+  );
 }

@@ -140,22 +140,28 @@ export class RootContext extends Context {
 
   /** proxy_on_context_create + proxy_on_vm_start: false when the module refused its VM configuration. */
   start(): boolean {
-    this.vm.call(this, 'proxy_on_context_create', this.id, 0);
-    const config = this.vm.configuration;
-    this.vm.data.vmConfiguration = config;
-    try {
-      return (this.vm.call(this, 'proxy_on_vm_start', this.id, config.length) ?? 1) !== 0;
-    } finally {
-      this.vm.data.vmConfiguration = undefined;
-    }
+    const vm = this.vm;
+    return vm.withStartLimit(() => {
+      vm.call(this, 'proxy_on_context_create', this.id, 0);
+      const config = vm.configuration;
+      vm.data.vmConfiguration = config;
+      try {
+        return (vm.call(this, 'proxy_on_vm_start', this.id, config.length) ?? 1) !== 0;
+      } finally {
+        vm.data.vmConfiguration = undefined;
+      }
+    });
   }
 
   configure(configuration: Uint8Array): boolean {
-    this.vm.data.pluginConfiguration = configuration;
+    const vm = this.vm;
+    vm.data.pluginConfiguration = configuration;
     try {
-      return (this.vm.call(this, 'proxy_on_configure', this.id, configuration.length) ?? 1) !== 0;
+      return vm.withStartLimit(
+        () => (vm.call(this, 'proxy_on_configure', this.id, configuration.length) ?? 1) !== 0,
+      );
     } finally {
-      this.vm.data.pluginConfiguration = undefined;
+      vm.data.pluginConfiguration = undefined;
     }
   }
 

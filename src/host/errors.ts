@@ -19,6 +19,17 @@ export class ProcExit extends Error {
   }
 }
 
+/** A callback that ran past its CPU time limit: the VM is stopped with a trap. */
+export class CpuLimitError extends Error {
+  constructor(
+    readonly elapsedMs: number,
+    readonly limitMs: number,
+  ) {
+    super(`CPU limit exceeded: the callback ran for ${Math.round(elapsedMs)} ms (limit ${limitMs} ms)`);
+    this.name = 'CpuLimitError';
+  }
+}
+
 /** A plugin that failed to start (on_vm_start / on_configure returned false or trapped). */
 export class PluginStartError extends Error {
   constructor(
@@ -48,15 +59,37 @@ function describe(e: unknown): string {
 }
 
 /**
- * The wasm frames of a V8 stack trace, e.g. "explode_in_request_headers (wasm-function[12]:0x1a3)".
- * V8 reads function names from the module's name section.
+ * Turns a frame's position in the running module into the original module's (function index, offset)
+ * and, when the module carries debug information, a source location ("filter.c:42:7").
  */
-export function wasmBacktrace(e: unknown): string[] {
+export type FrameSymbolizer = (
+  functionIndex: number,
+  offset: number,
+) => { functionIndex: number; offset: number; location?: string };
+
+/**
+ * The wasm frames of a V8 stack trace, e.g. "explode_in_request_headers (wasm-function[12]:0x1a3)", or
+ * with a source location "explode (wasm-function[12]:0x1a3) at filter.c:42:7". V8 reads function names
+ * from the module's name section.
+ */
+export function wasmBacktrace(e: unknown, symbolize?: FrameSymbolizer): string[] {
   if (!(e instanceof Error) || typeof e.stack !== 'string') return [];
   const frames: string[] = [];
   for (const line of e.stack.split('\n')) {
-    const m = /^\s*at (?:(\S+) )?\(?wasm:\/\/wasm\/[^:]*:(wasm-function\[\d+\]:0x[0-9a-f]+)\)?/.exec(line);
-    if (m) frames.push(`${m[1] ?? '<anonymous>'} (${m[2]})`);
+    const m = /^\s*at (?:(\S+) )?\(?wasm:\/\/wasm\/[^:]*:wasm-function\[(\d+)\]:0x([0-9a-f]+)\)?/.exec(line);
+    if (!m) continue;
+    let fn = Number(m[2]);
+    let offset = Number.parseInt(m[3], 16);
+    let location: string | undefined;
+    if (symbolize) {
+      const s = symbolize(fn, offset);
+      fn = s.functionIndex;
+      offset = s.offset;
+      location = s.location;
+    }
+    frames.push(
+      `${m[1] ?? '<anonymous>'} (wasm-function[${fn}]:0x${offset.toString(16)})${location ? ` at ${location}` : ''}`,
+    );
   }
   return frames;
 }

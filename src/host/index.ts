@@ -3,6 +3,8 @@ export * from './driver.js';
 export * from './errors.js';
 export * from './host.js';
 export { hostcallNames } from './hostcalls/index.js';
+export * from './instrument.js';
+export * from './limits.js';
 export * from './metrics-store.js';
 export * from './module.js';
 export * from './plugin.js';

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { ABI_MARKERS, type AbiVersion } from '../abi/constants.js';
 import { ModuleError } from './errors.js';
 import { providesImport } from './hostcalls/index.js';
+import { type InstrumentOptions, instrument, MemoryLimitError, type OffsetMap } from './instrument.js';
 
 export interface CompiledModule {
   module: WebAssembly.Module;
@@ -17,6 +18,99 @@ export interface CompiledModule {
   sha256: string;
   size: number;
   source: string;
+  /** The module's bytes, from which instrumented variants are made (absent: only the plain module runs). */
+  bytes?: Uint8Array;
+  /** Instrumented variants by their settings, compiled once each (a module cached by digest keeps them). */
+  variants?: Map<string, ModuleVariant>;
+  /**
+   * Source locations by module offset, from the module's DWARF line table or source map; read on first
+   * use (the first trap), undefined when the module carries neither.
+   */
+  debugLines?: () => ((offset: number) => string | undefined) | undefined;
+}
+
+/** What a VM instantiates: the module as is, or instrumented for CPU and memory limits. */
+export interface ModuleVariant {
+  module: WebAssembly.Module;
+  /** Whether the fuel counter (wasmgate.fuel) and the memory hook (wasmgate.memory_grown) were added. */
+  fuel: boolean;
+  memoryHook: boolean;
+  /** Memory 0's maximum as instantiated (pages), when capped by the limit. */
+  maxPages?: number;
+  /** Maps instrumented offsets and function indices back to the original module's. */
+  offsets?: OffsetMap;
+  /** Settled once compiled (a VM replaced synchronously needs it at hand). */
+  ready?: boolean;
+  promise?: Promise<ModuleVariant>;
+  error?: unknown;
+}
+
+const variantKey = (o: InstrumentOptions) => `${o.fuel ? 'fuel' : ''}/${o.maxPages}`;
+
+/**
+ * The variant of `m` for these limits: the plain module when no limit applies, else the instrumented
+ * module, compiled once per (digest, settings). Rejects with a ModuleError when the module cannot run
+ * under the limits (initial memory over the memory limit) or cannot be instrumented.
+ */
+export function moduleVariant(m: CompiledModule, options: InstrumentOptions): Promise<ModuleVariant> {
+  const v = variantEntry(m, options);
+  return v.promise ?? Promise.resolve(v);
+}
+
+/** The variant, already compiled: for synchronous VM replacement (FAIL_RELOAD). */
+export function moduleVariantSync(m: CompiledModule, options: InstrumentOptions): ModuleVariant {
+  const v = variantEntry(m, options);
+  if (v.error) throw v.error;
+  if (!v.ready) throw new ModuleError('the instrumented module is still being compiled', m.source);
+  return v;
+}
+
+function variantEntry(m: CompiledModule, options: InstrumentOptions): ModuleVariant {
+  if (!options.fuel && options.maxPages === 0) {
+    return { module: m.module, fuel: false, memoryHook: false, ready: true };
+  }
+  if (!m.bytes)
+    throw new ModuleError('limits need the module bytes (compile it with Host.compile)', m.source);
+  m.variants ??= new Map();
+  const key = variantKey(options);
+  let v = m.variants.get(key);
+  if (v) return v;
+  const entry: ModuleVariant = { module: m.module, fuel: options.fuel, memoryHook: false };
+  v = entry;
+  m.variants.set(key, entry);
+  entry.promise = (async () => {
+    try {
+      let out: ReturnType<typeof instrument>;
+      try {
+        out = instrument(m.bytes!, options);
+      } catch (e) {
+        if (e instanceof MemoryLimitError) throw new ModuleError(e.message, m.source);
+        throw new ModuleError(
+          `cannot apply the CPU and memory limits: ${(e as Error).message} (set limits.cpuMs and limits.memoryMiB to 0 to run it without)`,
+          m.source,
+        );
+      }
+      try {
+        entry.module = await WebAssembly.compile(out.bytes as Uint8Array<ArrayBuffer>);
+      } catch (e) {
+        throw new ModuleError(
+          `the instrumented module does not compile (a host bug): ${(e as Error).message}`,
+          m.source,
+        );
+      }
+      entry.memoryHook = out.memoryHook;
+      entry.maxPages = out.maxPages;
+      entry.offsets = out.offsets;
+      entry.ready = true;
+      return entry;
+    } catch (e) {
+      entry.error = e;
+      // A failed variant is not cached: the next start tries again (and reports again).
+      m.variants?.delete(key);
+      throw e;
+    }
+  })();
+  return entry;
 }
 
 export async function compileModule(
@@ -40,12 +134,12 @@ async function compileUncached(bytes: Uint8Array, source: string, sha256: string
   } catch (e) {
     throw new ModuleError(`not a valid WebAssembly module: ${(e as Error).message}`, source);
   }
-  return validateModule(module, { source, sha256, size: bytes.length });
+  return validateModule(module, { source, sha256, size: bytes.length, bytes });
 }
 
 export function validateModule(
   module: WebAssembly.Module,
-  meta: { source: string; sha256: string; size: number },
+  meta: { source: string; sha256: string; size: number; bytes?: Uint8Array },
 ): CompiledModule {
   const exportList = WebAssembly.Module.exports(module);
   const exports = new Set(exportList.map((e) => e.name));
@@ -81,5 +175,6 @@ export function validateModule(
     sha256: meta.sha256,
     size: meta.size,
     source: meta.source,
+    bytes: meta.bytes,
   };
 }

@@ -4,8 +4,9 @@
 import { encodeUtf8 } from '../abi/utf8.js';
 import { HttpContext, RootContext } from './context.js';
 import type { HttpStreamDriver } from './driver.js';
-import { PluginStartError, WasmTrap } from './errors.js';
+import { CpuLimitError, PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
+import { type Limits, resolveLimits } from './limits.js';
 import type { CompiledModule } from './module.js';
 import { type VmOptions, WasmVm } from './vm.js';
 
@@ -22,6 +23,8 @@ export interface PluginOptions {
   vmConfiguration?: Uint8Array | string;
   env?: Record<string, string>;
   failStrategy?: FailStrategy;
+  /** Memory and CPU limits of the plugin's VM; unset fields take DEFAULT_LIMITS' values. */
+  limits?: Partial<Limits>;
 }
 
 export type PluginState = 'ready' | 'failed';
@@ -37,9 +40,13 @@ export class Plugin {
   readonly failStrategy: FailStrategy;
   vm!: WasmVm;
   root!: RootContext;
-  /** Traps seen, VMs replaced. */
+  /** Traps seen (including CPU limit stops), VMs replaced. */
   failures = 0;
   reloads = 0;
+  /** Callbacks stopped by the CPU limit; memory grows refused by the memory limit. */
+  cpuLimitHits = 0;
+  memoryLimitHits = 0;
+  readonly limits: Limits;
   private readonly vmOptions: VmOptions;
   private nextReloadAt = 0;
   private reloadBackoffMs = 0;
@@ -55,10 +62,12 @@ export class Plugin {
     this.vmId = options.vmId ?? '';
     this.configuration = toBytes(options.configuration);
     this.failStrategy = options.failStrategy ?? 'FAIL_CLOSE';
+    this.limits = resolveLimits(options.limits);
     this.vmOptions = {
       vmId: this.vmId,
       configuration: toBytes(options.vmConfiguration),
       env: options.env ?? {},
+      limits: this.limits,
     };
   }
 
@@ -190,6 +199,7 @@ export class Plugin {
 
   reportTrap(trap: WasmTrap, contextId: number): void {
     this.failures++;
+    if (trap.cause instanceof CpuLimitError) this.cpuLimitHits++;
     this.host.log({
       level: 'error',
       source: 'host',
@@ -209,6 +219,7 @@ export class Plugin {
   private reportStartTrap(e: unknown): void {
     if (!(e instanceof WasmTrap)) return;
     this.failures++;
+    if (e.cause instanceof CpuLimitError) this.cpuLimitHits++;
     this.host.log({
       level: 'error',
       source: 'host',

@@ -5,10 +5,12 @@ import type { AbiVersion } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 import { GuestMemory } from '../abi/memory.js';
 import type { Context } from './context.js';
-import { ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
+import { CpuLimitError, type FrameSymbolizer, ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
 import type { Host } from './host.js';
 import { createImports } from './hostcalls/index.js';
-import type { CompiledModule } from './module.js';
+import { FUEL_IMPORT, GROW_IMPORT, INSTRUMENT_MODULE, PAGE_SIZE } from './instrument.js';
+import { DEFAULT_LIMITS, FUEL_QUANTUM, instrumentOptions, type Limits } from './limits.js';
+import { type CompiledModule, type ModuleVariant, moduleVariant, moduleVariantSync } from './module.js';
 
 export interface VmOptions {
   vmId?: string;
@@ -16,6 +18,8 @@ export interface VmOptions {
   configuration?: Uint8Array;
   /** Environment variables the module sees through WASI (and nothing else of the host's). */
   env?: Record<string, string>;
+  /** Memory and CPU limits (default DEFAULT_LIMITS: 64 MiB, 50 ms per callback, 1 s to start). */
+  limits?: Limits;
 }
 
 type GuestFn = (...args: number[]) => number | undefined;
@@ -51,11 +55,24 @@ export class WasmVm {
   data: CallbackData = {};
   failure: WasmTrap | undefined;
   nextToken = 1;
+  readonly limits: Limits;
+  /** Grows refused by the memory limit, callbacks stopped by the CPU limit (also counted per plugin). */
+  memoryLimitHits = 0;
+  cpuLimitHits = 0;
   private nextContextId = 1;
   private fns: Record<string, GuestFn> = {};
   private alloc!: GuestFn;
   private depth = 0;
   private after: Array<() => void> = [];
+  private variant!: ModuleVariant;
+  // CPU limit: each outermost guest call is a new "slice"; the fuel hook notes when it first ran in a
+  // slice and, at later calls, whether the slice exceeded its budget.
+  private callSeq = 0;
+  private sliceSeq = -1;
+  private sliceStart = 0;
+  private budgetMs = 0;
+  private startPhase = false;
+  private cpuExceeded: CpuLimitError | undefined;
 
   private constructor(
     readonly host: Host,
@@ -66,12 +83,20 @@ export class WasmVm {
     this.abiVersion = module.abiVersion;
     this.configuration = options.configuration ?? new Uint8Array(0);
     this.env = options.env ?? {};
+    this.limits = options.limits ?? { ...DEFAULT_LIMITS };
   }
 
   /** Instantiates the module and runs its start functions (_initialize then main, or _start). */
   static async create(host: Host, module: CompiledModule, options: VmOptions = {}): Promise<WasmVm> {
     const vm = new WasmVm(host, module, options);
-    const instance = await WebAssembly.instantiate(module.module, createImports(vm));
+    vm.variant = await moduleVariant(module, instrumentOptions(vm.limits));
+    vm.beginSlice(vm.limits.startCpuMs);
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(vm.variant.module, vm.imports());
+    } catch (e) {
+      throw vm.startFailure(e);
+    }
     vm.bind(instance);
     vm.start();
     return vm;
@@ -80,9 +105,95 @@ export class WasmVm {
   /** Synchronous instantiation (the module is already compiled): used to replace a failed VM in place. */
   static createSync(host: Host, module: CompiledModule, options: VmOptions = {}): WasmVm {
     const vm = new WasmVm(host, module, options);
-    vm.bind(new WebAssembly.Instance(module.module, createImports(vm)));
+    vm.variant = moduleVariantSync(module, instrumentOptions(vm.limits));
+    vm.beginSlice(vm.limits.startCpuMs);
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(vm.variant.module, vm.imports());
+    } catch (e) {
+      throw vm.startFailure(e);
+    }
+    vm.bind(instance);
     vm.start();
     return vm;
+  }
+
+  /** A trap in the module's start section (run while instantiating) is a trap like any other. */
+  private startFailure(e: unknown): unknown {
+    const trap =
+      e instanceof WebAssembly.RuntimeError ||
+      e instanceof ProcExit ||
+      (e instanceof RangeError && /call stack/i.test(e.message));
+    return trap ? this.fail('the start function', e) : e;
+  }
+
+  private imports(): WebAssembly.Imports {
+    const imports = createImports(this);
+    const v = this.variant;
+    if (v.fuel || v.memoryHook) {
+      const own: Record<string, (...a: number[]) => number> = {};
+      if (v.fuel) own[FUEL_IMPORT] = () => this.fuel();
+      if (v.memoryHook) own[GROW_IMPORT] = (r: number) => this.memoryGrown(r);
+      imports[INSTRUMENT_MODULE] = own;
+    }
+    return imports;
+  }
+
+  /** A new outermost guest call with this CPU budget (ms, 0: none). */
+  private beginSlice(budgetMs: number): void {
+    this.callSeq++;
+    this.budgetMs = budgetMs;
+  }
+
+  /**
+   * wasmgate.fuel: the guest used up its fuel. Returns the next quantum, or 0 (the guest then traps) once
+   * the current call ran past its budget. The clock is read here only, every FUEL_QUANTUM loop iterations
+   * and function entries, never per call: a call's time is counted from the first time it runs out of
+   * fuel, which is at most one quantum after it started.
+   */
+  private fuel(): number {
+    const now = performance.now();
+    if (this.sliceSeq !== this.callSeq) {
+      this.sliceSeq = this.callSeq;
+      this.sliceStart = now;
+      return FUEL_QUANTUM;
+    }
+    const elapsed = now - this.sliceStart;
+    if (this.budgetMs === 0 || elapsed < this.budgetMs) return FUEL_QUANTUM;
+    this.cpuExceeded = new CpuLimitError(elapsed, this.budgetMs);
+    this.cpuLimitHits++;
+    return 0;
+  }
+
+  /** wasmgate.memory_grown: sees each memory.grow's result; -1 past the limit (the declared maximum). */
+  private memoryGrown(result: number): number {
+    if (result === -1) {
+      this.memoryLimitHits++;
+      const ctx = this.current;
+      if (ctx) ctx.plugin.memoryLimitHits++;
+      const size = this.memory ? this.memory.size : 0;
+      this.host.log({
+        level: 'warn',
+        source: 'host',
+        plugin: ctx?.plugin.name,
+        vmId: this.vmId,
+        contextId: ctx?.id,
+        message: `memory limit: memory.grow refused at ${Math.round(size / 1048576)} MiB (limit ${this.limits.memoryMiB} MiB, ${(this.variant.maxPages ?? 0) * PAGE_SIZE} bytes)`,
+      });
+    }
+    return result;
+  }
+
+  /** Maps frames of an instrumented module back to the original module's functions and offsets. */
+  private symbolizer(): FrameSymbolizer | undefined {
+    const offsets = this.variant?.offsets;
+    const lines = this.module.debugLines?.();
+    if (!offsets && !lines) return undefined;
+    return (fn, offset) => {
+      const f = offsets ? offsets.functionIndex(fn) : fn;
+      const o = offsets ? offsets.offset(offset) : offset;
+      return { functionIndex: f, offset: o, location: lines?.(o) };
+    };
   }
 
   private bind(instance: WebAssembly.Instance): void {
@@ -103,6 +214,7 @@ export class WasmVm {
     if (has('_initialize') && has('main')) steps.push(['main', () => this.fns.main(0, 0)]);
     for (const [name, run] of steps) {
       this.host.activeCalls++;
+      this.beginSlice(this.limits.startCpuMs);
       try {
         run();
       } catch (e) {
@@ -116,6 +228,17 @@ export class WasmVm {
 
   has(callback: string): boolean {
     return callback in this.fns;
+  }
+
+  /** Runs `fn` (calls into the VM) with the start-up CPU limit: proxy_on_vm_start, proxy_on_configure. */
+  withStartLimit<T>(fn: () => T): T {
+    const prev = this.startPhase;
+    this.startPhase = true;
+    try {
+      return fn();
+    } finally {
+      this.startPhase = prev;
+    }
   }
 
   allocContextId(): number {
@@ -141,6 +264,10 @@ export class WasmVm {
     if (this.failure) throw this.failure;
     const prev = this.current;
     this.current = ctx;
+    if (this.depth === 0) {
+      this.callSeq++;
+      this.budgetMs = this.startPhase ? this.limits.startCpuMs : this.limits.cpuMs;
+    }
     this.depth++;
     this.host.activeCalls++;
     try {
@@ -171,7 +298,9 @@ export class WasmVm {
 
   private fail(callback: string, err: unknown): WasmTrap {
     if (err instanceof WasmTrap) return err;
-    const trap = new WasmTrap(callback, err, wasmBacktrace(err));
+    // The trap the fuel check executes once the budget is spent is reported as what it is.
+    const cause = this.cpuExceeded && err instanceof WebAssembly.RuntimeError ? this.cpuExceeded : err;
+    const trap = new WasmTrap(callback, cause, wasmBacktrace(err, this.symbolizer()));
     this.failure ??= trap;
     return trap;
   }

@@ -17,6 +17,7 @@ import type {
   HttpCalloutResponse,
 } from '../host/driver.js';
 import { Host, type LogEntry } from '../host/host.js';
+import type { Limits } from '../host/limits.js';
 import type { Metric } from '../host/metrics-store.js';
 import { type FailStrategy, Plugin } from '../host/plugin.js';
 import { HttpStreamHarness, type StreamOptions } from './http-stream.js';
@@ -33,6 +34,8 @@ export interface LoadFilterOptions {
   vmConfig?: string | Uint8Array;
   env?: Record<string, string>;
   failStrategy?: FailStrategy;
+  /** Memory and CPU limits (default 64 MiB, 50 ms per callback, 1 s to start; 0 turns one off). */
+  limits?: Partial<Limits>;
   /** Host log level (default: trace, so tests see everything). */
   logLevel?: LogLevelName;
   /** Clusters proxy_http_call / proxy_grpc_call may name (default: any name). */
@@ -240,6 +243,7 @@ export class FilterHarness {
       vmConfiguration: options.vmConfig,
       env: options.env,
       failStrategy: options.failStrategy,
+      limits: options.limits,
     });
     harness = new FilterHarness(host, plugin, callouts, logs);
     host.drain();

@@ -1,0 +1,44 @@
+// Per-VM resource limits: memory (MiB) and CPU time per callback (ms). See instrument.ts for how they are
+// enforced and docs/host.md for the reasoning.
+
+import type { InstrumentOptions } from './instrument.js';
+
+export interface Limits {
+  /** Linear memory per VM, MiB; 0: no limit (up to the 4 GiB of wasm32). */
+  memoryMiB: number;
+  /** Time one callback into the VM may run, ms; 0: no limit. */
+  cpuMs: number;
+  /** The same for starting: the module's start functions, proxy_on_vm_start, proxy_on_configure. */
+  startCpuMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ memoryMiB: 64, cpuMs: 50, startCpuMs: 1000 });
+
+/** Loop iterations and function entries between two looks at the clock. */
+export const FUEL_QUANTUM = 10_000;
+
+export const MAX_MEMORY_MIB = 4096;
+
+export function resolveLimits(
+  limits: Partial<Limits> | undefined,
+  defaults: Readonly<Limits> = DEFAULT_LIMITS,
+): Limits {
+  const l = { ...defaults, ...stripUndefined(limits ?? {}) };
+  for (const k of ['memoryMiB', 'cpuMs', 'startCpuMs'] as const) {
+    if (!Number.isFinite(l[k]) || l[k] < 0) throw new RangeError(`limits.${k} must be a number ≥ 0`);
+  }
+  if (l.memoryMiB > MAX_MEMORY_MIB)
+    throw new RangeError(`limits.memoryMiB must be at most ${MAX_MEMORY_MIB}`);
+  return l;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function instrumentOptions(l: Limits): InstrumentOptions {
+  return {
+    fuel: l.cpuMs > 0 || l.startCpuMs > 0,
+    maxPages: l.memoryMiB > 0 ? Math.min(65536, Math.ceil(l.memoryMiB * 16)) : 0,
+  };
+}
