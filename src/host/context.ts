@@ -6,6 +6,7 @@ import type { HeaderMap } from '../abi/header-map.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from './driver.js';
 import { WasmTrap } from './errors.js';
+import { hiddenCount } from './sanitize.js';
 import type { Plugin } from './plugin.js';
 import type { WasmVm } from './vm.js';
 
@@ -252,7 +253,9 @@ export class HttpContext extends Context {
   }
 
   onRequestHeaders(endOfStream: boolean): number {
-    const n = this.stream.headerMap(MapType.HttpRequestHeaders, false)?.size ?? 0;
+    const map = this.stream.headerMap(MapType.HttpRequestHeaders, false);
+    const hidden = this.plugin.sanitizer?.headers;
+    const n = map ? map.size - (hidden ? hiddenCount(map, hidden) : 0) : 0;
     return this.run('proxy_on_request_headers', MAX_HEADERS_ACTION, n, endOfStream ? 1 : 0);
   }
 
@@ -269,7 +272,9 @@ export class HttpContext extends Context {
   }
 
   onResponseHeaders(endOfStream: boolean): number {
-    const n = this.stream.headerMap(MapType.HttpResponseHeaders, false)?.size ?? 0;
+    const map = this.stream.headerMap(MapType.HttpResponseHeaders, false);
+    const hidden = this.plugin.sanitizer?.headers;
+    const n = map ? map.size - (hidden ? hiddenCount(map, hidden) : 0) : 0;
     return this.run('proxy_on_response_headers', MAX_HEADERS_ACTION, n, endOfStream ? 1 : 0);
   }
 

@@ -18,8 +18,8 @@ export interface LogEntry {
   vmId?: string;
   rootId?: string;
   contextId?: number;
-  /** 'filter' for proxy_log / WASI writes, 'host' for the host's own reports. */
-  source: 'filter' | 'host';
+  /** 'filter' for proxy_log / WASI writes, 'host' for the host's own reports, 'trace' for the wasm trace. */
+  source: 'filter' | 'host' | 'trace';
   /** In-VM call stack, for traps. */
   backtrace?: string[];
 }
@@ -93,6 +93,11 @@ export class Host {
 
   log(entry: LogEntry): void {
     if (LOG_LEVEL_NAMES.indexOf(entry.level) < this.logLevel) return;
+    this.sink(entry);
+  }
+
+  /** A wasm trace line: written whatever the log level (the plugin's trace switch decides). */
+  trace(entry: LogEntry): void {
     this.sink(entry);
   }
 

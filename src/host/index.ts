@@ -1,3 +1,4 @@
+export * from './capabilities.js';
 export * from './context.js';
 export * from './driver.js';
 export * from './errors.js';
@@ -8,5 +9,6 @@ export * from './limits.js';
 export * from './metrics-store.js';
 export * from './module.js';
 export * from './plugin.js';
+export * from './sanitize.js';
 export * from './stream-attributes.js';
 export * from './vm.js';

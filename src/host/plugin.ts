@@ -2,12 +2,19 @@
 // failure policy. FAIL_RELOAD replaces a failed VM for later streams, backing off if it keeps failing.
 
 import { encodeUtf8 } from '../abi/utf8.js';
+import {
+  type Capabilities,
+  type CapabilityConfig,
+  forbiddenImports,
+  resolveCapabilities,
+} from './capabilities.js';
 import { HttpContext, RootContext } from './context.js';
 import type { HttpStreamDriver } from './driver.js';
 import { CpuLimitError, PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
 import { type Limits, resolveLimits } from './limits.js';
 import type { CompiledModule } from './module.js';
+import { makeSanitizer, type SanitizeConfig, type Sanitizer } from './sanitize.js';
 import { type VmOptions, WasmVm } from './vm.js';
 
 export type FailStrategy = 'FAIL_CLOSE' | 'FAIL_OPEN' | 'FAIL_RELOAD';
@@ -25,6 +32,12 @@ export interface PluginOptions {
   failStrategy?: FailStrategy;
   /** Memory and CPU limits of the plugin's VM; unset fields take DEFAULT_LIMITS' values. */
   limits?: Partial<Limits>;
+  /** Host functions the module may use (groups or names); every one when absent. */
+  capabilities?: CapabilityConfig;
+  /** Headers (and the client address) the filter must not see. */
+  sanitize?: SanitizeConfig;
+  /** Log every call between VM and host (changeable at run time: setTrace). */
+  trace?: boolean;
 }
 
 export type PluginState = 'ready' | 'failed';
@@ -46,7 +59,14 @@ export class Plugin {
   /** Callbacks stopped by the CPU limit; memory grows refused by the memory limit. */
   cpuLimitHits = 0;
   memoryLimitHits = 0;
+  /** Calls answered with an error because the capabilities do not allow them. */
+  capabilityDenials = 0;
   readonly limits: Limits;
+  readonly capabilities: Capabilities | undefined;
+  /** What the filter must not see; undefined when nothing is hidden. */
+  readonly sanitizer: Sanitizer | undefined;
+  /** Whether this plugin's calls are traced (see setTrace). */
+  trace: boolean;
   private readonly vmOptions: VmOptions;
   private nextReloadAt = 0;
   private reloadBackoffMs = 0;
@@ -63,12 +83,29 @@ export class Plugin {
     this.configuration = toBytes(options.configuration);
     this.failStrategy = options.failStrategy ?? 'FAIL_CLOSE';
     this.limits = resolveLimits(options.limits);
+    this.capabilities = options.capabilities ? resolveCapabilities(options.capabilities) : undefined;
+    this.sanitizer = makeSanitizer(options.sanitize);
+    this.trace = options.trace ?? false;
     this.vmOptions = {
       vmId: this.vmId,
       configuration: toBytes(options.vmConfiguration),
       env: options.env ?? {},
       limits: this.limits,
+      capabilities: this.capabilities,
     };
+  }
+
+  /**
+   * Turns this plugin's trace log on or off while it runs. The VM traces while any of its plugins does
+   * (lines are written for this plugin's contexts only).
+   */
+  setTrace(on: boolean): void {
+    this.trace = on;
+    const vm = this.vm;
+    if (!vm) return;
+    let any = on;
+    for (const ctx of vm.contexts.values()) if (ctx.root === ctx && ctx.plugin.trace) any = true;
+    if (any !== vm.tracing) vm.setTracing(any);
   }
 
   /**
@@ -86,10 +123,23 @@ export class Plugin {
     return plugin;
   }
 
+  /** onViolation: refuse — a module importing a function outside the allow-list does not load. */
+  private checkCapabilities(): void {
+    const caps = this.capabilities;
+    if (caps?.onViolation !== 'refuse') return;
+    const bad = forbiddenImports(this.module.imports, caps);
+    if (bad.length > 0)
+      throw new PluginStartError(
+        `the module imports host functions its capabilities do not allow: ${bad.join(', ')} (allowed: ${caps.allow.join(', ') || 'none'})`,
+        this.name,
+      );
+  }
+
   private async boot(vm?: WasmVm): Promise<void> {
+    this.checkCapabilities();
     let v: WasmVm;
     try {
-      v = vm ?? (await WasmVm.create(this.host, this.module, this.vmOptions));
+      v = vm ?? (await WasmVm.create(this.host, this.module, { ...this.vmOptions, trace: this.trace }));
     } catch (e) {
       this.reportStartTrap(e);
       throw new PluginStartError(`starting the VM failed: ${describe(e)}`, this.name);
@@ -101,7 +151,7 @@ export class Plugin {
   private bootSync(): void {
     let v: WasmVm;
     try {
-      v = WasmVm.createSync(this.host, this.module, this.vmOptions);
+      v = WasmVm.createSync(this.host, this.module, { ...this.vmOptions, trace: this.trace });
     } catch (e) {
       this.reportStartTrap(e);
       throw new PluginStartError(`starting the VM failed: ${describe(e)}`, this.name);
@@ -128,6 +178,8 @@ export class Plugin {
     }
     this.vm = v;
     this.root = root;
+    // A shared VM (or one reloaded after a failure) traces when this plugin does.
+    if (this.trace && !v.tracing) v.setTracing(true);
   }
 
   get state(): PluginState {

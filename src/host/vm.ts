@@ -4,13 +4,16 @@
 import type { AbiVersion } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 import { GuestMemory } from '../abi/memory.js';
+import type { Capabilities } from './capabilities.js';
 import type { Context } from './context.js';
 import { CpuLimitError, type FrameSymbolizer, ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
 import type { Host } from './host.js';
+import type { HostcallSlot } from './hostcalls/guard.js';
 import { createImports } from './hostcalls/index.js';
 import { FUEL_IMPORT, GROW_IMPORT, INSTRUMENT_MODULE, PAGE_SIZE } from './instrument.js';
 import { DEFAULT_LIMITS, FUEL_QUANTUM, instrumentOptions, type Limits } from './limits.js';
 import { type CompiledModule, type ModuleVariant, moduleVariant, moduleVariantSync } from './module.js';
+import { tracedHostcall, traceLine, traceWanted } from './trace.js';
 
 export interface VmOptions {
   vmId?: string;
@@ -20,6 +23,10 @@ export interface VmOptions {
   env?: Record<string, string>;
   /** Memory and CPU limits (default DEFAULT_LIMITS: 64 MiB, 50 ms per callback, 1 s to start). */
   limits?: Limits;
+  /** Host functions the module may use (all when undefined). */
+  capabilities?: Capabilities;
+  /** Trace from the start (the module's start functions included). */
+  trace?: boolean;
 }
 
 type GuestFn = (...args: number[]) => number | undefined;
@@ -56,6 +63,11 @@ export class WasmVm {
   failure: WasmTrap | undefined;
   nextToken = 1;
   readonly limits: Limits;
+  readonly capabilities: Capabilities | undefined;
+  /** The guarded hostcalls' implementation slots (createImports fills them). */
+  hostcallSlots: HostcallSlot[] = [];
+  /** Whether calls are traced (some plugin of this VM has its trace on): see trace.ts. */
+  tracing = false;
   /** Grows refused by the memory limit, callbacks stopped by the CPU limit (also counted per plugin). */
   memoryLimitHits = 0;
   cpuLimitHits = 0;
@@ -84,6 +96,8 @@ export class WasmVm {
     this.configuration = options.configuration ?? new Uint8Array(0);
     this.env = options.env ?? {};
     this.limits = options.limits ?? { ...DEFAULT_LIMITS };
+    this.capabilities = options.capabilities;
+    this.tracing = options.trace ?? false;
   }
 
   /** Instantiates the module and runs its start functions (_initialize then main, or _start). */
@@ -129,6 +143,7 @@ export class WasmVm {
 
   private imports(): WebAssembly.Imports {
     const imports = createImports(this);
+    if (this.tracing) this.setTracing(true);
     const v = this.variant;
     if (v.fuel || v.memoryHook) {
       const own: Record<string, (...a: number[]) => number> = {};
@@ -215,9 +230,13 @@ export class WasmVm {
     for (const [name, run] of steps) {
       this.host.activeCalls++;
       this.beginSlice(this.limits.startCpuMs);
+      if (this.tracing) traceLine(this, `[host->vm] ${name}(${name === 'main' ? '0, 0' : ''})`);
       try {
         run();
+        if (this.tracing) traceLine(this, `[host<-vm] ${name} -> done`);
       } catch (e) {
+        if (this.tracing)
+          traceLine(this, `[host<-vm] ${name} -> ${e instanceof ProcExit ? e.message : 'trap'}`);
         // A command-style module may end _start with proc_exit(0): that is a normal exit.
         if (!(e instanceof ProcExit && e.code === 0)) throw this.fail(name, e);
       } finally {
@@ -228,6 +247,16 @@ export class WasmVm {
 
   has(callback: string): boolean {
     return callback in this.fns;
+  }
+
+  /**
+   * Turns the trace log on or off for this VM: swaps every hostcall's implementation for a logging one
+   * (or back). Lines are written only for contexts whose plugin traces.
+   */
+  setTracing(on: boolean): void {
+    this.tracing = on;
+    for (const slot of this.hostcallSlots)
+      slot.set(on ? tracedHostcall(this, slot.name, slot.raw, slot.wasi) : slot.raw);
   }
 
   /** Runs `fn` (calls into the VM) with the start-up CPU limit: proxy_on_vm_start, proxy_on_configure. */
@@ -262,6 +291,55 @@ export class WasmVm {
     const fn = this.fns[name];
     if (fn === undefined) return undefined;
     if (this.failure) throw this.failure;
+    if (this.tracing) return this.tracedCall(ctx, name, a, b, c, d, e);
+    return this.run(ctx, name, fn, a, b, c, d, e);
+  }
+
+  /** call(), logging the callback and its result (or trap) when the context's plugin traces. */
+  private tracedCall(
+    ctx: Context,
+    name: string,
+    a?: number,
+    b?: number,
+    c?: number,
+    d?: number,
+    e?: number,
+  ): number | undefined {
+    const fn = this.fns[name];
+    if (!ctx.plugin.trace) return this.run(ctx, name, fn, a, b, c, d, e);
+    const args = [a, b, c, d, e].filter((x) => x !== undefined).map((x) => String((x as number) | 0));
+    const prev = this.current;
+    this.current = ctx;
+    traceLine(this, `[host->vm] ${name}(${args.join(', ')})`);
+    this.current = prev;
+    let r: number | undefined;
+    try {
+      r = this.run(ctx, name, fn, a, b, c, d, e);
+    } catch (err) {
+      this.current = ctx;
+      traceLine(
+        this,
+        `[host<-vm] ${name} -> trap: ${err instanceof WasmTrap ? describeCause(err.cause) : String(err)}`,
+      );
+      this.current = prev;
+      throw err;
+    }
+    this.current = ctx;
+    traceLine(this, `[host<-vm] ${name} -> ${r}`);
+    this.current = prev;
+    return r;
+  }
+
+  private run(
+    ctx: Context,
+    name: string,
+    fn: GuestFn,
+    a?: number,
+    b?: number,
+    c?: number,
+    d?: number,
+    e?: number,
+  ): number | undefined {
     const prev = this.current;
     this.current = ctx;
     if (this.depth === 0) {
@@ -311,7 +389,16 @@ export class WasmVm {
    */
   allocate(size: number): number {
     const ptr = (this.alloc(size) ?? 0) >>> 0;
+    if (this.tracing && traceWanted(this))
+      traceLine(
+        this,
+        `[host->vm] ${this.fns.proxy_on_memory_allocate ? 'proxy_on_memory_allocate' : 'malloc'}(${size}) -> ${ptr}`,
+      );
     if (ptr === 0 || ptr + size > this.memory.size) return 0;
     return ptr;
   }
+}
+
+function describeCause(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -8,6 +8,7 @@ import type { LogLevelName } from '../abi/constants.js';
 import { type HeaderInit, HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import { encodeUtf8 } from '../abi/utf8.js';
+import type { CapabilityConfig } from '../host/capabilities.js';
 import type {
   CalloutDispatcher,
   ForeignFunction,
@@ -20,6 +21,7 @@ import { Host, type LogEntry } from '../host/host.js';
 import type { Limits } from '../host/limits.js';
 import type { Metric } from '../host/metrics-store.js';
 import { type FailStrategy, Plugin } from '../host/plugin.js';
+import type { SanitizeConfig } from '../host/sanitize.js';
 import { HttpStreamHarness, type StreamOptions } from './http-stream.js';
 
 export interface LoadFilterOptions {
@@ -36,6 +38,12 @@ export interface LoadFilterOptions {
   failStrategy?: FailStrategy;
   /** Memory and CPU limits (default 64 MiB, 50 ms per callback, 1 s to start; 0 turns one off). */
   limits?: Partial<Limits>;
+  /** Host functions the filter may use, by group or name; a forbidden import refuses the load or errors. */
+  capabilities?: CapabilityConfig;
+  /** Headers (and the client address) hidden from the filter. */
+  sanitize?: SanitizeConfig;
+  /** Log every call between VM and host (also: harness.setTrace, harness.traceLines()). */
+  trace?: boolean;
   /** Host log level (default: trace, so tests see everything). */
   logLevel?: LogLevelName;
   /** Clusters proxy_http_call / proxy_grpc_call may name (default: any name). */
@@ -244,6 +252,9 @@ export class FilterHarness {
       env: options.env,
       failStrategy: options.failStrategy,
       limits: options.limits,
+      capabilities: options.capabilities,
+      sanitize: options.sanitize,
+      trace: options.trace,
     });
     harness = new FilterHarness(host, plugin, callouts, logs);
     host.drain();
@@ -266,6 +277,16 @@ export class FilterHarness {
 
   clearLogs(): void {
     this.logs.length = 0;
+  }
+
+  /** Turns the wasm trace log on or off. */
+  setTrace(on: boolean): void {
+    this.plugin.setTrace(on);
+  }
+
+  /** The wasm trace lines logged so far ("[host->vm] proxy_on_request_headers(2, 3, 1)", …). */
+  traceLines(): string[] {
+    return this.logs.filter((l) => l.source === 'trace').map((l) => l.message);
   }
 
   /** Counter or gauge value, or undefined when the filter defined no such metric. */

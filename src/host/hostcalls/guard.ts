@@ -1,6 +1,7 @@
 // Hostcalls never throw into the guest. Bad pointers become INVALID_MEMORY_ACCESS (WASI: FAULT); a bug
 // in the host becomes INTERNAL_FAILURE with an error log. Only what must unwind the guest passes
-// through: proc_exit and traps raised inside a nested guest call (the allocator).
+// through: proc_exit and traps raised inside a nested guest call (the allocator, including a CPU limit
+// stop there).
 
 import { Status, WasiErrno } from '../../abi/constants.js';
 import { MemoryFault } from '../../abi/memory.js';
@@ -18,7 +19,25 @@ function passesThrough(e: unknown): boolean {
   );
 }
 
-export function guard<F extends Fn>(vm: WasmVm, name: string, fn: F, wasi: boolean): F {
+/**
+ * A guarded hostcall's implementation, swappable while the VM runs (tracing swaps in a logging
+ * implementation): the import V8 calls stays the same function.
+ */
+export interface HostcallSlot {
+  name: string;
+  wasi: boolean;
+  /** The plain implementation. */
+  readonly raw: Fn;
+  set(fn: Fn): void;
+}
+
+export function guard<F extends Fn>(
+  vm: WasmVm,
+  name: string,
+  fn: F,
+  wasi: boolean,
+  slots?: HostcallSlot[],
+): F {
   const fault: number = wasi ? WasiErrno.Fault : Status.InvalidMemoryAccess;
   const failure: number = wasi ? WasiErrno.Inval : Status.InternalFailure;
   const handle = (e: unknown): number => {
@@ -33,7 +52,15 @@ export function guard<F extends Fn>(vm: WasmVm, name: string, fn: F, wasi: boole
     return failure;
   };
   // Fixed-arity wrappers keep V8's calls monomorphic and avoid rest-argument arrays per call.
-  const f = fn as unknown as (...a: unknown[]) => unknown;
+  let f = fn as unknown as (...a: unknown[]) => unknown;
+  slots?.push({
+    name,
+    wasi,
+    raw: fn,
+    set: (g) => {
+      f = g as unknown as (...a: unknown[]) => unknown;
+    },
+  });
   let wrapped: (...a: unknown[]) => unknown;
   switch (fn.length) {
     case 0:

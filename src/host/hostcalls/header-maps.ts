@@ -1,17 +1,29 @@
 // Header maps: request/response headers and trailers, callout response headers, gRPC metadata.
 
-import { Status } from '../../abi/constants.js';
+import { MapType, Status } from '../../abi/constants.js';
 import { decodePairs } from '../../abi/header-map.js';
+import { replaceVisible, visibleCopy } from '../sanitize.js';
 import type { WasmVm } from '../vm.js';
 import { resolveMap } from './resolve.js';
 import { returnPairs, returnString } from './returns.js';
+
+/**
+ * The headers the running plugin must not see in a stream's header maps (sanitize), or undefined: the
+ * common case, which then takes the plain paths below. Callout responses and gRPC metadata are the
+ * filter's own and never sanitized.
+ */
+function hiddenIn(vm: WasmVm, type: number): ReadonlySet<string> | undefined {
+  if (type > MapType.HttpResponseTrailers) return undefined;
+  return vm.current?.plugin.sanitizer?.headers;
+}
 
 export function headerMapCalls(vm: WasmVm) {
   return {
     proxy_get_header_map_pairs(type: number, ptrPtr: number, sizePtr: number): number {
       const map = resolveMap(vm, type);
       if (!map) return Status.BadArgument;
-      return returnPairs(vm, ptrPtr, sizePtr, map);
+      const hidden = hiddenIn(vm, type);
+      return returnPairs(vm, ptrPtr, sizePtr, hidden ? visibleCopy(map, hidden) : map);
     },
     proxy_set_header_map_pairs(type: number, ptr: number, size: number): number {
       const bytes = vm.memory.view(ptr, size);
@@ -19,14 +31,17 @@ export function headerMapCalls(vm: WasmVm) {
       if (!map) return Status.BadArgument;
       const pairs = decodePairs(bytes);
       if (!pairs) return Status.BadArgument;
-      map.replaceAll(pairs);
+      const hidden = hiddenIn(vm, type);
+      if (hidden) replaceVisible(map, pairs, hidden);
+      else map.replaceAll(pairs);
       return Status.Ok;
     },
     proxy_get_header_map_size(type: number, sizePtr: number): number {
       vm.memory.check(sizePtr, 4);
       const map = resolveMap(vm, type);
       if (!map) return Status.BadArgument;
-      vm.memory.setU32(sizePtr, map.serializedSize());
+      const hidden = hiddenIn(vm, type);
+      vm.memory.setU32(sizePtr, (hidden ? visibleCopy(map, hidden) : map).serializedSize());
       return Status.Ok;
     },
     proxy_get_header_map_value(
@@ -41,6 +56,7 @@ export function headerMapCalls(vm: WasmVm) {
       vm.memory.check(vsizePtr, 4);
       const map = resolveMap(vm, type);
       if (!map) return Status.BadArgument;
+      if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.NotFound;
       const value = map.get(key);
       if (value === undefined) return Status.NotFound;
       return returnString(vm, vptrPtr, vsizePtr, value);
@@ -50,6 +66,7 @@ export function headerMapCalls(vm: WasmVm) {
       const value = vm.memory.string(vptr, vlen);
       const map = resolveMap(vm, type, true);
       if (!map) return Status.BadArgument;
+      if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.BadArgument;
       map.add(key, value);
       return Status.Ok;
     },
@@ -64,6 +81,7 @@ export function headerMapCalls(vm: WasmVm) {
       const value = vm.memory.string(vptr, vlen);
       const map = resolveMap(vm, type, true);
       if (!map) return Status.BadArgument;
+      if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.BadArgument;
       map.set(key, value);
       return Status.Ok;
     },
@@ -71,6 +89,7 @@ export function headerMapCalls(vm: WasmVm) {
       const key = vm.memory.string(kptr, klen);
       const map = resolveMap(vm, type);
       if (!map) return Status.BadArgument;
+      if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.BadArgument;
       map.remove(key);
       return Status.Ok;
     },

@@ -1,10 +1,11 @@
 // The import object a VM is instantiated with: every Proxy-Wasm hostcall under "env", WASI under
 // "wasi_snapshot_preview1" (and the older "wasi_unstable"), each guarded.
 
+import { Status, WasiErrno } from '../../abi/constants.js';
 import type { WasmVm } from '../vm.js';
 import { bufferCalls } from './buffers.js';
 import { calloutCalls } from './callouts.js';
-import { guard } from './guard.js';
+import { guard, type HostcallSlot } from './guard.js';
 import { headerMapCalls } from './header-maps.js';
 import { loggingCalls } from './logging.js';
 import { metricCalls } from './metrics.js';
@@ -48,15 +49,52 @@ export function hostcallNames(): { env: string[]; wasi: string[] } {
   return { env: [...ENV_NAMES].sort(), wasi: [...WASI_NAMES].sort() };
 }
 
-function wrapAll(vm: WasmVm, calls: Calls, wasi: boolean): Calls {
+/**
+ * A function the plugin's capabilities do not allow (onViolation: error): it answers an error status
+ * (UNIMPLEMENTED, or ENOTCAPABLE for WASI), warns once per function and counts each call.
+ */
+function denied(vm: WasmVm, name: string, wasi: boolean): (...args: never[]) => number {
+  let warned = false;
+  const answer: number = wasi ? WasiErrno.Notcapable : Status.Unimplemented;
+  return () => {
+    const ctx = vm.current;
+    if (ctx) ctx.plugin.capabilityDenials++;
+    if (!warned) {
+      warned = true;
+      vm.host.log({
+        level: 'warn',
+        source: 'host',
+        plugin: ctx?.plugin.name,
+        vmId: vm.vmId,
+        contextId: ctx?.id,
+        message: `capability denied: ${name} is not allowed for this plugin (answered ${wasi ? 'ENOTCAPABLE' : 'UNIMPLEMENTED'})`,
+      });
+    }
+    return answer;
+  };
+}
+
+function wrapAll(vm: WasmVm, calls: Calls, wasi: boolean, slots: HostcallSlot[]): Calls {
   const out: Calls = {};
-  for (const [name, fn] of Object.entries(calls)) out[name] = guard(vm, name, fn, wasi);
+  const allowed = vm.capabilities?.allowed;
+  for (const [name, fn] of Object.entries(calls)) {
+    let impl = fn;
+    if (allowed && !allowed.has(name)) {
+      impl = denied(vm, name, wasi);
+      // Same arity as the real function: the guard's wrapper (and a trace of it) passes every argument.
+      Object.defineProperty(impl, 'length', { value: fn.length });
+    }
+    out[name] = guard(vm, name, impl, wasi, slots);
+  }
   return out;
 }
 
+/** The import object; each guarded hostcall's slot is left on the VM (tracing swaps implementations). */
 export function createImports(vm: WasmVm): WebAssembly.Imports {
-  const wasi = wrapAll(vm, wasiCalls(vm), true);
-  const imports: WebAssembly.Imports = { env: wrapAll(vm, envCalls(vm), false) };
+  const slots: HostcallSlot[] = [];
+  const wasi = wrapAll(vm, wasiCalls(vm), true, slots);
+  const imports: WebAssembly.Imports = { env: wrapAll(vm, envCalls(vm), false, slots) };
   for (const m of WASI_MODULES) imports[m] = wasi;
+  vm.hostcallSlots = slots;
   return imports as WebAssembly.Imports;
 }

@@ -3,6 +3,7 @@
 import { Status } from '../../abi/constants.js';
 import { encodeProperty, splitPropertyPath } from '../../abi/property-codec.js';
 import { resolveProperty } from '../properties.js';
+import { sanitizedProperty } from '../sanitize.js';
 import type { WasmVm } from '../vm.js';
 import { returnBytes } from './returns.js';
 
@@ -14,7 +15,9 @@ export function propertyCalls(vm: WasmVm) {
       vm.memory.check(vsizePtr, 4);
       const ctx = vm.current;
       if (!ctx) return Status.NotFound;
-      const value = resolveProperty(ctx, path);
+      const sanitizer = ctx.plugin.sanitizer;
+      const found = resolveProperty(ctx, path);
+      const value = sanitizer ? sanitizedProperty(sanitizer, path, found) : found;
       if (value === undefined) return Status.NotFound;
       return returnBytes(vm, vptrPtr, vsizePtr, encodeProperty(value));
     },

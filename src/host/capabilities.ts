@@ -1,0 +1,122 @@
+// Capability restrictions per plugin: which host functions a module may use, by group (the spec's
+// grouping) or by function name, like Envoy's capability_restriction_config (which lists function names).
+// A module importing a function outside its allow-list is refused at load (onViolation: refuse), or the
+// function is linked to a stub that answers an error (onViolation: error): UNIMPLEMENTED for proxy_*
+// functions, ENOTCAPABLE for WASI.
+
+import { hostcallNames } from './hostcalls/index.js';
+
+export const CAPABILITY_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  logging: ['proxy_log', 'proxy_get_log_level'],
+  timers: ['proxy_get_current_time_nanoseconds', 'proxy_set_tick_period_milliseconds'],
+  buffers: [
+    'proxy_get_buffer_bytes',
+    'proxy_set_buffer_bytes',
+    'proxy_get_buffer_status',
+    'proxy_get_configuration',
+  ],
+  headers: [
+    'proxy_get_header_map_pairs',
+    'proxy_set_header_map_pairs',
+    'proxy_get_header_map_size',
+    'proxy_get_header_map_value',
+    'proxy_add_header_map_value',
+    'proxy_replace_header_map_value',
+    'proxy_remove_header_map_value',
+  ],
+  stream: [
+    'proxy_continue_stream',
+    'proxy_close_stream',
+    'proxy_continue_request',
+    'proxy_continue_response',
+    'proxy_send_local_response',
+    'proxy_clear_route_cache',
+  ],
+  http_call: ['proxy_http_call'],
+  grpc_call: [
+    'proxy_grpc_call',
+    'proxy_grpc_stream',
+    'proxy_grpc_send',
+    'proxy_grpc_cancel',
+    'proxy_grpc_close',
+  ],
+  shared_data: ['proxy_get_shared_data', 'proxy_set_shared_data'],
+  shared_queue: [
+    'proxy_register_shared_queue',
+    'proxy_resolve_shared_queue',
+    'proxy_enqueue_shared_queue',
+    'proxy_dequeue_shared_queue',
+  ],
+  metrics: ['proxy_define_metric', 'proxy_increment_metric', 'proxy_record_metric', 'proxy_get_metric'],
+  properties: ['proxy_get_property', 'proxy_set_property'],
+  foreign_function: ['proxy_call_foreign_function'],
+  wasi: hostcallNames().wasi,
+};
+
+/**
+ * Always allowed: contexts cannot work without them (proxy_done, proxy_set_effective_context,
+ * proxy_get_status) and toolchain runtime helpers that reach nothing outside the VM.
+ */
+export const ALWAYS_ALLOWED: ReadonlySet<string> = new Set([
+  'proxy_done',
+  'proxy_set_effective_context',
+  'proxy_get_status',
+  'emscripten_notify_memory_growth',
+  'pthread_equal',
+]);
+
+export type OnViolation = 'refuse' | 'error';
+
+export interface CapabilityConfig {
+  /** Group names (see CAPABILITY_GROUPS) and/or function names. */
+  allow: readonly string[];
+  onViolation: OnViolation;
+}
+
+/** The resolved restriction: the function names allowed. */
+export interface Capabilities {
+  allow: readonly string[];
+  onViolation: OnViolation;
+  allowed: ReadonlySet<string>;
+}
+
+const GROUP_OF = new Map<string, string>();
+for (const [group, names] of Object.entries(CAPABILITY_GROUPS)) for (const n of names) GROUP_OF.set(n, group);
+
+/** The capability group a host function belongs to ("lifecycle" for the always-allowed ones). */
+export function capabilityGroup(name: string): string {
+  return GROUP_OF.get(name) ?? 'lifecycle';
+}
+
+/** Every valid allow-list entry: group names and function names. */
+export function capabilityNames(): string[] {
+  const { env, wasi } = hostcallNames();
+  return [...Object.keys(CAPABILITY_GROUPS), ...env, ...wasi];
+}
+
+/** Resolves an allow-list; throws naming an unknown entry. */
+export function resolveCapabilities(config: CapabilityConfig): Capabilities {
+  const allowed = new Set(ALWAYS_ALLOWED);
+  const { env, wasi } = hostcallNames();
+  const functions = new Set([...env, ...wasi]);
+  for (const entry of config.allow) {
+    const group = CAPABILITY_GROUPS[entry];
+    if (group) for (const n of group) allowed.add(n);
+    else if (functions.has(entry)) allowed.add(entry);
+    else
+      throw new RangeError(
+        `unknown capability "${entry}": expected a group (${Object.keys(CAPABILITY_GROUPS).join(', ')}) or a host function name`,
+      );
+  }
+  return { allow: [...config.allow], onViolation: config.onViolation, allowed };
+}
+
+/** The module's imports the restriction does not allow, as "env.proxy_http_call (http_call)". */
+export function forbiddenImports(
+  imports: ReadonlyArray<{ module: string; name: string; kind: string }>,
+  caps: Capabilities,
+): string[] {
+  return imports
+    .filter((i) => i.kind === 'function' && !caps.allowed.has(i.name))
+    .map((i) => `${i.module}.${i.name} (${capabilityGroup(i.name)})`);
+}

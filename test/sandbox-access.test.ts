@@ -1,0 +1,252 @@
+// What a filter may see and call, and what the host shows of it: the wasm trace log (every call between
+// VM and host, decoded), header sanitizing (hidden from reads and property lookups, protected from
+// writes), and capability restrictions (refused at load, or an error answer).
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  capabilityNames,
+  forbiddenImports,
+  PluginStartError,
+  resolveCapabilities,
+} from '../src/host/index.js';
+import { loadFilter } from '../src/testing/index.js';
+import { fixture } from './support/fixtures.js';
+
+const HEADER_FILTER = fixture('header_filter');
+const PROBE = fixture('sandbox_probe');
+const HOSTILE = fixture('hostile');
+
+/** Allocation results are guest pointers: compared by shape only. */
+const normalize = (lines: string[]) =>
+  lines.map((l) => l.replace(/^(\[host->vm\] proxy_on_memory_allocate\(\d+\) -> )\d+$/, '$1<ptr>'));
+
+describe('wasm trace log', () => {
+  it('logs every callback and hostcall of a known filter, decoded', async () => {
+    const h = await loadFilter({ wasm: HEADER_FILTER, trace: true, logLevel: 'error' });
+    const s = h.newStream();
+    s.sendRequestHeaders({
+      ':method': 'GET',
+      ':path': '/x',
+      ':authority': 'example.com',
+      'user-agent': 'ua',
+    });
+    s.sendResponseHeaders({ ':status': '200', 'x-powered-by': 'upstream' }, { endOfStream: true });
+    s.complete();
+    assert.deepEqual(normalize(h.traceLines()), [
+      '[host->vm] _initialize()',
+      '[host<-vm] _initialize -> done',
+      '[host->vm] proxy_on_context_create(1, 0)',
+      '[host<-vm] proxy_on_context_create -> 0',
+      '[host->vm] proxy_on_vm_start(1, 0)',
+      '[host<-vm] proxy_on_vm_start -> 1',
+      '[host->vm] proxy_on_configure(1, 0)',
+      '[host<-vm] proxy_on_configure -> 1',
+      '[host->vm] proxy_on_context_create(2, 1)',
+      '[host<-vm] proxy_on_context_create -> 0',
+      '[host->vm] proxy_on_request_headers(2, 4, 0)',
+      '[host->vm] proxy_on_memory_allocate(94) -> <ptr>',
+      '[vm->host] proxy_get_header_map_pairs(0) -> OK {":method": "GET", ":path": "/x", ":authority": "example.com", "user-agent": "ua"}',
+      '[vm->host] proxy_log(1, "request headers: :method=GET, :path=/x, :authority=example.com, user-agent=ua") -> OK',
+      '[host->vm] proxy_on_memory_allocate(2) -> <ptr>',
+      '[vm->host] proxy_get_header_map_value(0, ":path") -> OK "/x"',
+      '[vm->host] proxy_add_header_map_value(0, "x-wasm-filter", "c") -> OK',
+      '[host<-vm] proxy_on_request_headers -> 0',
+      '[host->vm] proxy_on_response_headers(2, 2, 1)',
+      '[vm->host] proxy_replace_header_map_value(2, "x-powered-by", "wasmgate-c") -> OK',
+      '[host<-vm] proxy_on_response_headers -> 0',
+      '[host->vm] proxy_on_done(2)',
+      '[host<-vm] proxy_on_done -> 1',
+      '[host->vm] proxy_on_delete(2)',
+      '[host<-vm] proxy_on_delete -> 0',
+    ]);
+    // Trace lines are written whatever the log level, tagged as such.
+    const entry = h.logs.find((l) => l.source === 'trace' && l.contextId === 2);
+    assert.equal(entry?.level, 'trace');
+    assert.equal(entry?.plugin, 'header_filter');
+  });
+
+  it('is switched on and off while the filter runs; off, nothing is logged', async () => {
+    const h = await loadFilter({ wasm: HEADER_FILTER, logLevel: 'error' });
+    const request = () => {
+      const s = h.newStream();
+      s.sendRequestHeaders({ ':method': 'GET', ':path': '/y', ':authority': 'a' });
+      s.complete();
+    };
+    request();
+    assert.deepEqual(h.traceLines(), []);
+    assert.equal(h.plugin.vm.tracing, false);
+    h.setTrace(true);
+    request();
+    const lines = h.traceLines();
+    assert.equal(lines[0], '[host->vm] proxy_on_context_create(3, 1)');
+    assert.ok(lines.includes('[vm->host] proxy_get_header_map_value(0, ":path") -> OK "/y"'));
+    h.setTrace(false);
+    h.clearLogs();
+    request();
+    assert.deepEqual(h.traceLines(), []);
+    assert.equal(h.plugin.vm.tracing, false);
+  });
+
+  it('shows failed calls by status name, and a trap as the callback result', async () => {
+    const h = await loadFilter({ wasm: HOSTILE, pluginConfig: 't', trace: true, logLevel: 'error' });
+    h.clearLogs();
+    h.newStream().sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    assert.deepEqual(h.traceLines(), [
+      '[host->vm] proxy_on_context_create(2, 1)',
+      '[host<-vm] proxy_on_context_create -> 0',
+      '[host->vm] proxy_on_request_headers(2, 3, 0)',
+      '[host<-vm] proxy_on_request_headers -> trap: unreachable',
+    ]);
+    const probe = await loadFilter({ wasm: PROBE, pluginConfig: 'headers', trace: true, logLevel: 'error' });
+    probe.clearLogs();
+    probe.newStream().sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    const lines = probe.traceLines();
+    assert.ok(
+      lines.includes('[vm->host] proxy_get_header_map_value(0, "authorization") -> NOT_FOUND'),
+      lines.join('\n'),
+    );
+    assert.ok(lines.includes('[vm->host] proxy_get_property("source.address") -> OK "127.0.0.1:41000"'));
+  });
+});
+
+describe('header sanitizing', () => {
+  const REQUEST = {
+    ':method': 'GET',
+    ':path': '/x',
+    ':authority': 'example.com',
+    authorization: 'Bearer secret',
+    cookie: 'session=42',
+    'x-visible': 'yes',
+    'x-forwarded-for': '203.0.113.7',
+  };
+  const infoLines = (logs: ReadonlyArray<{ source: string; level: string; message: string }>) =>
+    logs.filter((l) => l.source === 'filter' && l.level === 'info').map((l) => l.message);
+
+  it('without sanitizing, a filter that lists every header sees them all (control)', async () => {
+    const h = await loadFilter({ wasm: PROBE, pluginConfig: 'headers' });
+    h.newStream().sendRequestHeaders(REQUEST);
+    const lines = infoLines(h.logs);
+    assert.equal(
+      lines[0],
+      'pairs: :method=GET, :path=/x, :authority=example.com, authorization=Bearer secret, cookie=session=42, x-visible=yes, x-forwarded-for=203.0.113.7',
+    );
+    assert.equal(lines[1], 'get authorization: 0 Bearer secret');
+  });
+
+  it('hidden headers and the client address are invisible to reads and protected from writes', async () => {
+    const h = await loadFilter({
+      wasm: PROBE,
+      pluginConfig: 'headers',
+      sanitize: { headers: ['Authorization', 'cookie'], sourceAddress: true },
+    });
+    const s = h.newStream();
+    s.sendRequestHeaders(REQUEST);
+    assert.deepEqual(infoLines(h.logs), [
+      'pairs: :method=GET, :path=/x, :authority=example.com, x-visible=yes',
+      'get authorization: 1',
+      'get cookie: 1',
+      'get x-visible: 0 yes',
+      'property request.headers.authorization: 1',
+      'property source.address: 1',
+      'replace authorization: 2',
+      'remove cookie: 2',
+      'add x-probe: 0',
+    ]);
+    // The hidden headers went on unchanged; what the filter may write, it wrote.
+    assert.equal(s.requestHeaders.authorization, 'Bearer secret');
+    assert.equal(s.requestHeaders.cookie, 'session=42');
+    assert.equal(s.requestHeaders['x-forwarded-for'], '203.0.113.7');
+    assert.equal(s.requestHeaders['x-probe'], '1');
+  });
+
+  it('sanitizing is per plugin: another filter on the same host sees everything', async () => {
+    const hidden = await loadFilter({
+      wasm: PROBE,
+      pluginConfig: 'headers',
+      sanitize: { headers: ['authorization'] },
+    });
+    const open = await loadFilter({ wasm: PROBE, pluginConfig: 'headers', host: hidden.host, name: 'open' });
+    hidden.clearLogs();
+    open.newStream().sendRequestHeaders(REQUEST);
+    assert.equal(
+      infoLines(open.logs).find((l) => l.startsWith('get authorization')),
+      'get authorization: 0 Bearer secret',
+    );
+  });
+});
+
+describe('capabilities', () => {
+  it('groups and names resolve; an unknown one is refused by name', () => {
+    assert.ok(capabilityNames().includes('http_call'));
+    assert.ok(capabilityNames().includes('proxy_log'));
+    const caps = resolveCapabilities({
+      allow: ['logging', 'headers', 'proxy_get_property'],
+      onViolation: 'refuse',
+    });
+    assert.ok(caps.allowed.has('proxy_get_header_map_value'));
+    assert.ok(caps.allowed.has('proxy_set_effective_context'), 'lifecycle calls are always allowed');
+    assert.ok(!caps.allowed.has('proxy_http_call'));
+    assert.throws(
+      () => resolveCapabilities({ allow: ['network'], onViolation: 'refuse' }),
+      /unknown capability "network"/,
+    );
+    assert.deepEqual(
+      forbiddenImports(
+        [
+          { module: 'env', name: 'proxy_log', kind: 'function' },
+          { module: 'env', name: 'proxy_http_call', kind: 'function' },
+          { module: 'wasi_snapshot_preview1', name: 'fd_write', kind: 'function' },
+        ],
+        caps,
+      ),
+      ['env.proxy_http_call (http_call)', 'wasi_snapshot_preview1.fd_write (wasi)'],
+    );
+  });
+
+  it('onViolation refuse: a module importing a forbidden function does not load, the import named', async () => {
+    await assert.rejects(
+      loadFilter({
+        wasm: PROBE,
+        capabilities: {
+          allow: ['logging', 'headers', 'buffers', 'properties', 'wasi'],
+          onViolation: 'refuse',
+        },
+      }),
+      (e: Error) => {
+        assert.ok(e instanceof PluginStartError);
+        assert.match(
+          e.message,
+          /imports host functions its capabilities do not allow: env\.proxy_http_call \(http_call\), env\.proxy_set_shared_data \(shared_data\)/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('onViolation error: the module loads, forbidden calls answer UNIMPLEMENTED and are counted', async () => {
+    const h = await loadFilter({
+      wasm: PROBE,
+      pluginConfig: 'callout',
+      capabilities: { allow: ['logging', 'headers', 'buffers', 'properties', 'wasi'], onViolation: 'error' },
+    });
+    h.newStream().sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    const lines = h.logs.filter((l) => l.source === 'filter' && l.level === 'info').map((l) => l.message);
+    assert.deepEqual(lines, ['http_call: 12', 'set_shared_data: 12']);
+    assert.equal(h.httpCalls.length, 0, 'no call went out');
+    assert.equal(h.sharedData('probe'), undefined);
+    assert.equal(h.plugin.capabilityDenials, 2);
+    const warns = h.logs
+      .filter((l) => l.level === 'warn' && /capability denied/.test(l.message))
+      .map((l) => l.message);
+    assert.deepEqual(warns, [
+      'capability denied: proxy_http_call is not allowed for this plugin (answered UNIMPLEMENTED)',
+      'capability denied: proxy_set_shared_data is not allowed for this plugin (answered UNIMPLEMENTED)',
+    ]);
+    // Allowed, the same calls go through.
+    const free = await loadFilter({ wasm: PROBE, pluginConfig: 'callout' });
+    free.newStream().sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    assert.equal(free.httpCalls.length, 1);
+    assert.equal(free.sharedData('probe'), '1');
+  });
+});
