@@ -21,17 +21,24 @@ export interface PluginSetResult {
   changes: Array<{ key: string; change: PluginChange }>;
 }
 
-/** Specs compared without where they were written (a plugin moved between files is not changed). */
+/**
+ * Specs compared without where they were written (a plugin moved between files is not changed) and
+ * without the trace switch, which is applied to the running plugin.
+ */
 function same(a: PluginSpec, b: PluginSpec): boolean {
-  return isDeepStrictEqual({ ...a, origin: '' }, { ...b, origin: '' });
+  return isDeepStrictEqual({ ...a, origin: '', trace: false }, { ...b, origin: '', trace: false });
 }
 
 function sameExceptConfiguration(a: PluginSpec, b: PluginSpec): boolean {
   return same({ ...a, configuration: '' }, { ...b, configuration: '' });
 }
 
+// Plugins share a VM only when it is the same VM for each of them: same module, configuration, limits and
+// capabilities (both are per VM).
 const vmKey = (spec: PluginSpec, sha256: string) =>
-  spec.vmId ? `${spec.vmId}\0${sha256}\0${spec.vmConfiguration}` : undefined;
+  spec.vmId
+    ? `${spec.vmId}\0${sha256}\0${spec.vmConfiguration}\0${JSON.stringify([spec.limits ?? null, spec.capabilities ?? null])}`
+    : undefined;
 
 export async function applyPluginSpecs(
   host: Host,
@@ -70,6 +77,10 @@ export async function applyPluginSpecs(
       const sameModule = old !== undefined && old.plugin.module.sha256 === module.sha256;
       // A failed VM is not "unchanged": applying the same spec again restarts it.
       if (old && sameModule && same(old.spec, spec) && !old.plugin.vm.failure) {
+        // A changed trace switch applies to the running plugin (no restart); an unchanged one leaves
+        // what the admin API may have set.
+        if ((old.spec.trace ?? false) !== (spec.trace ?? false)) old.plugin.setTrace(spec.trace ?? false);
+        old.spec = spec;
         plugins.push(old);
         changes.push({ key: spec.key, change: 'unchanged' });
         continue;
@@ -91,6 +102,10 @@ export async function applyPluginSpecs(
             vmConfiguration: spec.vmConfiguration,
             env: spec.env,
             failStrategy: spec.failStrategy,
+            limits: spec.limits,
+            capabilities: spec.capabilities,
+            sanitize: spec.sanitize,
+            trace: spec.trace,
           },
           shared,
         );

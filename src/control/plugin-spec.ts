@@ -5,12 +5,13 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FailStrategy } from '../host/plugin.js';
+import { type SandboxSettings, sandboxFromAnnotations, sanitizeFrom } from './sandbox-settings.js';
 import type { EnvoyWasmConfig, WasmPluginResource } from './schema.js';
 
 export type Phase = 'AUTHN' | 'AUTHZ' | 'STATS' | 'UNSPECIFIED_PHASE';
 const PHASE_RANK: Record<Phase, number> = { AUTHN: 0, AUTHZ: 1, STATS: 2, UNSPECIFIED_PHASE: 3 };
 
-export interface PluginSpec {
+export interface PluginSpec extends SandboxSettings {
   /** Unique key: namespace/name for WasmPlugins, the filter name for plain wasm filters. */
   key: string;
   /** plugin_name as filters see it (Istio: namespace.name). */
@@ -71,6 +72,7 @@ export function fromWasmPlugin(
     matchLabels: s.selector?.matchLabels ?? {},
     ports: (s.match ?? []).flatMap((m) => (m.ports ?? []).map((p) => p.number)),
     imagePullPolicy: s.imagePullPolicy,
+    ...sandboxFromAnnotations(r.metadata.annotations).settings,
   };
 }
 
@@ -108,7 +110,23 @@ export function fromEnvoyWasm(
     failStrategy: c.failStrategy ?? (c.fail_open ? 'FAIL_OPEN' : 'FAIL_CLOSE'),
     matchLabels: c.selector?.matchLabels ?? {},
     ports: [],
+    ...envoySandbox(c),
   };
+}
+
+function envoySandbox(c: EnvoyWasmConfig): SandboxSettings {
+  const out: SandboxSettings = {};
+  if (c.limits) out.limits = c.limits;
+  if (c.trace !== undefined) out.trace = c.trace;
+  if (c.capabilities) out.capabilities = c.capabilities;
+  else if (c.capability_restriction_config)
+    out.capabilities = {
+      allow: Object.keys(c.capability_restriction_config.allowed_capabilities),
+      onViolation: 'refuse',
+    };
+  const sanitize = sanitizeFrom(c.sanitize);
+  if (sanitize) out.sanitize = sanitize;
+  return out;
 }
 
 /** Istio's order. Array.prototype.sort is stable, so ties keep configuration order. */

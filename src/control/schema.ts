@@ -2,6 +2,9 @@
 // refused with its path, before anything starts.
 
 import { z } from 'zod';
+import { capabilityNames } from '../host/capabilities.js';
+import { MAX_MEMORY_MIB } from '../host/limits.js';
+import { sandboxFromAnnotations } from './sandbox-settings.js';
 
 const port = z.number().int().min(0).max(65535);
 const durationMs = z.number().int().min(0);
@@ -101,6 +104,64 @@ const listener = z
   })
   .strict();
 
+// ---- sandboxing (wasmgate extensions): limits, trace, capabilities, sanitize --------------------------
+
+const CAPABILITY_NAMES = new Set(capabilityNames());
+
+export const limitsSchema = z
+  .object({
+    /** Linear memory per VM, MiB (0: no limit). */
+    memoryMiB: z.number().int().min(0).max(MAX_MEMORY_MIB).optional(),
+    /** Time one callback may run, ms (0: no limit). */
+    cpuMs: z.number().min(0).optional(),
+    /** Time the start functions, proxy_on_vm_start and proxy_on_configure may run, ms (0: no limit). */
+    startCpuMs: z.number().min(0).optional(),
+  })
+  .strict();
+
+export const capabilitiesSchema = z
+  .object({
+    allow: z.array(
+      z.string().refine((n) => CAPABILITY_NAMES.has(n), {
+        message:
+          'unknown capability: expected a group (logging, timers, buffers, headers, stream, http_call, grpc_call, shared_data, shared_queue, metrics, properties, foreign_function, wasi) or a host function name',
+      }),
+    ),
+    onViolation: z.enum(['refuse', 'error']).default('refuse'),
+  })
+  .strict();
+
+/** `true`: hide authorization, cookie and proxy-authorization; or the headers (and client address) to hide. */
+export const sanitizeSchema = z.union([
+  z.boolean(),
+  z
+    .object({
+      headers: z.array(z.string().min(1)).default([]),
+      sourceAddress: z.boolean().default(false),
+    })
+    .strict(),
+]);
+
+/** Envoy's capability_restriction_config: allowed host functions by name (their SanitizationConfig is ignored). */
+const capabilityRestrictionSchema = z
+  .object({
+    allowed_capabilities: z.record(
+      z.string().refine((n) => CAPABILITY_NAMES.has(n), { message: 'unknown host function' }),
+      z.unknown(),
+    ),
+  })
+  .strict();
+
+/** Gateway-wide defaults for every plugin: a plugin's own settings replace them field by field (limits) or whole. */
+export const pluginDefaultsSchema = z
+  .object({
+    limits: limitsSchema.optional(),
+    trace: z.boolean().optional(),
+    capabilities: capabilitiesSchema.optional(),
+    sanitize: sanitizeSchema.optional(),
+  })
+  .strict();
+
 const envVar = z
   .object({
     name: z.string().min(1),
@@ -161,7 +222,12 @@ export const wasmPluginSchema = z
       })
       .strict(),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    // Sandbox settings ride on annotations (wasmgate.io/...): Istio's WasmPlugin has no such fields.
+    for (const p of sandboxFromAnnotations(r.metadata.annotations).problems)
+      ctx.addIssue({ code: 'custom', message: p.message, path: ['metadata', 'annotations', p.key] });
+  });
 
 const configurationValue = z.union([
   z.string(),
@@ -208,8 +274,18 @@ export const envoyWasmSchema = z
       .object({ matchLabels: z.record(z.string(), z.string()).default({}) })
       .strict()
       .optional(),
+    /** Envoy: the host functions the module may use (by name). */
+    capability_restriction_config: capabilityRestrictionSchema.optional(),
+    /** wasmgate extensions: CPU and memory limits, trace log, capabilities by group, header sanitizing. */
+    limits: limitsSchema.optional(),
+    trace: z.boolean().optional(),
+    capabilities: capabilitiesSchema.optional(),
+    sanitize: sanitizeSchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => !(c.capabilities && c.capability_restriction_config), {
+    message: 'give capabilities or capability_restriction_config, not both',
+  });
 
 /** `- wasm: {...}` (Envoy's fields) or `- wasm: { config: {...} }` (as nested in Envoy's typed_config). */
 export const plainWasmFilterSchema = z
@@ -244,6 +320,8 @@ export const gatewaySchema = z
     pluginDirs: z.array(z.string()).default([]),
     /** Validated one by one (WasmPlugin or plain wasm), for precise errors. */
     plugins: z.array(z.unknown()).default([]),
+    /** Limits, trace, capabilities and sanitizing for every plugin that does not set its own. */
+    pluginDefaults: pluginDefaultsSchema.default({}),
   })
   .strict();
 
@@ -253,3 +331,4 @@ export type RouteConfig = z.infer<typeof route>;
 export type ClusterConfig = z.infer<typeof cluster>;
 export type WasmPluginResource = z.infer<typeof wasmPluginSchema>;
 export type EnvoyWasmConfig = z.infer<typeof envoyWasmSchema>;
+export type PluginDefaults = z.infer<typeof pluginDefaultsSchema>;

@@ -3,6 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { ABI_MARKERS, type AbiVersion } from '../abi/constants.js';
+import { debugLineLookup, type LineLookup } from './debug-lines.js';
 import { ModuleError } from './errors.js';
 import { providesImport } from './hostcalls/index.js';
 import { type InstrumentOptions, instrument, MemoryLimitError, type OffsetMap } from './instrument.js';
@@ -176,5 +177,18 @@ export function validateModule(
     size: meta.size,
     source: meta.source,
     bytes: meta.bytes,
+    debugLines: meta.bytes ? lazyLines(module, meta.bytes, meta.source) : undefined,
+  };
+}
+
+function lazyLines(
+  module: WebAssembly.Module,
+  bytes: Uint8Array,
+  source: string,
+): () => LineLookup | undefined {
+  let lookup: LineLookup | undefined | null = null;
+  return () => {
+    if (lookup === null) lookup = debugLineLookup(module, bytes, source);
+    return lookup;
   };
 }

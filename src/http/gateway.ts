@@ -16,7 +16,8 @@ import { type ConfigProvider, StaticConfig } from '../control/config-source.js';
 import type { ResolvedConfig } from '../control/load-config.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
 import { applyPluginSpecs, type PluginChange } from '../control/plugin-set.js';
-import { fromWasmPlugin, orderPlugins, pluginAppliesTo } from '../control/plugin-spec.js';
+import { fromWasmPlugin, orderPlugins, type PluginSpec, pluginAppliesTo } from '../control/plugin-spec.js';
+import { effectiveSettings, type SandboxSettings, sanitizeFrom } from '../control/sandbox-settings.js';
 import type { ListenerConfig } from '../control/schema.js';
 import { wasmPluginSchema } from '../control/schema.js';
 import { Host } from '../host/host.js';
@@ -267,8 +268,14 @@ export class Gateway {
     if (this.draining) throw new Error('the proxy is shutting down');
     const old = this.current as Generation | undefined;
     const c = resolved.config;
-    // 1. Plugins: fetched, compiled, started (all or none).
-    const set = await applyPluginSpecs(this.host, old?.plugins ?? [], resolved.plugins);
+    // 1. Plugins: fetched, compiled, started (all or none), each with its sandbox settings resolved
+    // against the gateway's pluginDefaults.
+    const defaults: SandboxSettings = {
+      ...c.pluginDefaults,
+      sanitize: sanitizeFrom(c.pluginDefaults.sanitize),
+    };
+    const specs = resolved.plugins.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
+    const set = await applyPluginSpecs(this.host, old?.plugins ?? [], specs);
     const plugins = orderPlugins(set.plugins);
     const clusters =
       old && isDeepStrictEqual(old.resolved.config.clusters, c.clusters)
@@ -483,6 +490,23 @@ export class Gateway {
           ).value = p.plugin.reloads;
           this.stats.gauge('wasmgate_wasm_plugin_failed', '1 when the plugin VM has failed', plugin).value =
             p.plugin.state === 'failed' ? 1 : 0;
+          this.stats.counter(
+            'wasmgate_wasm_cpu_limit_hits_total',
+            'Callbacks stopped by the CPU limit (each also a trap)',
+            plugin,
+          ).value = p.plugin.cpuLimitHits;
+          this.stats.counter(
+            'wasmgate_wasm_memory_limit_hits_total',
+            'memory.grow refused by the memory limit',
+            plugin,
+          ).value = p.plugin.memoryLimitHits;
+          this.stats.counter(
+            'wasmgate_wasm_capability_denials_total',
+            'Host calls answered with an error because the capabilities do not allow them',
+            plugin,
+          ).value = p.plugin.capabilityDenials;
+          this.stats.gauge('wasmgate_wasm_memory_bytes', 'Linear memory of the plugin VM', plugin).value =
+            p.plugin.vm.memory?.size ?? 0;
         }
         for (const c of this.current.clusters.all()) {
           this.stats.gauge('wasmgate_cluster_healthy_endpoints', 'Endpoints not ejected', {
@@ -518,6 +542,18 @@ export class Gateway {
           state: p.plugin.state,
           failures: p.plugin.failures,
           reloads: p.plugin.reloads,
+          limits: p.plugin.limits,
+          cpu_limit_hits: p.plugin.cpuLimitHits,
+          memory_limit_hits: p.plugin.memoryLimitHits,
+          memory_bytes: p.plugin.vm.memory?.size ?? 0,
+          trace: p.plugin.trace,
+          capabilities: p.plugin.capabilities
+            ? { allow: p.plugin.capabilities.allow, on_violation: p.plugin.capabilities.onViolation }
+            : null,
+          capability_denials: p.plugin.capabilityDenials,
+          sanitize: p.plugin.sanitizer
+            ? { headers: [...p.plugin.sanitizer.headers], source_address: p.plugin.sanitizer.sourceAddress }
+            : null,
           listeners: [...this.listeners.values()]
             .filter((l) => l.env.plugins.includes(p.plugin))
             .map((l) => l.config.name),
@@ -530,6 +566,15 @@ export class Gateway {
         return r && report(r);
       },
       reload: async () => report(await this.reload()),
+      pluginTrace: (key, enabled) => {
+        const p = this.current.plugins.find((l) => l.spec.key === key);
+        if (!p) return undefined;
+        if (enabled !== undefined) {
+          p.plugin.setTrace(enabled);
+          this.logger.info({ plugin: p.spec.name, trace: enabled }, 'wasm trace switched');
+        }
+        return p.plugin.trace;
+      },
       lastError: () => this.lastApplyError,
     };
   }

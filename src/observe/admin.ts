@@ -24,6 +24,8 @@ export interface AdminSource {
   deletePlugin(namespace: string, name: string): Promise<ApplyAnswer | undefined>;
   reload(): Promise<ApplyAnswer>;
   lastError(): string | undefined;
+  /** A plugin's trace switch (set when `enabled` is given); undefined: no such plugin. */
+  pluginTrace(key: string, enabled: boolean | undefined): boolean | undefined;
 }
 
 const ENDPOINTS = {
@@ -34,6 +36,8 @@ const ENDPOINTS = {
   '/logging': 'GET: current level; POST ?level=debug: change it',
   '/plugins/<namespace>/<name>': 'PUT a WasmPlugin (JSON or YAML): create or replace it; DELETE: remove it',
   '/reload': 'POST: re-read the configuration file and plugin directories',
+  '/plugins/<namespace>/<name>/trace':
+    'GET: the wasm trace switch; POST ?enabled=true|false: set it (also /plugins/<name>/trace)',
 };
 
 /** ConfigError (the resource or file is invalid) → 400; anything else that refused the change → 422. */
@@ -108,6 +112,20 @@ export async function startAdmin(
       case '/':
         return json(200, ENDPOINTS);
       default: {
+        const t = /^\/plugins\/(.+)\/trace$/.exec(url.pathname);
+        if (t) {
+          const key = t[1].split('/').map(decodeURIComponent).join('/');
+          let enabled: boolean | undefined;
+          if (req.method === 'POST' || req.method === 'PUT') {
+            const v = url.searchParams.get('enabled');
+            if (v !== 'true' && v !== 'false')
+              return json(400, { error: 'give ?enabled=true or ?enabled=false' });
+            enabled = v === 'true';
+          } else if (req.method !== 'GET') return json(405, { error: 'use GET or POST' });
+          const state = source.pluginTrace(key, enabled);
+          if (state === undefined) return json(404, { error: `no plugin ${key}` });
+          return json(200, { plugin: key, trace: state });
+        }
         const m = /^\/plugins\/([^/]+)\/([^/]+)$/.exec(url.pathname);
         if (m && (req.method === 'PUT' || req.method === 'DELETE')) {
           const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];

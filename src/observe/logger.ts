@@ -25,14 +25,21 @@ export function setLoggerLevel(logger: Logger, level: LogLevelName): void {
   logger.level = PINO_LEVEL[level];
 }
 
-/** The host's log sink: one JSON line per entry. */
+/**
+ * The host's log sink: one JSON line per entry. Wasm trace lines (source "trace") go out at level trace
+ * whatever the logger's level: the plugin's trace switch decides whether they are written.
+ */
 export function hostLogSink(logger: Logger): (e: LogEntry) => void {
+  let tracer: Logger | undefined;
   return (e) => {
     const fields: Record<string, unknown> = { source: e.source };
     if (e.plugin !== undefined) fields.plugin = e.plugin;
     if (e.contextId !== undefined) fields.context_id = e.contextId;
     if (e.vmId) fields.vm_id = e.vmId;
     if (e.backtrace?.length) fields.backtrace = e.backtrace;
-    logger[PINO_LEVEL[e.level]](fields, e.message);
+    if (e.source === 'trace') {
+      tracer ??= logger.child({}, { level: 'trace' });
+      tracer.trace(fields, e.message);
+    } else logger[PINO_LEVEL[e.level]](fields, e.message);
   };
 }
