@@ -4,9 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { applyPluginSpecs } from '../src/control/plugin-set.js';
+import type { PluginSpec } from '../src/control/plugin-spec.js';
 import {
   capabilityNames,
   forbiddenImports,
+  Host,
   PluginStartError,
   resolveCapabilities,
 } from '../src/host/index.js';
@@ -248,5 +251,76 @@ describe('capabilities', () => {
     free.newStream().sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
     assert.equal(free.httpCalls.length, 1);
     assert.equal(free.sharedData('probe'), '1');
+  });
+});
+
+describe('sandbox settings across configuration changes', () => {
+  const spec = (over: Partial<PluginSpec> = {}): PluginSpec => ({
+    key: 'p',
+    name: 'p',
+    url: HEADER_FILTER,
+    rootId: '',
+    vmId: 'p',
+    configuration: '',
+    vmConfiguration: '',
+    env: {},
+    phase: 'UNSPECIFIED_PHASE',
+    priority: 0,
+    failStrategy: 'FAIL_CLOSE',
+    matchLabels: {},
+    ports: [],
+    ...over,
+  });
+
+  it('a changed trace switch applies to the running plugin; changed limits or capabilities give a new VM', async () => {
+    const host = new Host({ log: () => {}, timers: 'manual' });
+    const first = await applyPluginSpecs(host, [], [spec()]);
+    const plugin = first.plugins[0].plugin;
+    assert.equal(plugin.trace, false);
+
+    const traced = await applyPluginSpecs(host, first.plugins, [spec({ trace: true })]);
+    assert.deepEqual(traced.changes, [{ key: 'p', change: 'unchanged' }]);
+    assert.equal(traced.plugins[0].plugin, plugin);
+    assert.equal(plugin.trace, true);
+    assert.equal(plugin.vm.tracing, true);
+
+    // Unchanged in the configuration: what the admin API set stays.
+    plugin.setTrace(false);
+    const again = await applyPluginSpecs(host, traced.plugins, [spec({ trace: true })]);
+    assert.deepEqual(again.changes, [{ key: 'p', change: 'unchanged' }]);
+    assert.equal(plugin.trace, false);
+
+    const limited = await applyPluginSpecs(host, again.plugins, [
+      spec({ trace: true, limits: { cpuMs: 10 } }),
+    ]);
+    assert.deepEqual(limited.changes, [{ key: 'p', change: 'updated' }]);
+    assert.notEqual(limited.plugins[0].plugin.vm, plugin.vm);
+    assert.equal(limited.plugins[0].plugin.limits.cpuMs, 10);
+
+    const restricted = await applyPluginSpecs(host, limited.plugins, [
+      spec({
+        trace: true,
+        limits: { cpuMs: 10 },
+        capabilities: { allow: ['logging', 'headers'], onViolation: 'error' },
+      }),
+    ]);
+    assert.deepEqual(restricted.changes, [{ key: 'p', change: 'updated' }]);
+    for (const r of [first, traced, again, limited, restricted]) for (const l of r.retired) l.plugin.stop();
+  });
+
+  it('plugins of one vm_id share a VM only with the same limits and capabilities', async () => {
+    const host = new Host({ log: () => {}, timers: 'manual' });
+    const r = await applyPluginSpecs(
+      host,
+      [],
+      [
+        spec({ key: 'a', name: 'a', vmId: 'shared' }),
+        spec({ key: 'b', name: 'b', vmId: 'shared' }),
+        spec({ key: 'c', name: 'c', vmId: 'shared', limits: { memoryMiB: 32 } }),
+      ],
+    );
+    const [a, b, c] = r.plugins.map((l) => l.plugin);
+    assert.equal(a.vm, b.vm);
+    assert.notEqual(a.vm, c.vm);
   });
 });
