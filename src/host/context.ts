@@ -6,9 +6,11 @@ import type { HeaderMap } from '../abi/header-map.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from './driver.js';
 import { WasmTrap } from './errors.js';
-import { hiddenCount } from './sanitize.js';
 import type { Plugin } from './plugin.js';
+import { hiddenCount } from './sanitize.js';
 import type { WasmVm } from './vm.js';
+
+const NO_STATUS = Object.freeze({ code: 0, message: new Uint8Array(0) });
 
 /** Highest status each kind of stream callback may return (Envoy's FilterHeaders/Data/TrailersStatus). */
 const MAX_HEADERS_ACTION = 4;
@@ -17,12 +19,13 @@ const MAX_TRAILERS_ACTION = 1;
 
 export abstract class Context {
   readonly id: number;
-  /** Properties set with proxy_set_property, by dotted path. */
-  readonly userProperties = new Map<string, Uint8Array>();
+  // Created on first use: most stream contexts set no property and make no callout, and these are per
+  // request (allocation here is garbage the proxy pays for under load).
+  private props: Map<string, Uint8Array> | undefined;
+  private http: Map<number, CalloutHandle> | undefined;
+  private grpc: Map<number, GrpcHandle> | undefined;
   /** Status of the last callout (proxy_get_status). */
-  lastStatus: { code: number; message: Uint8Array } = { code: 0, message: new Uint8Array(0) };
-  readonly httpCalls = new Map<number, CalloutHandle>();
-  readonly grpcCalls = new Map<number, GrpcHandle>();
+  lastStatus: { code: number; message: Uint8Array } = NO_STATUS;
   abstract readonly root: RootContext;
   abstract readonly stream: HttpStreamDriver | undefined;
 
@@ -35,12 +38,39 @@ export abstract class Context {
     return this.root.plugin;
   }
 
+  /** Properties set with proxy_set_property, by dotted path. */
+  get userProperties(): Map<string, Uint8Array> {
+    this.props ??= new Map();
+    return this.props;
+  }
+
+  /** Read-only lookup that allocates nothing when no property was ever set. */
+  userProperty(key: string): Uint8Array | undefined {
+    return this.props?.get(key);
+  }
+
+  /** Outstanding HTTP callouts, by token. */
+  get httpCalls(): Map<number, CalloutHandle> {
+    this.http ??= new Map();
+    return this.http;
+  }
+
+  /** Outstanding gRPC calls and streams, by token. */
+  get grpcCalls(): Map<number, GrpcHandle> {
+    this.grpc ??= new Map();
+    return this.grpc;
+  }
+
   /** Cancels outstanding callouts: their callbacks must never reach a deleted context. */
   protected cancelCallouts(): void {
-    for (const h of this.httpCalls.values()) h.cancel();
-    this.httpCalls.clear();
-    for (const h of this.grpcCalls.values()) h.cancel();
-    this.grpcCalls.clear();
+    if (this.http) {
+      for (const h of this.http.values()) h.cancel();
+      this.http.clear();
+    }
+    if (this.grpc) {
+      for (const h of this.grpc.values()) h.cancel();
+      this.grpc.clear();
+    }
   }
 
   /** Delivers a callout's response (proxy_on_http_call_response) to this context. */

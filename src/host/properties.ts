@@ -8,7 +8,7 @@ import type { Context } from './context.js';
 
 export function resolveProperty(ctx: Context, path: readonly string[]): PropertyValue | undefined {
   const key = path.join('.');
-  const own = ctx.userProperties.get(key) ?? ctx.root.userProperties.get(key);
+  const own = ctx.userProperty(key) ?? ctx.root.userProperty(key);
   if (own) return own;
   const plugin = ctx.plugin;
   switch (key) {
