@@ -24,6 +24,10 @@ export interface RunOptions {
   pluginsDir?: string[];
   /** --no-watch: do not apply file changes while running. */
   watch?: boolean;
+  /** Limits and trace for the --wasm (or quick-start) filter. */
+  cpuMs?: number;
+  memoryMib?: number;
+  trace?: boolean;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -62,6 +66,15 @@ function flagsConfig(
               root_id: o.rootId ?? '',
               configuration: pluginConfig ?? '',
               vm_config: { vm_id: '', code: { local: { filename: resolve(wasm) } } },
+              ...(o.cpuMs !== undefined || o.memoryMib !== undefined
+                ? {
+                    limits: {
+                      ...(o.cpuMs !== undefined ? { cpuMs: o.cpuMs } : {}),
+                      ...(o.memoryMib !== undefined ? { memoryMiB: o.memoryMib } : {}),
+                    },
+                  }
+                : {}),
+              ...(o.trace ? { trace: true } : {}),
             },
           },
         ]
