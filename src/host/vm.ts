@@ -104,32 +104,40 @@ export class WasmVm {
   static async create(host: Host, module: CompiledModule, options: VmOptions = {}): Promise<WasmVm> {
     const vm = new WasmVm(host, module, options);
     vm.variant = await moduleVariant(module, instrumentOptions(vm.limits));
-    vm.beginSlice(vm.limits.startCpuMs);
-    let instance: WebAssembly.Instance;
-    try {
-      instance = await WebAssembly.instantiate(vm.variant.module, vm.imports());
-    } catch (e) {
-      throw vm.startFailure(e);
-    }
-    vm.bind(instance);
-    vm.start();
-    return vm;
+    return vm.instantiate(() => WebAssembly.instantiate(vm.variant.module, vm.imports()));
   }
 
   /** Synchronous instantiation (the module is already compiled): used to replace a failed VM in place. */
   static createSync(host: Host, module: CompiledModule, options: VmOptions = {}): WasmVm {
     const vm = new WasmVm(host, module, options);
     vm.variant = moduleVariantSync(module, instrumentOptions(vm.limits));
-    vm.beginSlice(vm.limits.startCpuMs);
-    let instance: WebAssembly.Instance;
+    return vm.instantiate(() => new WebAssembly.Instance(vm.variant.module, vm.imports()));
+  }
+
+  /** Instantiates (a start-section trap counts as a start failure), binds exports, runs the start functions. */
+  private instantiate(make: () => WebAssembly.Instance): WasmVm;
+  private instantiate(make: () => Promise<WebAssembly.Instance>): Promise<WasmVm>;
+  private instantiate(
+    make: () => WebAssembly.Instance | Promise<WebAssembly.Instance>,
+  ): WasmVm | Promise<WasmVm> {
+    this.beginSlice(this.limits.startCpuMs);
+    const finish = (instance: WebAssembly.Instance) => {
+      this.bind(instance);
+      this.start();
+      return this;
+    };
+    let made: WebAssembly.Instance | Promise<WebAssembly.Instance>;
     try {
-      instance = new WebAssembly.Instance(vm.variant.module, vm.imports());
+      made = make();
     } catch (e) {
-      throw vm.startFailure(e);
+      throw this.startFailure(e);
     }
-    vm.bind(instance);
-    vm.start();
-    return vm;
+    if (made instanceof Promise) {
+      return made.then(finish, (e: unknown) => {
+        throw this.startFailure(e);
+      });
+    }
+    return finish(made);
   }
 
   /** A trap in the module's start section (run while instantiating) is a trap like any other. */
