@@ -6,6 +6,7 @@ import type { HeaderMap } from '../abi/header-map.js';
 import { GuestMemory } from '../abi/memory.js';
 import type { Capabilities } from './capabilities.js';
 import type { Context } from './context.js';
+import { ContextTable } from './context-table.js';
 import { CpuLimitError, type FrameSymbolizer, ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
 import type { Host } from './host.js';
 import type { HostcallSlot } from './hostcalls/guard.js';
@@ -56,7 +57,7 @@ export class WasmVm {
   readonly configuration: Uint8Array;
   readonly env: Record<string, string>;
   memory!: GuestMemory;
-  readonly contexts = new Map<number, Context>();
+  readonly contexts = new ContextTable();
   /** The context hostcalls act on: the running callback's, or the one set by proxy_set_effective_context. */
   current: Context | undefined;
   data: CallbackData = {};

@@ -63,13 +63,17 @@ class Generation {
 
   activeStreams(): number {
     let n = 0;
-    for (const e of this.envs.values()) n += e.active.size;
+    for (const e of this.envs.values()) n += e.active;
     return n;
   }
 }
 
 interface GenEnv extends StreamEnv {
-  active: Set<ProxyStream>;
+  /**
+   * Streams in flight. A count, not a Set of them: a Set with one add and one delete per request keeps
+   * whole streams alive through young-generation GCs (src/util/live-set.ts says why).
+   */
+  active: number;
   generation: Generation;
 }
 
@@ -354,7 +358,7 @@ export class Gateway {
       routes: new RouteTable(lc.routes ?? c.routes),
       plugins: gen.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin),
       clusters: gen.clusters,
-      active: new Set(),
+      active: 0,
       generation: gen,
       onComplete: (s) => this.streamDone(s, env),
     };
@@ -377,7 +381,7 @@ export class Gateway {
   ): void {
     const env = rl.env;
     const s = new ProxyStream(env, req, res, scheme, this.host.now());
-    env.active.add(s);
+    env.active++;
     rl.stats.active.value++;
     s.start();
   }
@@ -404,7 +408,7 @@ export class Gateway {
   }
 
   private streamDone(s: ProxyStream, env: GenEnv): void {
-    env.active.delete(s);
+    env.active--;
     const gen = env.generation;
     if (gen.retired && gen.activeStreams() === 0) gen.finishRetirement?.();
     const ls = this.statsFor(env.listenerName);

@@ -17,6 +17,7 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { ListenerConfig } from '../control/schema.js';
+import { LiveSet } from '../util/live-set.js';
 import type { DownstreamReq, DownstreamRes } from './stream.js';
 
 export type RequestHandler = (req: DownstreamReq, res: DownstreamRes, scheme: 'http' | 'https') => void;
@@ -25,7 +26,7 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 export class Listener {
   private server: NetServer | Http1Server | Http2Server | Http2SecureServer | undefined;
-  private readonly sockets = new Set<Socket>();
+  private readonly sockets = new LiveSet<Socket>();
   private h1: Http1Server | undefined;
   private h2: Http2Server | undefined;
   port = 0;
