@@ -29,7 +29,8 @@ const children = [];
 // from one start to the next on 2 cores). Pinned, each peer gets the same CPUs: wrk and the upstream
 // share CPU 0, the proxy being measured has the others to itself.
 const cpus = availableParallelism();
-const pinned = cpus >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const pinned =
+  process.env.BENCH_PIN !== '0' && cpus >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 const LOAD_CPUS = '0';
 const PEER_CPUS = cpus > 2 ? `1-${cpus - 1}` : '1';
 const onCpus = (set, cmd, args) => (pinned ? ['taskset', ['-c', set, cmd, ...args]] : [cmd, args]);
