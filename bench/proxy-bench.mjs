@@ -16,7 +16,8 @@ const root = new URL('..', import.meta.url).pathname;
 const seconds = Number(process.argv[2] ?? 4);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const WARMUP = Number(process.argv[4] ?? 8);
-const NGINX = 'nginx (1 worker, reverse proxy)';
+const NGINX = 'nginx (1 worker, upstream keep-alive)';
+const PLAIN = 'nginx (1 worker, plain proxy_pass)';
 const FETCH = 'node http + undici fetch passthrough';
 const POOL = 'node http + undici Pool passthrough';
 const BARE = 'wasmgate, no filter';
@@ -106,7 +107,9 @@ http {
 }
 
 async function main() {
-  const [up, ngx, pool, fetchPort, bare, filter] = await Promise.all(Array.from({ length: 6 }, freePort));
+  const [up, ngx, plain, pool, fetchPort, bare, filter] = await Promise.all(
+    Array.from({ length: 7 }, freePort),
+  );
   // The upstream and the nginx peer are two nginx processes: the peer runs pinned like every other peer.
   const upConf = nginx(
     'upstream',
@@ -120,10 +123,17 @@ async function main() {
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }`,
   );
+  // nginx's defaults: HTTP/1.0 to the upstream, a new connection per request.
+  const plainConf = nginx(
+    'plain',
+    `server { listen 127.0.0.1:${plain}; location / { proxy_pass http://127.0.0.1:${up}; } }`,
+  );
   start(onCpus(LOAD_CPUS, 'nginx', ['-c', upConf, '-p', dir]), /$^/).catch(() => {});
+  start(onCpus(PEER_CPUS, 'nginx', ['-c', plainConf, '-p', dir]), /$^/).catch(() => {});
   start(onCpus(PEER_CPUS, 'nginx', ['-c', peerConf, '-p', dir]), /$^/).catch(() => {});
   await waitPort(up);
   await waitPort(ngx);
+  await waitPort(plain);
   const node = (args) => onCpus(PEER_CPUS, process.execPath, args);
   await start(node([join(root, 'bench', 'undici-passthrough.mjs'), String(pool), String(up)]), /ready/);
   await start(node([join(root, 'bench', 'fetch-passthrough.mjs'), String(fetchPort), String(up)]), /ready/);
@@ -153,7 +163,14 @@ ${plugins}`,
   );
   await gateway('bare', bare, 'plugins: []\n');
 
-  const peers = { [NGINX]: ngx, [FETCH]: fetchPort, [POOL]: pool, [BARE]: bare, [FILTER]: filter };
+  const peers = {
+    [NGINX]: ngx,
+    [PLAIN]: plain,
+    [FETCH]: fetchPort,
+    [POOL]: pool,
+    [BARE]: bare,
+    [FILTER]: filter,
+  };
   // Warm up first: a Node process needs several seconds of load before its JIT (and V8's young
   // generation, which grows with the allocation rate) settle; p99 stays high until then.
   for (const port of Object.values(peers)) wrk(port, WARMUP, false);
@@ -179,7 +196,9 @@ ${plugins}`,
   const ratio = (peer) => (w / results[peer].rps).toFixed(2);
   console.log(`wasmgate + filter / undici fetch passthrough: ${ratio(FETCH)}x (target ≥ 1.3x)`);
   console.log(`wasmgate + filter / undici Pool passthrough:  ${ratio(POOL)}x (tuned baseline, no target)`);
-  console.log(`wasmgate + filter / nginx: ${((100 * w) / results[NGINX].rps).toFixed(0)}% (target ≥ 40%)`);
+  const pct = (peer) => `${((100 * w) / results[peer].rps).toFixed(0)}%`;
+  console.log(`wasmgate + filter / nginx with upstream keep-alive: ${pct(NGINX)} (target ≥ 40%)`);
+  console.log(`wasmgate + filter / nginx, plain proxy_pass:        ${pct(PLAIN)} (target ≥ 40%)`);
   console.log(`wasmgate + filter / wasmgate without filters: ${ratio(BARE)}x (what the filter costs)`);
 }
 
