@@ -346,6 +346,60 @@ describe('kitchen_sink: local', () => {
   });
 });
 
+describe('kitchen_sink: local reply through the response path', () => {
+  test('the reply from the request path runs the filter’s response callbacks, then nothing more', async () => {
+    const h = await kitchen();
+    const calls = recordCallbacks(h);
+    const { stream } = run(h, 'local');
+    const id = stream.context.id;
+    // Envoy sends the reply back through the filter: response headers as Envoy builds them, then the body.
+    assert.deepEqual(
+      calls.map((c) => [c.name, ...c.args]),
+      [
+        ['proxy_on_context_create', id, h.plugin.root.id],
+        ['proxy_on_request_headers', id, 4, 0],
+        ['proxy_on_response_headers', id, 4, 0],
+        ['proxy_on_response_body', id, 25, 1],
+      ],
+    );
+    assert.equal(stream.answered, true);
+    assert.deepEqual(stream.response.headers?.pairs(), [
+      [':status', '403'],
+      ['content-type', 'text/plain'],
+      ['content-length', '25'],
+      ['x-kitchen', 'local'],
+    ]);
+    assert.equal(stream.responseBody, 'forbidden by kitchen sink');
+    // The stream is answered: Envoy calls no more request or response callbacks.
+    calls.length = 0;
+    assert.equal(stream.sendRequestBody('late', { endOfStream: true }), Action.Continue);
+    assert.equal(stream.sendResponseHeaders([[':status', '200']]), Action.Continue);
+    assert.equal(calls.length, 0);
+    assert.equal(stream.requestBody, '');
+    stream.complete();
+    assert.deepEqual(
+      calls.map((c) => c.name),
+      ['proxy_on_done', 'proxy_on_log', 'proxy_on_delete'],
+    );
+  });
+
+  test('a reply from the response path runs none of the filter’s callbacks again', async () => {
+    const h = await loadFilter({ wasm: fixture('tagger'), pluginConfig: 'tag=t;local_on_response=418' });
+    const calls = recordCallbacks(h);
+    const stream = h.newStream();
+    assert.equal(stream.sendRequestHeaders(BASE, { endOfStream: true }), Action.Continue);
+    assert.equal(stream.sendResponseHeaders([[':status', '200']]), Action.Pause);
+    assert.equal(stream.localResponse?.status, 418);
+    assert.equal(stream.answered, true);
+    assert.deepEqual(
+      calls.map((c) => c.name),
+      ['proxy_on_context_create', 'proxy_on_request_headers', 'proxy_on_response_headers'],
+    );
+    assert.equal(stream.sendResponseBody('ignored', { endOfStream: true }), Action.Continue);
+    assert.equal(calls.length, 3);
+  });
+});
+
 describe('kitchen_sink: callout', () => {
   test('dispatches GET /auth to auth_cluster and waits', async () => {
     const h = await kitchen();

@@ -10,6 +10,7 @@ import { MapType } from '../abi/constants.js';
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import type { LocalResponse } from '../host/driver.js';
+import { localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
 import type { ClusterManager } from './cluster.js';
@@ -213,29 +214,11 @@ export class ProxyStream implements SlotHost {
     const fromResponsePath = this.responsePipeline !== undefined && slot >= 0;
     if (this.responsePipeline) this.responsePipeline.stopped = true;
     const offset = fromResponsePath ? this.slots.length - slot : 0;
-    const headers = new HeaderMap();
-    const grpc =
-      r.grpcStatus !== undefined &&
-      (this.requestHeaders.get('content-type') ?? '').startsWith('application/grpc');
-    if (grpc) {
-      headers.add(':status', '200');
-      headers.add('content-type', 'application/grpc');
-      headers.add('grpc-status', String(r.grpcStatus));
-      if (r.body.length) headers.add('grpc-message', encodeURIComponent(new TextDecoder().decode(r.body)));
-    } else {
-      headers.add(':status', String(r.status));
-      // The default content type only when the filter gave none (no second content-type header).
-      if (r.body.length > 0 && !r.headers.some(([k]) => k.toLowerCase() === 'content-type')) {
-        headers.add('content-type', 'text/plain');
-      }
-      headers.add('content-length', String(r.body.length));
-    }
-    for (const [k, v] of r.headers) headers.add(k, v);
+    const { headers, body } = localReplyResponse(r, this.requestHeaders.get('content-type'));
     this.startResponse(offset);
     this.responseHeaders = headers;
     // Trailers a filter added to the response this reply replaces are not this reply's.
     this.responseTrailers = undefined;
-    const body = grpc ? EMPTY : r.body;
     this.responsePipeline!.headers(headers, body.length === 0);
     if (body.length > 0) this.responsePipeline!.data(body, true);
   }

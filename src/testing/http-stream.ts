@@ -9,6 +9,7 @@ import type { PropertyValue } from '../abi/property-codec.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { HttpContext } from '../host/context.js';
 import type { HttpStreamDriver, LocalResponse } from '../host/driver.js';
+import { localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
 
@@ -39,6 +40,11 @@ export class HttpStreamHarness implements HttpStreamDriver {
   readonly request = new Direction();
   readonly response = new Direction();
   localResponse: LocalResponse | undefined;
+  /**
+   * The stream was answered with a local reply. As in Envoy, the filter's request and response callbacks
+   * are not called any more: later send* calls do nothing and return Continue.
+   */
+  answered = false;
   /** Streams the filter reset with proxy_close_stream. */
   readonly closed: StreamType[] = [];
   routeCacheCleared = 0;
@@ -65,6 +71,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
   // ---- driving the filter ----
 
   sendRequestHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
+    if (this.answered) return Action.Continue;
     this.request.headers = HeaderMap.from(headers);
     return this.step(() =>
       this.headersResult(this.request, this.context.onRequestHeaders(options.endOfStream ?? false)),
@@ -72,17 +79,20 @@ export class HttpStreamHarness implements HttpStreamDriver {
   }
 
   sendRequestBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
+    if (this.answered) return Action.Continue;
     return this.body(this.request, chunk, options.endOfStream ?? false, (size, eos) =>
       this.context.onRequestBody(size, eos),
     );
   }
 
   sendRequestTrailers(trailers: HeaderInit): number {
+    if (this.answered) return Action.Continue;
     this.request.trailers = HeaderMap.from(trailers);
     return this.step(() => this.headersResult(this.request, this.context.onRequestTrailers()));
   }
 
   sendResponseHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
+    if (this.answered) return Action.Continue;
     this.response.headers = HeaderMap.from(headers);
     return this.step(() =>
       this.headersResult(this.response, this.context.onResponseHeaders(options.endOfStream ?? false)),
@@ -90,12 +100,14 @@ export class HttpStreamHarness implements HttpStreamDriver {
   }
 
   sendResponseBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
+    if (this.answered) return Action.Continue;
     return this.body(this.response, chunk, options.endOfStream ?? false, (size, eos) =>
       this.context.onResponseBody(size, eos),
     );
   }
 
   sendResponseTrailers(trailers: HeaderInit): number {
+    if (this.answered) return Action.Continue;
     this.response.trailers = HeaderMap.from(trailers);
     return this.step(() => this.headersResult(this.response, this.context.onResponseTrailers()));
   }
@@ -170,6 +182,17 @@ export class HttpStreamHarness implements HttpStreamDriver {
 
   sendLocalResponse(response: LocalResponse): void {
     this.localResponse = response;
+    const fromRequestPath = !this.answered && this.response.headers === undefined;
+    this.answered = true;
+    // As in Envoy, a reply sent before the response started goes through the filter's own response
+    // callbacks (one sent from the response path replaces the response after this filter: nothing runs).
+    if (!fromRequestPath) return;
+    const { headers, body } = localReplyResponse(response, this.request.headers?.get('content-type'));
+    this.response.headers = headers;
+    this.response.trailers = undefined;
+    this.headersResult(this.response, this.context.onResponseHeaders(body.length === 0));
+    if (body.length > 0)
+      this.feedBody(this.response, body, true, (size, eos) => this.context.onResponseBody(size, eos));
   }
 
   continueStream(type: StreamType): Status {
@@ -222,20 +245,27 @@ export class HttpStreamHarness implements HttpStreamDriver {
     call: (size: number, eos: boolean) => number,
   ): number {
     const bytes = typeof chunk === 'string' ? encodeUtf8(chunk) : chunk;
+    return this.step(() => this.feedBody(d, bytes, eos, call));
+  }
+
+  private feedBody(
+    d: Direction,
+    bytes: Uint8Array,
+    eos: boolean,
+    call: (size: number, eos: boolean) => number,
+  ): number {
     if (d === this.request) this.info.requestBodySize += bytes.length;
     else this.info.responseBodySize += bytes.length;
     d.bodyStarted = true;
     d.buffer.append(bytes);
-    return this.step(() => {
-      const action = call(d.buffer.length, eos);
-      if (action === DataAction.Continue) {
-        d.paused = false;
-        d.forwarded.append(d.buffer.drain());
-      } else if (action === DataAction.StopIterationNoBuffer) {
-        d.paused = true;
-        d.buffer.drain();
-      } else d.paused = true;
-      return action;
-    });
+    const action = call(d.buffer.length, eos);
+    if (action === DataAction.Continue) {
+      d.paused = false;
+      d.forwarded.append(d.buffer.drain());
+    } else if (action === DataAction.StopIterationNoBuffer) {
+      d.paused = true;
+      d.buffer.drain();
+    } else d.paused = true;
+    return action;
   }
 }
