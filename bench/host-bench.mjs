@@ -1,9 +1,10 @@
 // In-process host benchmark: a header-logging filter (fixtures/c/header_filter.c: reads all request
 // headers, logs them at debug, reads :path, adds a header; replaces one response header) driven through
 // the host with a minimal driver, as the proxy drives it. Prints µs per request, and the time to load,
-// instantiate and configure each fixture module.
+// instantiate and configure each fixture module (warm, and cold: the first load in a fresh process).
 // Run: npm run build && npm run fixtures && node bench/host-bench.mjs
 
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeaderMap, Host, MapType, Plugin, Status } from '../dist/index.js';
@@ -118,7 +119,13 @@ async function computeLoop() {
 
 async function loadTimes() {
   const out = [];
-  for (const name of ['header_filter', 'kitchen_sink', 'as_filter', 'rust_filter']) {
+  for (const name of [
+    'header_filter',
+    'kitchen_sink',
+    'as_filter',
+    'rust_filter',
+    'rust_filter_unoptimized',
+  ]) {
     const bytes = readFileSync(fixture(name));
     const ms = {};
     for (const [label, limits] of [
@@ -136,6 +143,15 @@ async function loadTimes() {
         plugin.stop();
       }
       ms[label] = median(samples);
+    }
+    // And cold: the first load in a fresh process (median of 3 processes).
+    for (const plain of [false, true]) {
+      const samples = [];
+      for (let i = 0; i < 3; i++) {
+        const args = [join(root, 'bench', 'cold-load.mjs'), fixture(name), ...(plain ? ['plain'] : [])];
+        samples.push(Number(spawnSync(process.execPath, args, { encoding: 'utf8' }).stdout));
+      }
+      ms[plain ? 'coldPlain' : 'cold'] = median(samples);
     }
     out.push({ module: name, kb: Math.round(bytes.length / 1024), ms });
   }
@@ -157,6 +173,7 @@ console.log(
 for (const l of await loadTimes()) {
   console.log(
     `load+instantiate+configure ${l.module} (${l.kb} KB): ${l.ms.limits.toFixed(2)} ms with limits, ` +
-      `${l.ms.plain.toFixed(2)} ms without (median of 7)`,
+      `${l.ms.plain.toFixed(2)} ms without (median of 7); first load in a fresh process: ` +
+      `${l.ms.cold.toFixed(2)} ms with limits, ${l.ms.coldPlain.toFixed(2)} ms without (target ≤ 10 ms for 160 KB)`,
   );
 }

@@ -2,7 +2,7 @@
 // Builds every test fixture into fixtures/build/ (gitignored).
 //
 //   fixtures/c/NAME.c       -> fixtures/build/NAME.wasm   clang, wasm32-wasi reactor
-//   fixtures/rust/NAME.rs   -> fixtures/build/NAME.wasm   rustc (no cargo, no crates)
+//   fixtures/rust/NAME.rs   -> fixtures/build/NAME.wasm   rustc (no cargo, no crates; "// rustc-flags:")
 //   fixtures/wat/NAME.wat   -> fixtures/build/NAME.wasm   wat2wasm --debug-names
 //   fixtures/as-*/          -> its `npm run build` writes its .wasm files into fixtures/build/
 //   fixtures/sdk/NAME.ts    -> fixtures/build/NAME.wasm           with the TypeScript SDK (sdk/), and
@@ -210,6 +210,10 @@ function buildC(fx, tmp) {
 
 function buildRust(fx, tmp) {
   const { exe, target } = rustc();
+  // A first line such as "// rustc-flags: -C opt-level=0" adds flags for that file (and drops -O when
+  // they set the optimization level).
+  const firstLine = fs.readFileSync(fx.source, 'utf8').split('\n', 1)[0];
+  const extra = /^\s*\/\/\s*rustc-flags:(.*)$/.exec(firstLine)?.[1].trim().split(/\s+/).filter(Boolean) ?? [];
   const args = [
     '--target',
     target,
@@ -217,7 +221,8 @@ function buildRust(fx, tmp) {
     'cdylib',
     '--edition',
     '2021',
-    '-O',
+    ...(extra.some((a) => a.startsWith('opt-level')) ? [] : ['-O']),
+    ...extra,
     // Drops the DWARF of the prebuilt std (~5 MB); keeps the "name" section.
     '-C',
     'strip=debuginfo',
@@ -392,7 +397,8 @@ function collect() {
   const cHeaders = listDir(path.join(FIXTURES, 'c'), '.h');
   const fixtures = [
     ...singleFileFixtures('c', 'c', '.c', cHeaders, buildC),
-    ...singleFileFixtures('rust', 'rust', '.rs', [], buildRust),
+    // A Rust fixture may include! another: each depends on all of them.
+    ...singleFileFixtures('rust', 'rust', '.rs', listDir(path.join(FIXTURES, 'rust'), '.rs'), buildRust),
     ...singleFileFixtures('wat', 'wat', '.wat', [], buildWat),
   ];
   const seen = new Map();
