@@ -59,6 +59,35 @@ test('ContextTable: get, has, set, delete, size, keys in id order, values', () =
   assert.equal(t.size, 2);
 });
 
+test('ContextTable agrees with a Map under random churn, colliding ids and growth', () => {
+  const t = new ContextTable();
+  const model = new Map<number, Context>();
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  // Ids from a small set of residues mod 16 and 64, so probe runs collide and wrap around the table.
+  const id = () => (rand(8) + 1) * 16 + rand(3) * 1024 + rand(2) * 4_000_000_000;
+  for (let step = 0; step < 20_000; step++) {
+    const k = id();
+    if (rand(3) === 0) assert.equal(t.delete(k), model.delete(k), `delete ${k}`);
+    else {
+      const c = { id: k } as unknown as Context;
+      t.set(k, c);
+      model.set(k, c);
+    }
+    const probe = id();
+    assert.equal(t.get(probe), model.get(probe), `get ${probe}`);
+    assert.equal(t.size, model.size);
+  }
+  assert.deepEqual(
+    t.keys(),
+    [...model.keys()].sort((a, b) => a - b),
+  );
+  for (const [k, c] of model) assert.equal(t.get(k), c);
+});
+
 // ~20 MB of objects pass through each container, 32 at a time, as requests pass through the proxy.
 const ROUNDS = 20_000;
 const payload = (i: number) => ({ i, payload: new Array(120).fill(i) });

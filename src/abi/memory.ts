@@ -19,15 +19,23 @@ export class GuestMemory {
   private buffer: ArrayBuffer;
   private u8: Uint8Array;
   private dv: DataView;
+  /** A shared memory's buffer is not detached when it grows: it has to be fetched each time. */
+  private readonly shared: boolean;
 
   constructor(readonly memory: WebAssembly.Memory) {
     this.buffer = memory.buffer;
     this.u8 = new Uint8Array(this.buffer);
     this.dv = new DataView(this.buffer);
+    this.shared = !(this.buffer instanceof ArrayBuffer);
   }
 
-  /** Views are rebuilt only when the memory grew (its buffer was replaced). */
+  /**
+   * Views are rebuilt only when the memory grew. Growing detaches a (non-shared) memory's old buffer, so
+   * an empty view says so without calling the `memory.buffer` getter, which costs more than the rest of
+   * a small hostcall.
+   */
   private sync(): void {
+    if (this.u8.length !== 0 && !this.shared) return;
     const b = this.memory.buffer;
     if (b !== this.buffer) {
       this.buffer = b;
@@ -38,7 +46,7 @@ export class GuestMemory {
 
   get size(): number {
     this.sync();
-    return this.buffer.byteLength;
+    return this.u8.length;
   }
 
   /** The whole memory as bytes (valid until the next guest call that may grow memory). */
@@ -51,7 +59,7 @@ export class GuestMemory {
     this.sync();
     const p = ptr >>> 0;
     const l = len >>> 0;
-    if (p + l > this.buffer.byteLength) throw new MemoryFault(p, l, this.buffer.byteLength);
+    if (p + l > this.u8.length) throw new MemoryFault(p, l, this.u8.length);
   }
 
   /** A view of guest bytes; copy it (`slice`) before keeping it past the current call. */
