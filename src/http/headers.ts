@@ -16,9 +16,15 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+// The two values nearly every message carries, answered without splitting and allocating.
+const KEEP_ALIVE: ReadonlySet<string> = new Set(['keep-alive']);
+const CLOSE: ReadonlySet<string> = new Set(['close']);
+
 /** Header names listed in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
-function connectionTokens(value: string | undefined): Set<string> | undefined {
+function connectionTokens(value: string | undefined): ReadonlySet<string> | undefined {
   if (!value) return undefined;
+  if (value === 'keep-alive' || value === 'Keep-Alive') return KEEP_ALIVE;
+  if (value === 'close' || value === 'Close') return CLOSE;
   const set = new Set<string>();
   for (const t of value.split(',')) {
     const n = t.trim().toLowerCase();

@@ -474,7 +474,7 @@ export function h1(port: number, path: string, o: H1Options = {}): Promise<Clien
           body: Buffer.concat(chunks).toString('utf8'),
           trailers: { ...res.trailers },
           httpVersion: res.httpVersion,
-          alpn: (res.socket as { alpnProtocol?: string | false }).alpnProtocol,
+          alpn: (res.socket as { alpnProtocol?: string | false } | null)?.alpnProtocol,
         }),
       );
       res.on('error', reject);
