@@ -2,7 +2,8 @@
 // upstream, or the downstream client), with Envoy's iteration rules:
 // - a filter that stops on headers still gets body callbacks; Continue from one resumes the stream;
 // - a body callback that returns StopIterationAndBuffer keeps the data at that filter, re-called with
-//   all of it as more arrives, until Continue or proxy_continue_stream;
+//   all of it as more arrives, until Continue or proxy_continue_stream; past the route's buffer limit
+//   the stream is answered instead (413 / 500);
 // - trailers reach a filter that is buffering; Continue from them releases everything held.
 
 import { ByteBuffer } from '../abi/byte-buffer.js';
@@ -45,7 +46,8 @@ export class FilterPipeline {
   constructor(
     private readonly stages: readonly PipelineStage[],
     private readonly sink: PipelineSink,
-    private readonly bufferLimit: number,
+    /** Bytes a filter may make this direction hold (the route's limit, known once the route is). */
+    public bufferLimit: number,
     private readonly onBufferOverflow: () => void,
   ) {
     this.state = stages.map(() => ({
@@ -148,10 +150,6 @@ export class FilterPipeline {
         continue;
       }
       s.buffer.append(data);
-      if (s.buffer.length > this.bufferLimit) {
-        this.onBufferOverflow();
-        return;
-      }
       const wasStopped = s.stopped;
       const a = stage.active ? stage.body(s.buffer.length, eos) : DataAction.Continue;
       if (this.stopped) return;
@@ -173,6 +171,9 @@ export class FilterPipeline {
       }
       s.stopped = true;
       if (a === DataAction.StopIterationNoBuffer) s.buffer.drain();
+      // The limit is on what a filter makes the proxy hold, as in Envoy: data streaming through a filter
+      // that continues is never limited.
+      else if (s.buffer.length > this.bufferLimit) this.onBufferOverflow();
       return;
     }
     if (!this.stopped && (data.length > 0 || eos)) this.sink.data(data, eos);

@@ -69,6 +69,8 @@ export class ProxyStream implements SlotHost {
   private upstreamBodyStarted = false;
   /** The upstream response ended with its headers (HEAD, 204, 304): its end event carries nothing more. */
   private upstreamEndedAtHeaders = false;
+  /** The response under way is a local reply. */
+  private answeringLocally = false;
 
   constructor(
     private readonly env: StreamEnv,
@@ -117,6 +119,7 @@ export class ProxyStream implements SlotHost {
     const req = this.req;
     this.res.on('close', () => this.complete());
     const eos = !hasRequestBody(req);
+    this.selectRoute();
     this.requestPipeline.headers(this.requestHeaders, eos);
     if (eos) {
       req.resume();
@@ -215,6 +218,7 @@ export class ProxyStream implements SlotHost {
     if (this.responsePipeline) this.responsePipeline.stopped = true;
     const offset = fromResponsePath ? this.slots.length - slot : 0;
     const { headers, body } = localReplyResponse(r, this.requestHeaders.get('content-type'));
+    this.answeringLocally = true;
     this.startResponse(offset);
     this.responseHeaders = headers;
     // Trailers a filter added to the response this reply replaces are not this reply's.
@@ -225,6 +229,20 @@ export class ProxyStream implements SlotHost {
 
   // ---- internals ----
 
+  /**
+   * Resolves the route from the request headers, as Envoy does before the filters run: filters see its
+   * name (route_name) and its buffer limit applies to them. A filter that changes what routing depends on
+   * calls proxy_clear_route_cache; the router then resolves it again from the headers as they are.
+   */
+  private selectRoute(): void {
+    this.routeCleared = false;
+    const route = this.env.routes.match(this.requestHeaders);
+    this.route = route;
+    this.info.routeName = route?.name;
+    this.bufferLimit = route?.config.bufferLimitBytes ?? DEFAULT_BUFFER_LIMIT;
+    this.requestPipeline.bufferLimit = this.bufferLimit;
+  }
+
   private startResponse(offset: number): void {
     this.responseOffset = offset;
     const stages = this.slots
@@ -232,28 +250,29 @@ export class ProxyStream implements SlotHost {
       .reverse()
       .slice(offset)
       .map((s) => s.responseStage);
-    this.responsePipeline = new FilterPipeline(stages, this.downstreamSink(), this.bufferLimit, () =>
-      this.localReply(
-        {
-          status: 500,
-          details: 'response_payload_too_large',
-          body: enc('Internal Server Error'),
-          headers: [],
-        },
-        -1,
-      ),
-    );
+    const forLocalReply = this.answeringLocally;
+    this.responsePipeline = new FilterPipeline(stages, this.downstreamSink(), this.bufferLimit, () => {
+      // A filter that buffers past the limit the very reply sent for an overflow (or any local reply)
+      // would be answered again and again: the stream is reset instead.
+      if (forLocalReply) this.reset();
+      else
+        this.localReply(
+          {
+            status: 500,
+            details: 'response_payload_too_large',
+            body: enc('Internal Server Error'),
+            headers: [],
+          },
+          -1,
+        );
+    });
   }
 
   private routerSink(): PipelineSink {
     return {
       headers: (headers, eos) => {
-        if (!this.route || this.routeCleared) {
-          this.route = this.env.routes.match(headers);
-          this.routeCleared = false;
-        }
+        if (this.routeCleared) this.selectRoute();
         const route = this.route;
-        this.info.routeName = route?.name;
         if (!route) {
           this.localReply(
             { status: 404, details: 'route_not_found', body: EMPTY, headers: [] },
@@ -263,7 +282,6 @@ export class ProxyStream implements SlotHost {
           return;
         }
         const c = route.config;
-        if (c.bufferLimitBytes) this.bufferLimit = c.bufferLimitBytes;
         if (c.directResponse) {
           const d = c.directResponse;
           this.localReply(

@@ -17,6 +17,14 @@ function hiddenIn(vm: WasmVm, type: number): ReadonlySet<string> | undefined {
   return vm.current?.plugin.sanitizer?.headers;
 }
 
+/**
+ * Envoy clears the route cache whenever a Wasm filter changes the request headers (add, replace, remove,
+ * set pairs): the route is resolved again from the headers as the filters left them.
+ */
+function requestHeadersChanged(vm: WasmVm, type: number): void {
+  if (type === MapType.HttpRequestHeaders) vm.current?.stream?.clearRouteCache();
+}
+
 export function headerMapCalls(vm: WasmVm) {
   return {
     proxy_get_header_map_pairs(type: number, ptrPtr: number, sizePtr: number): number {
@@ -34,6 +42,7 @@ export function headerMapCalls(vm: WasmVm) {
       const hidden = hiddenIn(vm, type);
       if (hidden) replaceVisible(map, pairs, hidden);
       else map.replaceAll(pairs);
+      requestHeadersChanged(vm, type);
       return Status.Ok;
     },
     proxy_get_header_map_size(type: number, sizePtr: number): number {
@@ -68,6 +77,7 @@ export function headerMapCalls(vm: WasmVm) {
       if (!map) return Status.BadArgument;
       if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.BadArgument;
       map.add(key, value);
+      requestHeadersChanged(vm, type);
       return Status.Ok;
     },
     proxy_replace_header_map_value(
@@ -83,6 +93,7 @@ export function headerMapCalls(vm: WasmVm) {
       if (!map) return Status.BadArgument;
       if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.BadArgument;
       map.set(key, value);
+      requestHeadersChanged(vm, type);
       return Status.Ok;
     },
     proxy_remove_header_map_value(type: number, kptr: number, klen: number): number {
@@ -91,6 +102,7 @@ export function headerMapCalls(vm: WasmVm) {
       if (!map) return Status.BadArgument;
       if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.BadArgument;
       map.remove(key);
+      requestHeadersChanged(vm, type);
       return Status.Ok;
     },
   };
