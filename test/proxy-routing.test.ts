@@ -26,6 +26,7 @@ describe('routes and clusters', () => {
   let b: Upstream;
   let flaky: Upstream;
   let healthy: Upstream;
+  let resetter: Upstream;
   let proxy: ProxyProcess;
   let flakyCalls = 0;
 
@@ -43,7 +44,11 @@ describe('routes and clusters', () => {
       res.writeHead(flakyCalls === 1 ? 503 : 200);
       res.end(flakyCalls === 1 ? 'try again' : 'second time lucky');
     });
+    resetter = await startUpstream((_req, res) => {
+      res.destroy(); // the connection goes away before any response
+    });
     const dead = await freePort();
+    const dead2 = await freePort();
     proxy = await startProxy(
       {
         logLevel: 'info',
@@ -53,6 +58,13 @@ describe('routes and clusters', () => {
           { name: 'main', endpoints: [`127.0.0.1:${main.port}`] },
           { name: 'pair', endpoints: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] },
           { name: 'flaky', endpoints: [`127.0.0.1:${flaky.port}`] },
+          { name: 'resetter', endpoints: [`127.0.0.1:${resetter.port}`] },
+          {
+            name: 'all-dead',
+            endpoints: [`127.0.0.1:${dead2}`],
+            connectTimeoutMs: 1000,
+            outlier: { consecutiveFailures: 1, ejectionMs: 60000 },
+          },
           {
             name: 'half-dead',
             endpoints: [`127.0.0.1:${dead}`, `127.0.0.1:${healthy.port}`],
@@ -86,6 +98,8 @@ describe('routes and clusters', () => {
           { name: 'outlier', match: { prefix: '/outlier' }, cluster: 'half-dead' },
           { name: 'small', match: { prefix: '/small' }, cluster: 'main', bufferLimitBytes: 16 },
           { name: 'named', match: { prefix: '/named' }, cluster: 'main' },
+          { name: 'reset', match: { prefix: '/reset' }, cluster: 'resetter' },
+          { name: 'all-dead', match: { prefix: '/all-dead' }, cluster: 'all-dead' },
           {
             name: 'rerouted',
             match: { prefix: '/fr', headers: [{ name: 'x-replaced', exact: 'new' }] },
@@ -111,7 +125,7 @@ describe('routes and clusters', () => {
     );
   });
 
-  after(() => shutdown(proxy, main, a, b, flaky, healthy));
+  after(() => shutdown(proxy, main, a, b, flaky, healthy, resetter));
 
   const body = async (path: string, o: Parameters<typeof h1>[2] = {}) => {
     const r = await h1(proxy.port(), path, o);
@@ -169,6 +183,26 @@ describe('routes and clusters', () => {
     assert.equal(first.status, 503, 'the first pick is the endpoint nothing listens on');
     for (let i = 1; i <= 4; i++) assert.match(await body(`/outlier/${i}`), /^200 /);
     assert.equal(healthy.received.length, 4);
+  });
+
+  test('upstream failures as Envoy answers them: reset before headers, then no healthy endpoint', async () => {
+    const reset = await h1(proxy.port(), '/reset');
+    assert.equal(reset.status, 503);
+    assert.match(reset.body, /^upstream connect error or disconnect\/reset before headers/);
+    const r = await proxy.access((e) => e.path === '/reset');
+    assert.equal(r.response_code_details, 'upstream_reset_before_response_started{connection_termination}');
+    assert.equal(r.response_flags, 'UC');
+
+    assert.equal((await h1(proxy.port(), '/all-dead/1')).status, 503);
+    const refused = await proxy.access((e) => e.path === '/all-dead/1');
+    assert.equal(refused.response_flags, 'UF');
+    // Its only endpoint is ejected now: nothing is tried.
+    const none = await h1(proxy.port(), '/all-dead/2');
+    assert.equal(none.status, 503);
+    assert.equal(none.body, 'no healthy upstream');
+    const nh = await proxy.access((e) => e.path === '/all-dead/2');
+    assert.equal(nh.response_code_details, 'no_healthy_upstream');
+    assert.equal(nh.response_flags, 'UH');
   });
 
   test('buffer limit: 413 once a filter buffers more request body than the route allows', async () => {
