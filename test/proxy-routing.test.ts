@@ -27,6 +27,10 @@ describe('routes and clusters', () => {
   let flaky: Upstream;
   let healthy: Upstream;
   let resetter: Upstream;
+  let slow: Upstream;
+  let slowInFlight = 0;
+  let slowPeak = 0;
+  let slowConnections = 0;
   let proxy: ProxyProcess;
   let flakyCalls = 0;
 
@@ -44,6 +48,14 @@ describe('routes and clusters', () => {
       res.writeHead(flakyCalls === 1 ? 503 : 200);
       res.end(flakyCalls === 1 ? 'try again' : 'second time lucky');
     });
+    slow = await startUpstream(async (_req, res) => {
+      slowInFlight++;
+      slowPeak = Math.max(slowPeak, slowInFlight);
+      await new Promise((r) => setTimeout(r, 100));
+      slowInFlight--;
+      res.end('slow');
+    });
+    slow.server.on('connection', () => slowConnections++);
     resetter = await startUpstream((_req, res) => {
       res.destroy(); // the connection goes away before any response
     });
@@ -59,6 +71,7 @@ describe('routes and clusters', () => {
           { name: 'pair', endpoints: [`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`] },
           { name: 'flaky', endpoints: [`127.0.0.1:${flaky.port}`] },
           { name: 'resetter', endpoints: [`127.0.0.1:${resetter.port}`] },
+          { name: 'narrow', endpoints: [`127.0.0.1:${slow.port}`], maxConnections: 1 },
           {
             name: 'all-dead',
             endpoints: [`127.0.0.1:${dead2}`],
@@ -99,6 +112,7 @@ describe('routes and clusters', () => {
           { name: 'small', match: { prefix: '/small' }, cluster: 'main', bufferLimitBytes: 16 },
           { name: 'named', match: { prefix: '/named' }, cluster: 'main' },
           { name: 'reset', match: { prefix: '/reset' }, cluster: 'resetter' },
+          { name: 'narrow', match: { prefix: '/narrow' }, cluster: 'narrow' },
           { name: 'all-dead', match: { prefix: '/all-dead' }, cluster: 'all-dead' },
           {
             name: 'rerouted',
@@ -125,7 +139,7 @@ describe('routes and clusters', () => {
     );
   });
 
-  after(() => shutdown(proxy, main, a, b, flaky, healthy, resetter));
+  after(() => shutdown(proxy, main, a, b, flaky, healthy, resetter, slow));
 
   const body = async (path: string, o: Parameters<typeof h1>[2] = {}) => {
     const r = await h1(proxy.port(), path, o);
@@ -183,6 +197,13 @@ describe('routes and clusters', () => {
     assert.equal(first.status, 503, 'the first pick is the endpoint nothing listens on');
     for (let i = 1; i <= 4; i++) assert.match(await body(`/outlier/${i}`), /^200 /);
     assert.equal(healthy.received.length, 4);
+  });
+
+  test('maxConnections: requests to an endpoint queue for its pool, over kept-alive connections', async () => {
+    const results = await Promise.all([1, 2, 3].map((i) => body(`/narrow/${i}`)));
+    assert.deepEqual(results, ['200 slow', '200 slow', '200 slow']);
+    assert.equal(slowPeak, 1, 'never more than one request at a time on the one connection allowed');
+    assert.equal(slowConnections, 1, 'the connection was kept alive and reused');
   });
 
   test('upstream failures as Envoy answers them: reset before headers, then no healthy endpoint', async () => {
