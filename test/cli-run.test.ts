@@ -1,0 +1,66 @@
+// `wasmgate run --wasm`: the one-filter try-out without a config file (issue 3's first section).
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fixture, repoRoot } from './support/fixtures.js';
+import { h1, startUpstream, type Upstream } from './support/proxy.js';
+
+describe('wasmgate run --wasm', () => {
+  let up: Upstream;
+  before(async () => {
+    up = await startUpstream();
+  });
+  after(() => up.close());
+
+  for (const [label, pluginConfig, tag] of [
+    ['a string', 'tag=cli', 'cli'],
+    ['JSON', '{"tag":"json"}', 'json'],
+  ] as const) {
+    test(`one filter with a ${label} --plugin-config and a --root-id, in front of --upstream`, async () => {
+      const args = [
+        join(repoRoot, 'dist', 'cli', 'main.js'),
+        'run',
+        '--wasm',
+        fixture('tagger'),
+        '--plugin-config',
+        pluginConfig,
+        '--root-id',
+        'my-root',
+        '--upstream',
+        `http://127.0.0.1:${up.port}`,
+        '--port',
+        '0',
+        '--admin-port',
+        '0',
+      ];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        const ports = await new Promise<{ main: number; admin: number }>((resolve, reject) => {
+          let err = '';
+          child.stderr.on('data', (d: Buffer) => {
+            err += d.toString();
+            const m = /wasmgate listening: main=:(\d+) admin=:(\d+)/.exec(err);
+            if (m) resolve({ main: Number(m[1]), admin: Number(m[2]) });
+          });
+          child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+        });
+        const res = await h1(ports.main, `/cli-${tag}`, { headers: { 'x-request-id': `cli-${tag}` } });
+        assert.equal(res.status, 200);
+        assert.equal(res.headers['x-order-resp'], tag, 'the filter ran on the response');
+        assert.equal(up.byId(`cli-${tag}`).headers['x-order'], tag, 'and on the request, configured');
+        const plugins = (await (await fetch(`http://127.0.0.1:${ports.admin}/plugins`)).json()) as Array<{
+          root_id: string;
+          state: string;
+        }>;
+        assert.equal(plugins.length, 1);
+        assert.equal(plugins[0].root_id, 'my-root');
+        assert.equal(plugins[0].state, 'ready');
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+    });
+  }
+});
