@@ -1,11 +1,9 @@
 // `wasmgate run --wasm`: the one-filter try-out without a config file (issue 3's first section).
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fixture, repoRoot } from './support/fixtures.js';
-import { h1, startUpstream, type Upstream } from './support/proxy.js';
+import { fixture } from './support/fixtures.js';
+import { h1, runCli, startUpstream, type Upstream } from './support/proxy.js';
 
 describe('wasmgate run --wasm', () => {
   let up: Upstream;
@@ -19,9 +17,7 @@ describe('wasmgate run --wasm', () => {
     ['JSON', '{"tag":"json"}', 'json'],
   ] as const) {
     test(`one filter with a ${label} --plugin-config and a --root-id, in front of --upstream`, async () => {
-      const args = [
-        join(repoRoot, 'dist', 'cli', 'main.js'),
-        'run',
+      const proxy = await runCli([
         '--wasm',
         fixture('tagger'),
         '--plugin-config',
@@ -34,18 +30,9 @@ describe('wasmgate run --wasm', () => {
         '0',
         '--admin-port',
         '0',
-      ];
-      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      ]);
+      const ports = proxy;
       try {
-        const ports = await new Promise<{ main: number; admin: number }>((resolve, reject) => {
-          let err = '';
-          child.stderr.on('data', (d: Buffer) => {
-            err += d.toString();
-            const m = /wasmgate listening: main=:(\d+) admin=:(\d+)/.exec(err);
-            if (m) resolve({ main: Number(m[1]), admin: Number(m[2]) });
-          });
-          child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-        });
         const res = await h1(ports.main, `/cli-${tag}`, { headers: { 'x-request-id': `cli-${tag}` } });
         assert.equal(res.status, 200);
         assert.equal(res.headers['x-order-resp'], tag, 'the filter ran on the response');
@@ -58,8 +45,7 @@ describe('wasmgate run --wasm', () => {
         assert.equal(plugins[0].root_id, 'my-root');
         assert.equal(plugins[0].state, 'ready');
       } finally {
-        child.kill('SIGTERM');
-        await new Promise((r) => child.once('exit', r));
+        await proxy.stop();
       }
     });
   }

@@ -2,7 +2,7 @@
 // its README says, and `wasmgate run` with no configuration serves it in front of the echo upstream.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { PluginStartError } from '../src/host/errors.js';
 import { loadFilter } from '../src/testing/index.js';
 import { repoRoot } from './support/fixtures.js';
+import { runCli } from './support/proxy.js';
 
 const dir = join(repoRoot, 'examples', 'add-header');
 const wasm = join(dir, 'add_header.wasm');
@@ -61,23 +62,8 @@ describe('examples/add-header', () => {
 
 describe('wasmgate run (quick start)', () => {
   it('serves the example filter in front of the built-in echo upstream', async () => {
-    const child = spawn(
-      process.execPath,
-      [join(repoRoot, 'dist', 'cli', 'main.js'), 'run', '--port', '0', '--admin-port', '0'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const ports = await runCli(['--port', '0', '--admin-port', '0']);
     try {
-      const ports = await new Promise<{ main: number; admin: number }>((resolve, reject) => {
-        let err = '';
-        child.stderr.on('data', (d: Buffer) => {
-          err += d.toString();
-          const m = /wasmgate listening: main=:(\d+) admin=:(\d+)/.exec(err);
-          if (m) resolve({ main: Number(m[1]), admin: Number(m[2]) });
-        });
-        child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
-      });
       const res = await fetch(`http://127.0.0.1:${ports.main}/hello`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('x-hello'), 'from wasmgate');
@@ -87,8 +73,7 @@ describe('wasmgate run (quick start)', () => {
       const ready = await fetch(`http://127.0.0.1:${ports.admin}/ready`);
       assert.equal(ready.status, 200);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await ports.stop();
     }
   });
 });

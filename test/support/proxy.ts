@@ -615,3 +615,36 @@ export function promValue(text: string, series: string): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * `wasmgate run` with command-line options only (no config file): resolves once it listens, with its
+ * main and admin ports and a stop() that sends SIGTERM and waits for the exit.
+ */
+export async function runCli(
+  args: string[],
+): Promise<{ main: number; admin: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    children.delete(child);
+  };
+  try {
+    const ports = await new Promise<{ main: number; admin: number }>((resolve, reject) => {
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /wasmgate listening: main=:(\d+) admin=:(\d+)/.exec(err);
+        if (m) resolve({ main: Number(m[1]), admin: Number(m[2]) });
+      });
+      child.on('exit', (code) => reject(new Error(`wasmgate run exited ${code}: ${err}`)));
+    });
+    return { ...ports, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
