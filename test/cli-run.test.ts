@@ -31,13 +31,12 @@ describe('wasmgate run --wasm', () => {
         '--admin-port',
         '0',
       ]);
-      const ports = proxy;
       try {
-        const res = await h1(ports.main, `/cli-${tag}`, { headers: { 'x-request-id': `cli-${tag}` } });
+        const res = await h1(proxy.main, `/cli-${tag}`, { headers: { 'x-request-id': `cli-${tag}` } });
         assert.equal(res.status, 200);
         assert.equal(res.headers['x-order-resp'], tag, 'the filter ran on the response');
         assert.equal(up.byId(`cli-${tag}`).headers['x-order'], tag, 'and on the request, configured');
-        const plugins = (await (await fetch(`http://127.0.0.1:${ports.admin}/plugins`)).json()) as Array<{
+        const plugins = (await (await fetch(`http://127.0.0.1:${proxy.admin}/plugins`)).json()) as Array<{
           root_id: string;
           state: string;
         }>;
