@@ -77,7 +77,9 @@ const cluster = z
     name: z.string().min(1),
     endpoints: z.array(endpoint).min(1),
     connectTimeoutMs: durationMs.default(5000),
-    /** Connections per endpoint. */
+    /** How to speak to the endpoints: HTTP/1.1, HTTP/2 with prior knowledge (h2c), or HTTP/2 over TLS. */
+    protocol: z.enum(['http1', 'h2c', 'h2']).default('http1'),
+    /** Connections per endpoint (HTTP/1.1; HTTP/2 multiplexes over one). */
     maxConnections: z.number().int().min(1).default(64),
     keepAliveTimeoutMs: durationMs.default(60000),
     outlier: z

@@ -2,6 +2,7 @@
 // endpoints, and outlier ejection after consecutive failures.
 
 import { readFileSync } from 'node:fs';
+import { type ClientHttp2Session, connect as connectHttp2 } from 'node:http2';
 import { Pool } from 'undici';
 import type { ClusterConfig } from '../control/schema.js';
 
@@ -10,14 +11,15 @@ export class Endpoint {
   consecutiveFailures = 0;
   ejectedUntil = 0;
   readonly origin: string;
+  private h2: ClientHttp2Session | undefined;
 
   constructor(
     readonly host: string,
     readonly port: number,
-    config: ClusterConfig,
+    private readonly config: ClusterConfig,
   ) {
     const tls = config.tls;
-    const scheme = tls ? 'https' : 'http';
+    const scheme = tls || config.protocol === 'h2' ? 'https' : 'http';
     const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
     this.origin = `${scheme}://${h}:${port}`;
     this.pool = new Pool(this.origin, {
@@ -37,6 +39,38 @@ export class Endpoint {
 
   get address(): string {
     return `${this.host}:${this.port}`;
+  }
+
+  /**
+   * The endpoint's HTTP/2 session (h2c, or h2 over TLS with ALPN), made on first use and again once it
+   * closed: proxied streams of h2 clusters and gRPC callouts share it.
+   */
+  http2(): ClientHttp2Session {
+    const current = this.h2;
+    if (current && !current.closed && !current.destroyed) return current;
+    const tls = this.config.tls;
+    const s = connectHttp2(this.origin, {
+      ...(this.origin.startsWith('https')
+        ? {
+            ALPNProtocols: ['h2'],
+            rejectUnauthorized: !tls?.insecure,
+            ca: tls?.caFile ? readFileSync(tls.caFile) : undefined,
+          }
+        : {}),
+    });
+    s.on('error', () => undefined); // reported on each stream
+    s.on('close', () => {
+      if (this.h2 === s) this.h2 = undefined;
+    });
+    s.unref();
+    this.h2 = s;
+    return s;
+  }
+
+  async close(): Promise<void> {
+    this.h2?.close();
+    this.h2 = undefined;
+    await this.pool.close().catch(() => undefined);
   }
 }
 
@@ -97,7 +131,7 @@ export class Cluster {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.endpoints.map((e) => e.pool.close().catch(() => undefined)));
+    await Promise.all(this.endpoints.map((e) => e.close()));
   }
 }
 

@@ -1,12 +1,12 @@
 // gRPC callouts (proxy_grpc_call / proxy_grpc_stream) over HTTP/2 to a cluster's endpoints: messages are
 // framed with gRPC's 5-byte prefix; initial metadata, messages, trailing metadata and the final status are
-// reported as they arrive. One HTTP/2 session per endpoint is reused.
+// reported as they arrive. Each endpoint's HTTP/2 session (cluster.ts) is reused.
 
 import type { IncomingHttpHeaders } from 'node:http2';
-import { type ClientHttp2Session, type ClientHttp2Stream, connect, constants } from 'node:http2';
+import { type ClientHttp2Stream, constants } from 'node:http2';
 import { Status } from '../abi/constants.js';
 import type { GrpcCalloutRequest, GrpcEvents, GrpcHandle } from '../host/driver.js';
-import type { ClusterManager, Endpoint } from './cluster.js';
+import type { ClusterManager } from './cluster.js';
 import { headersFromObject } from './headers.js';
 
 const GRPC_UNAVAILABLE = 14;
@@ -28,21 +28,7 @@ function withoutPseudo(h: IncomingHttpHeaders): Record<string, string | string[]
 }
 
 export class GrpcCallouts {
-  private readonly sessions = new Map<Endpoint, ClientHttp2Session>();
-
   constructor(private readonly clusters: () => ClusterManager) {}
-
-  private session(ep: Endpoint): ClientHttp2Session {
-    let s = this.sessions.get(ep);
-    if (!s || s.closed || s.destroyed) {
-      s = connect(ep.origin);
-      s.on('error', () => undefined); // reported per stream
-      s.on('close', () => this.sessions.get(ep) === s && this.sessions.delete(ep));
-      s.unref();
-      this.sessions.set(ep, s);
-    }
-    return s;
-  }
 
   call(req: GrpcCalloutRequest, events: GrpcEvents): GrpcHandle {
     let closed = false;
@@ -69,7 +55,7 @@ export class GrpcCallouts {
     if (req.timeoutMs > 0) headers['grpc-timeout'] = `${req.timeoutMs}m`;
     let stream: ClientHttp2Stream;
     try {
-      stream = this.session(ep).request(headers);
+      stream = ep.http2().request(headers);
     } catch (e) {
       setImmediate(() => finish(GRPC_UNAVAILABLE, (e as Error).message));
       return { send: () => Status.NotFound, cancel: () => (closed = true), close: () => undefined };
@@ -130,8 +116,6 @@ export class GrpcCallouts {
     };
   }
 
-  close(): void {
-    for (const s of this.sessions.values()) s.close();
-    this.sessions.clear();
-  }
+  /** Sessions belong to the clusters' endpoints and close with them. */
+  close(): void {}
 }

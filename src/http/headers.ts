@@ -146,3 +146,28 @@ export function headersFromObject(
   }
   return map;
 }
+
+/**
+ * HTTP/2 request headers from the flat list toUpstreamHeaders makes: `host` becomes `:authority`; Node
+ * adds `:scheme` from the session (http for h2c, https for h2).
+ */
+export function toHttp2Headers(
+  method: string,
+  path: string,
+  flat: readonly string[],
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = { ':method': method, ':path': path };
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i];
+    const v = flat[i + 1];
+    if (k === 'host') {
+      out[':authority'] = v;
+      continue;
+    }
+    const cur = out[k];
+    if (cur === undefined) out[k] = v;
+    else if (Array.isArray(cur)) cur.push(v);
+    else out[k] = [cur, v];
+  }
+  return out;
+}

@@ -1,11 +1,12 @@
 // One request to a cluster: endpoint choice, the route timeout, retries of requests whose body is known,
 // and failures mapped to Envoy's answers (status, response flag, code details).
 
+import { type ClientHttp2Stream, constants as h2constants, type IncomingHttpHeaders } from 'node:http2';
 import { PassThrough } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderMap } from '../abi/header-map.js';
 import type { Cluster, Endpoint } from './cluster.js';
-import { headersFromObject, responseHeaderMap } from './headers.js';
+import { headersFromObject, responseHeaderMap, toHttp2Headers } from './headers.js';
 import { ResponseFlag } from './response-flags.js';
 
 export interface UpstreamFailure {
@@ -71,6 +72,12 @@ function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'timeou
   return 'reset';
 }
 
+function withoutPseudo(h: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const k in h) if (k.charCodeAt(0) !== 58) out[k] = h[k];
+  return out;
+}
+
 const NO_BODY_STATUS = (status: number, method: string) =>
   method === 'HEAD' || status === 204 || status === 304 || (status >= 100 && status < 200);
 
@@ -81,6 +88,8 @@ export class UpstreamRequest {
   /** ms from dispatch to response headers. */
   headersAfterMs: number | undefined;
   private controller: Dispatcher.DispatchController | undefined;
+  /** The HTTP/2 stream of the current attempt (h2 and h2c clusters). */
+  private h2Stream: ClientHttp2Stream | undefined;
   private bodyStream: PassThrough | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
@@ -119,6 +128,7 @@ export class UpstreamRequest {
   abort(): void {
     this.finish();
     this.controller?.abort(new Error('downstream closed'));
+    this.h2Stream?.close(h2constants.NGHTTP2_CANCEL);
     this.bodyStream?.destroy();
   }
 
@@ -130,6 +140,7 @@ export class UpstreamRequest {
         const afterHeaders = this.gotHeaders;
         this.finish();
         this.controller?.abort(new Error('upstream request timeout'));
+        this.h2Stream?.close(h2constants.NGHTTP2_CANCEL);
         this.bodyStream?.destroy();
         this.events.onError(TIMEOUT, afterHeaders);
       }, this.options.timeoutMs);
@@ -154,6 +165,10 @@ export class UpstreamRequest {
     }
     this.endpoint = ep;
     this.attempts++;
+    if (this.cluster.config.protocol !== 'http1') {
+      this.dispatchHttp2(ep, body, retriable);
+      return;
+    }
     const id = ++this.currentAttempt;
     const self = this;
     const stale = () => self.currentAttempt !== id;
@@ -190,21 +205,7 @@ export class UpstreamRequest {
         self.events.onEnd(t);
       },
       onResponseError(_controller, err) {
-        if (self.done || stale()) return;
-        const kind = classify(err as Error & { code?: string });
-        if (!self.gotHeaders) {
-          self.cluster.reportFailure(ep);
-          const reason = kind === 'connect' ? 'connect-failure' : 'reset';
-          if (retriable && self.retry(reason, 0, body as Uint8Array | null)) return;
-        }
-        const afterHeaders = self.gotHeaders;
-        self.finish();
-        self.events.onError(
-          kind === 'timeout'
-            ? TIMEOUT
-            : connectFailure(kind === 'connect' ? 'connection_failure' : 'connection_termination'),
-          afterHeaders,
-        );
+        if (!self.done && !stale()) self.failed(ep, err, body, retriable);
       },
     };
     ep.pool.dispatch(
@@ -217,6 +218,88 @@ export class UpstreamRequest {
         idempotent: method === 'GET' || method === 'HEAD',
       },
       handler,
+    );
+  }
+
+  /** One attempt over the endpoint's HTTP/2 session: the same events, failures and retries as HTTP/1.1. */
+  private dispatchHttp2(ep: Endpoint, body: Uint8Array | PassThrough | null, retriable: boolean): void {
+    const id = ++this.currentAttempt;
+    const stale = () => this.currentAttempt !== id;
+    const method = this.options.method;
+    const fail = (err: Error & { cause?: unknown }) => {
+      if (this.done || stale()) return;
+      // A stream cancelled because its session could not connect carries the connect error as its cause.
+      const cause = err.cause as (Error & { code?: string }) | undefined;
+      this.failed(ep, cause?.code ? cause : err, body, retriable);
+    };
+    const endStream = body === null || (body instanceof Uint8Array && body.length === 0);
+    let stream: ClientHttp2Stream;
+    try {
+      stream = ep
+        .http2()
+        .request(toHttp2Headers(method, this.options.path, this.options.headers), { endStream });
+    } catch (e) {
+      setImmediate(() => fail(e as Error));
+      return;
+    }
+    this.h2Stream = stream;
+    let trailers: IncomingHttpHeaders | undefined;
+    stream.on('response', (headers) => {
+      if (this.done || stale()) return;
+      const status = Number(headers[':status']);
+      if (status < 200) return; // 1xx: wait for the final response
+      if (status >= 500 && retriable && this.retry('5xx', status, body as Uint8Array | null)) {
+        stream.close(h2constants.NGHTTP2_CANCEL);
+        return;
+      }
+      this.gotHeaders = true;
+      this.headersAfterMs = performance.now() - this.startedAt;
+      if (status < 500) this.cluster.reportSuccess(ep);
+      else this.cluster.reportFailure(ep);
+      const map = responseHeaderMap(status, withoutPseudo(headers));
+      this.events.onHeaders(status, map, stream.endAfterHeaders || NO_BODY_STATUS(status, method));
+    });
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.done && this.gotHeaders && !stale()) this.events.onData(chunk);
+    });
+    stream.on('trailers', (t) => {
+      trailers = t;
+    });
+    stream.on('end', () => {
+      if (this.done || !this.gotHeaders || stale()) return;
+      this.finish();
+      this.events.onEnd(trailers ? headersFromObject(withoutPseudo(trailers)) : undefined);
+    });
+    stream.on('error', (e) => fail(e));
+    stream.on('close', () => {
+      // Reset before the response ended (RST_STREAM, GOAWAY, the session lost) without an 'error'.
+      if (!this.done && !stale() && stream.rstCode !== h2constants.NGHTTP2_NO_ERROR)
+        fail(Object.assign(new Error('stream reset'), { code: 'ECONNRESET' }));
+      else if (!this.done && !stale() && !this.gotHeaders)
+        fail(Object.assign(new Error('stream closed before a response'), { code: 'ECONNRESET' }));
+    });
+    if (body instanceof PassThrough) body.pipe(stream);
+    else if (body && body.length > 0) stream.end(body);
+  }
+
+  /**
+   * The current attempt failed: counted against the endpoint and retried when the route allows it (before
+   * the response started), else reported as Envoy reports it.
+   */
+  private failed(ep: Endpoint, err: Error & { code?: string }, body: unknown, retriable: boolean): void {
+    const kind = classify(err);
+    if (!this.gotHeaders) {
+      this.cluster.reportFailure(ep);
+      const reason = kind === 'connect' ? 'connect-failure' : 'reset';
+      if (retriable && this.retry(reason, 0, body as Uint8Array | null)) return;
+    }
+    const afterHeaders = this.gotHeaders;
+    this.finish();
+    this.events.onError(
+      kind === 'timeout'
+        ? TIMEOUT
+        : connectFailure(kind === 'connect' ? 'connection_failure' : 'connection_termination'),
+      afterHeaders,
     );
   }
 
