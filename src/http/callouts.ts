@@ -27,10 +27,6 @@ export class ClusterCallouts implements CalloutDispatcher {
     return this.grpc.call(request, events);
   }
 
-  close(): void {
-    this.grpc.close();
-  }
-
   hasCluster(name: string): boolean {
     return this.clusters().get(name) !== undefined;
   }

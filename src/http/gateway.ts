@@ -606,7 +606,7 @@ export class Gateway {
     for (const p of this.current?.plugins ?? []) p.plugin.stop();
     this.admin?.server.close();
     this.admin?.server.closeAllConnections();
-    this.callouts.close();
+    // Clusters close their endpoints' connections, gRPC callout sessions included.
     await Promise.all([...new Set(gens.map((g) => g.clusters))].map((c) => c.close()));
     await this.accessLog.close();
   }

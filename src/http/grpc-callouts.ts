@@ -115,7 +115,4 @@ export class GrpcCallouts {
       },
     };
   }
-
-  /** Sessions belong to the clusters' endpoints and close with them. */
-  close(): void {}
 }
