@@ -47,6 +47,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
   answered = false;
   /** Streams the filter reset with proxy_close_stream. */
   readonly closed: StreamType[] = [];
+  /** Route cache clears: proxy_clear_route_cache calls and, as in Envoy, request header changes. */
   routeCacheCleared = 0;
   readonly info: StreamInfo;
 
