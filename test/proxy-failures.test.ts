@@ -3,6 +3,7 @@
 // proxy refuses to start with, and a graceful shutdown with a request in flight.
 
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fixture } from './support/fixtures.js';
 import {
@@ -116,12 +117,21 @@ describe('proxy: a trapping filter (hostile.wasm, mode t)', () => {
   });
 });
 
+/** An upstream that answers every request with a response no HTTP/1.1 parser accepts. */
+async function garbledUpstream(): Promise<NetServer> {
+  const server = createNetServer((s) => s.on('data', () => s.end('HTTP/1.1 200 OK\r\nno colon\r\n\r\n')));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
 describe('proxy: upstream failures', () => {
   let up: Upstream;
   let proxy: ProxyProcess;
+  let garbled: NetServer;
   const stalled: Array<() => void> = [];
 
   before(async () => {
+    garbled = await garbledUpstream();
     up = await startUpstream((req, res) => {
       if (req.url.startsWith('/slow')) {
         // Answers only when the test ends.
@@ -136,9 +146,11 @@ describe('proxy: upstream failures', () => {
       clusters: [
         { name: 'up', endpoints: [`127.0.0.1:${up.port}`] },
         { name: 'dead', endpoints: [`127.0.0.1:${await freePort()}`], connectTimeoutMs: 1000 },
+        { name: 'garbled', endpoints: [`127.0.0.1:${(garbled.address() as AddressInfo).port}`] },
       ],
       routes: [
         { name: 'refused', match: { prefix: '/refused' }, cluster: 'dead' },
+        { name: 'garbled', match: { prefix: '/garbled' }, cluster: 'garbled' },
         { name: 'slow', match: { prefix: '/slow' }, cluster: 'up', timeoutMs: 200 },
         { name: 'api', match: { prefix: '/api' }, cluster: 'up' },
       ],
@@ -147,6 +159,7 @@ describe('proxy: upstream failures', () => {
 
   after(async () => {
     for (const f of stalled) f();
+    garbled.close();
     await shutdown(proxy, up);
   });
 
@@ -161,6 +174,21 @@ describe('proxy: upstream failures', () => {
     assert.equal(entry.upstream_cluster, 'dead');
     const prom = (await adminGet(proxy, '/stats/prometheus')).text;
     assert.equal(promValue(prom, 'wasmgate_cluster_upstream_cx_connect_fail{cluster="dead"}'), 1);
+  });
+
+  it('a malformed upstream response: 502 with response flag UPE, and the proxy keeps serving', async () => {
+    const res = await h1(proxy.port(), '/garbled', { headers: { 'x-request-id': 'upe-1' } });
+    assert.equal(res.status, 502, res.body);
+    assert.match(res.body, /reset reason: protocol error/);
+    const entry = await proxy.accessFor('upe-1');
+    assert.equal(entry.response_flags, 'UPE');
+    assert.equal(entry.response_code_details, 'upstream_reset_before_response_started{protocol_error}');
+    const line = await proxy.waitFor('the warning', () =>
+      proxy.logs().find((l) => String(l.msg).includes('invalid header line "no colon"')),
+    );
+    assert.equal(line.level, 40, 'logged at warn');
+    assert.equal(line.requestId, 'upe-1');
+    assert.equal((await h1(proxy.port(), '/api/after-garbled')).status, 200);
   });
 
   it('route timeout: 504 with response flag UT', async () => {

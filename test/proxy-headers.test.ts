@@ -159,4 +159,16 @@ describe('headers through wasmgate run', () => {
       /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
     );
   });
+
+  test('Expect: 100-continue is answered by the proxy and not sent upstream (as Envoy does)', async () => {
+    const res = await h1(proxy.port(), '/expect', {
+      method: 'POST',
+      headers: { expect: '100-continue', 'x-request-id': 'expect-1' },
+      body: 'after continue',
+    });
+    assert.equal(res.status, 200);
+    const got = up.byId('expect-1');
+    assert.equal(got.body, 'after continue');
+    assert.equal(got.headers.expect, undefined);
+  });
 });

@@ -205,6 +205,8 @@ describe('proxy: trailers', () => {
     assert.equal(got.body, 'payload');
     assert.equal(got.headers['x-saw-req-trailers'], 'x-checksum=abc123');
     assert.equal(got.headers['x-order'], 't');
+    // …and go on to the HTTP/1.1 upstream after its chunked body.
+    assert.deepEqual(got.trailers, { 'x-checksum': 'abc123' });
   });
 
   it('HTTP/1.1 chunked request trailers reach the filter', async () => {
@@ -217,6 +219,8 @@ describe('proxy: trailers', () => {
     const got = up.byId('h1-req-tr');
     assert.equal(got.body, 'payload');
     assert.equal(got.headers['x-saw-req-trailers'], 'x-checksum=def456');
+    assert.equal(got.headers['transfer-encoding'], 'chunked');
+    assert.deepEqual(got.trailers, { 'x-checksum': 'def456' });
   });
 
   it('upstream response trailers reach an HTTP/2 client, with the filter’s', async () => {

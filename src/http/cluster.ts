@@ -1,13 +1,14 @@
-// Upstream clusters: endpoints with keep-alive connection pools (undici), round-robin over healthy
-// endpoints, and outlier ejection after consecutive failures.
+// Upstream clusters: endpoints with keep-alive connection pools (HTTP/1.1) or one HTTP/2 session each,
+// round-robin over healthy endpoints, and outlier ejection after consecutive failures.
 
 import { readFileSync } from 'node:fs';
 import { type ClientHttp2Session, connect as connectHttp2 } from 'node:http2';
-import { Pool } from 'undici';
+import { isIP } from 'node:net';
 import type { ClusterConfig } from '../control/schema.js';
+import { H1Pool } from './h1/pool.js';
 
 export class Endpoint {
-  readonly pool: Pool;
+  readonly pool: H1Pool;
   consecutiveFailures = 0;
   ejectedUntil = 0;
   readonly origin: string;
@@ -22,18 +23,19 @@ export class Endpoint {
     const scheme = tls || config.protocol === 'h2' ? 'https' : 'http';
     const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
     this.origin = `${scheme}://${h}:${port}`;
-    this.pool = new Pool(this.origin, {
-      connections: config.maxConnections,
-      keepAliveTimeout: config.keepAliveTimeoutMs,
-      connect: {
-        timeout: config.connectTimeoutMs,
-        ...(tls
-          ? { rejectUnauthorized: !tls.insecure, ca: tls.caFile ? readFileSync(tls.caFile) : undefined }
-          : {}),
-      },
-      // The route timeout governs the whole response; undici's own timers would fire first otherwise.
-      headersTimeout: 0,
-      bodyTimeout: 0,
+    // No timers of its own past connecting: the route timeout governs the whole response.
+    this.pool = new H1Pool(host, port, {
+      maxConnections: config.maxConnections,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      connectTimeoutMs: config.connectTimeoutMs,
+      tls: tls
+        ? {
+            rejectUnauthorized: !tls.insecure,
+            ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
+            servername: isIP(host) ? undefined : host,
+            ALPNProtocols: ['http/1.1'],
+          }
+        : undefined,
     });
   }
 
@@ -70,7 +72,7 @@ export class Endpoint {
   async close(): Promise<void> {
     this.h2?.close();
     this.h2 = undefined;
-    await this.pool.close().catch(() => undefined);
+    this.pool.close();
   }
 }
 

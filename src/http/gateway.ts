@@ -358,6 +358,7 @@ export class Gateway {
       routes: new RouteTable(lc.routes ?? c.routes),
       plugins: gen.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin),
       clusters: gen.clusters,
+      logger: this.logger,
       active: 0,
       generation: gen,
       onComplete: (s) => this.streamDone(s, env),

@@ -100,6 +100,24 @@ export function responseHeaderMap(
   return map;
 }
 
+/**
+ * Response header map (`status` ≥ 0) or trailer map (`status` < 0) from the HTTP/1.1 client's flat list of
+ * lower-case names, without hop-by-hop headers.
+ */
+export function headersFromFlat(status: number, flat: readonly string[]): HeaderMap {
+  const map = new HeaderMap();
+  if (status >= 0) map.add(':status', String(status));
+  let connection: string | undefined;
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === 'connection') connection = flat[i + 1];
+  const extra = connectionTokens(connection);
+  for (let i = 0; i < flat.length; i += 2) {
+    const key = flat[i];
+    if (HOP_BY_HOP.has(key) || extra?.has(key)) continue;
+    map.add(key, flat[i + 1]);
+  }
+  return map;
+}
+
 /** Regular (non-pseudo, non-hop-by-hop) headers as Node's outgoing object; repeated names become arrays. */
 export function toOutgoingHeaders(
   map: HeaderMap,
@@ -118,7 +136,10 @@ export function toOutgoingHeaders(
   return out;
 }
 
-/** Flat [k, v, …] list for undici, without pseudo and hop-by-hop headers; `host` from :authority. */
+/**
+ * Flat [k, v, …] list for the upstream request, without pseudo and hop-by-hop headers; `host` from
+ * :authority. `expect` is dropped: Node's server already answered a 100-continue, as Envoy does.
+ */
 export function toUpstreamHeaders(map: HeaderMap): string[] {
   const out: string[] = [];
   const kv = map.flat();
@@ -126,7 +147,7 @@ export function toUpstreamHeaders(map: HeaderMap): string[] {
   for (let i = 0; i < kv.length; i += 2) {
     const k = kv[i];
     if (k === ':authority') host = kv[i + 1];
-    if (k.charCodeAt(0) === 58 || (HOP_BY_HOP.has(k) && k !== 'te')) continue;
+    if (k.charCodeAt(0) === 58 || (HOP_BY_HOP.has(k) && k !== 'te') || k === 'expect') continue;
     out.push(k, kv[i + 1]);
   }
   if (host !== undefined) out.push('host', host);

@@ -12,6 +12,7 @@ export const ResponseFlag = {
   NoRouteFound: 0x100,
   DownstreamConnectionTermination: 0x4000,
   UpstreamRetryLimitExceeded: 0x8000,
+  UpstreamProtocolError: 0x800000,
 } as const;
 
 const SHORT: Array<[number, string]> = [
@@ -26,6 +27,7 @@ const SHORT: Array<[number, string]> = [
   [0x100, 'NR'],
   [0x4000, 'DC'],
   [0x8000, 'URX'],
+  [0x800000, 'UPE'],
 ];
 
 /** "UF,URX" or "-" as Envoy's %RESPONSE_FLAGS% prints them. */

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Logger } from 'pino';
 import type { ByteBuffer } from '../abi/byte-buffer.js';
 import { MapType } from '../abi/constants.js';
 import { HeaderMap } from '../abi/header-map.js';
@@ -30,6 +31,8 @@ export interface StreamEnv {
   routes: RouteTable;
   plugins: readonly Plugin[];
   clusters: ClusterManager;
+  /** For upstream failures worth a line: a malformed response at warn, the others at debug. */
+  logger: Pick<Logger, 'warn' | 'debug'>;
   /** Called once when the stream is over (completed, answered or reset). */
   onComplete(stream: ProxyStream): void;
 }
@@ -332,12 +335,23 @@ export class ProxyStream implements SlotHost {
               } else this.responsePipeline?.data(EMPTY, true);
             },
             onError: (f, afterHeaders) => {
-              this.info.upstream = this.upstream?.endpoint
-                ? { address: this.upstream.endpoint.host, port: this.upstream.endpoint.port }
-                : undefined;
+              const ep = this.upstream?.endpoint;
+              this.info.upstream = ep ? { address: ep.host, port: ep.port } : undefined;
+              const log = f.flag === ResponseFlag.UpstreamProtocolError ? 'warn' : 'debug';
+              this.env.logger[log](
+                {
+                  cluster: c.cluster,
+                  upstream: ep?.address,
+                  requestId: this.requestHeaders.get('x-request-id'),
+                },
+                `upstream failure (${f.details}): ${f.reason ?? f.body}`,
+              );
               if (afterHeaders)
                 this.reset(
-                  f.flag === ResponseFlag.UpstreamRequestTimeout ? f.flag : ResponseFlag.UpstreamRemoteReset,
+                  f.flag === ResponseFlag.UpstreamRequestTimeout ||
+                    f.flag === ResponseFlag.UpstreamProtocolError
+                    ? f.flag
+                    : ResponseFlag.UpstreamRemoteReset,
                 );
               else
                 this.localReply(
@@ -363,14 +377,15 @@ export class ProxyStream implements SlotHost {
         up.write(chunk);
         if (eos) up.end();
       },
-      trailers: () => {
-        // Request trailers reach the filters; undici cannot send them upstream, so the body just ends.
+      trailers: (trailers) => {
+        // Over HTTP/1.1 the trailers go upstream after a chunked body; over HTTP/2 the body just ends.
         const up = this.upstream;
         if (!up) return;
         if (!this.upstreamBodyStarted) {
           this.upstreamBodyStarted = true;
-          up.send(EMPTY);
-        } else up.end();
+          up.open(EMPTY);
+        }
+        up.end(trailers);
       },
     };
   }

@@ -2,11 +2,10 @@
 // and failures mapped to Envoy's answers (status, response flag, code details).
 
 import { type ClientHttp2Stream, constants as h2constants, type IncomingHttpHeaders } from 'node:http2';
-import { PassThrough } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { HeaderMap } from '../abi/header-map.js';
 import type { Cluster, Endpoint } from './cluster.js';
-import { headersFromObject, responseHeaderMap, toHttp2Headers } from './headers.js';
+import { type Exchange, UpstreamError } from './h1/exchange.js';
+import { headersFromFlat, headersFromObject, responseHeaderMap, toHttp2Headers } from './headers.js';
 import { ResponseFlag } from './response-flags.js';
 
 export interface UpstreamFailure {
@@ -14,6 +13,8 @@ export interface UpstreamFailure {
   flag: number;
   details: string;
   body: string;
+  /** What went wrong underneath (the socket's or the parser's message), for the log. */
+  reason?: string;
 }
 
 export interface UpstreamEvents {
@@ -57,10 +58,18 @@ function connectFailure(kind: 'connection_failure' | 'connection_termination'): 
   };
 }
 
-function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'timeout' {
+const PROTOCOL_ERROR: UpstreamFailure = {
+  status: 502,
+  flag: ResponseFlag.UpstreamProtocolError,
+  details: 'upstream_reset_before_response_started{protocol_error}',
+  body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error',
+};
+
+function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'protocol' {
+  if (err instanceof UpstreamError) return err.kind;
+  // HTTP/2 sessions report Node's socket errors.
   const code = err.code ?? '';
   if (
-    code === 'UND_ERR_CONNECT_TIMEOUT' ||
     code === 'ECONNREFUSED' ||
     code === 'EHOSTUNREACH' ||
     code === 'ENOTFOUND' ||
@@ -68,13 +77,23 @@ function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'timeou
     code === 'ENETUNREACH'
   )
     return 'connect';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   return 'reset';
 }
 
 function withoutPseudo(h: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
   const out: Record<string, string | string[] | undefined> = {};
   for (const k in h) if (k.charCodeAt(0) !== 58) out[k] = h[k];
+  return out;
+}
+
+/** A request body known in full (null: none), or 'stream': it follows through write() and end(). */
+type Body = Uint8Array | null | 'stream';
+
+/** Trailers for the HTTP/1.1 client: a flat list without pseudo-headers. */
+function withoutPseudoFlat(map: HeaderMap): string[] {
+  const kv = map.flat();
+  const out: string[] = [];
+  for (let i = 0; i < kv.length; i += 2) if (kv[i].charCodeAt(0) !== 58) out.push(kv[i], kv[i + 1]);
   return out;
 }
 
@@ -87,10 +106,10 @@ export class UpstreamRequest {
   startedAt = 0;
   /** ms from dispatch to response headers. */
   headersAfterMs: number | undefined;
-  private controller: Dispatcher.DispatchController | undefined;
+  /** The HTTP/1.1 exchange of the current attempt (http1 clusters). */
+  private exchange: Exchange | undefined;
   /** The HTTP/2 stream of the current attempt (h2 and h2c clusters). */
   private h2Stream: ClientHttp2Stream | undefined;
-  private bodyStream: PassThrough | undefined;
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private gotHeaders = false;
@@ -106,30 +125,38 @@ export class UpstreamRequest {
   /** Sends with a body known in full (or none): such a request can be retried. */
   send(body: Uint8Array | null): void {
     this.startTimer();
-    this.attempt(body);
+    this.dispatch(body, true);
   }
 
   /** Starts a request whose body follows with write()/end(); not retried. */
   open(firstChunk: Uint8Array): void {
     this.startTimer();
-    this.bodyStream = new PassThrough();
-    if (firstChunk.length) this.bodyStream.write(firstChunk);
-    this.dispatch(this.bodyStream, false);
+    this.dispatch('stream', false);
+    this.write(firstChunk);
   }
 
   write(chunk: Uint8Array): void {
-    if (chunk.length) this.bodyStream?.write(chunk);
+    if (chunk.length === 0 || this.done) return;
+    if (this.exchange) this.exchange.write(chunk);
+    else this.h2Stream?.write(chunk);
   }
 
-  end(): void {
-    this.bodyStream?.end();
+  /** Ends a streamed body. Trailers go upstream over HTTP/1.1 (chunked); HTTP/2 ends without them. */
+  end(trailers?: HeaderMap): void {
+    if (this.done) return;
+    if (this.exchange) this.exchange.end(trailers ? withoutPseudoFlat(trailers) : undefined);
+    else this.h2Stream?.end();
   }
 
   abort(): void {
     this.finish();
-    this.controller?.abort(new Error('downstream closed'));
+    this.cancelAttempt();
+  }
+
+  /** Drops the current attempt's exchange or stream (its connection cannot be reused mid-response). */
+  private cancelAttempt(): void {
+    this.exchange?.abort();
     this.h2Stream?.close(h2constants.NGHTTP2_CANCEL);
-    this.bodyStream?.destroy();
   }
 
   private startTimer(): void {
@@ -139,9 +166,7 @@ export class UpstreamRequest {
         if (this.done) return;
         const afterHeaders = this.gotHeaders;
         this.finish();
-        this.controller?.abort(new Error('upstream request timeout'));
-        this.h2Stream?.close(h2constants.NGHTTP2_CANCEL);
-        this.bodyStream?.destroy();
+        this.cancelAttempt();
         this.events.onError(TIMEOUT, afterHeaders);
       }, this.options.timeoutMs);
     }
@@ -152,11 +177,7 @@ export class UpstreamRequest {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  private attempt(body: Uint8Array | null): void {
-    this.dispatch(body, true);
-  }
-
-  private dispatch(body: Uint8Array | PassThrough | null, retriable: boolean): void {
+  private dispatch(body: Body, retriable: boolean): void {
     const ep = this.cluster.pick();
     if (!ep) {
       this.finish();
@@ -170,59 +191,50 @@ export class UpstreamRequest {
       return;
     }
     const id = ++this.currentAttempt;
-    const self = this;
-    const stale = () => self.currentAttempt !== id;
+    const live = () => !this.done && this.currentAttempt === id;
     const method = this.options.method;
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(controller) {
-        if (self.done || stale()) controller.abort(new Error('aborted'));
-        else self.controller = controller;
-      },
-      onResponseStart(controller, statusCode, headers) {
-        if (self.done || stale()) return;
-        if (statusCode < 200 && statusCode !== 101) return; // 1xx: wait for the final response
-        if (statusCode >= 500 && retriable && self.retry('5xx', statusCode, body as Uint8Array | null)) {
-          controller.abort(new Error('retried'));
-          return;
-        }
-        self.gotHeaders = true;
-        self.headersAfterMs = performance.now() - self.startedAt;
-        if (statusCode < 500) self.cluster.reportSuccess(ep);
-        else self.cluster.reportFailure(ep);
-        const map = responseHeaderMap(statusCode, headers);
-        self.events.onHeaders(statusCode, map, NO_BODY_STATUS(statusCode, method));
-      },
-      onResponseData(_controller, chunk) {
-        if (!self.done && self.gotHeaders && !stale()) self.events.onData(chunk);
-      },
-      onResponseEnd(_controller, trailers) {
-        if (self.done || !self.gotHeaders || stale()) return;
-        self.finish();
-        const t =
-          trailers && Object.keys(trailers).length > 0
-            ? headersFromObject(trailers as Record<string, string>)
-            : undefined;
-        self.events.onEnd(t);
-      },
-      onResponseError(_controller, err) {
-        if (!self.done && !stale()) self.failed(ep, err, body, retriable);
-      },
-    };
-    ep.pool.dispatch(
-      {
-        origin: ep.origin,
-        method: method as Dispatcher.HttpMethod,
-        path: this.options.path,
-        headers: this.options.headers,
-        body,
-        idempotent: method === 'GET' || method === 'HEAD',
-      },
-      handler,
-    );
+    try {
+      this.exchange = ep.pool.request(
+        { method, path: this.options.path, headers: this.options.headers, body },
+        {
+          onHeaders: (status, flat) => {
+            if (!live()) return;
+            if (status >= 500 && retriable && this.retry('5xx', status, body)) return;
+            this.responseStarted(ep, status, headersFromFlat(status, flat), NO_BODY_STATUS(status, method));
+          },
+          onData: (chunk) => {
+            if (live() && this.gotHeaders) this.events.onData(chunk);
+          },
+          onEnd: (trailers) => {
+            if (!live() || !this.gotHeaders) return;
+            this.finish();
+            this.events.onEnd(trailers ? headersFromFlat(-1, trailers) : undefined);
+          },
+          onError: (err) => {
+            if (live()) this.failed(ep, err, body, retriable);
+          },
+        },
+      );
+    } catch (e) {
+      // A request no HTTP/1.1 server could be sent (a header value with a line break, say).
+      const err = new UpstreamError((e as Error).message, 'protocol', (e as { code?: string }).code);
+      queueMicrotask(() => {
+        if (live()) this.failed(ep, err, body, false);
+      });
+    }
+  }
+
+  /** Response headers of the attempt that stands: counted for the endpoint and handed on. */
+  private responseStarted(ep: Endpoint, status: number, map: HeaderMap, endOfStream: boolean): void {
+    this.gotHeaders = true;
+    this.headersAfterMs = performance.now() - this.startedAt;
+    if (status < 500) this.cluster.reportSuccess(ep);
+    else this.cluster.reportFailure(ep);
+    this.events.onHeaders(status, map, endOfStream);
   }
 
   /** One attempt over the endpoint's HTTP/2 session: the same events, failures and retries as HTTP/1.1. */
-  private dispatchHttp2(ep: Endpoint, body: Uint8Array | PassThrough | null, retriable: boolean): void {
+  private dispatchHttp2(ep: Endpoint, body: Body, retriable: boolean): void {
     const id = ++this.currentAttempt;
     const stale = () => this.currentAttempt !== id;
     const method = this.options.method;
@@ -248,16 +260,12 @@ export class UpstreamRequest {
       if (this.done || stale()) return;
       const status = Number(headers[':status']);
       if (status < 200) return; // 1xx: wait for the final response
-      if (status >= 500 && retriable && this.retry('5xx', status, body as Uint8Array | null)) {
+      if (status >= 500 && retriable && this.retry('5xx', status, body)) {
         stream.close(h2constants.NGHTTP2_CANCEL);
         return;
       }
-      this.gotHeaders = true;
-      this.headersAfterMs = performance.now() - this.startedAt;
-      if (status < 500) this.cluster.reportSuccess(ep);
-      else this.cluster.reportFailure(ep);
       const map = responseHeaderMap(status, withoutPseudo(headers));
-      this.events.onHeaders(status, map, stream.endAfterHeaders || NO_BODY_STATUS(status, method));
+      this.responseStarted(ep, status, map, stream.endAfterHeaders || NO_BODY_STATUS(status, method));
     });
     stream.on('data', (chunk: Buffer) => {
       if (!this.done && this.gotHeaders && !stale()) this.events.onData(chunk);
@@ -278,33 +286,31 @@ export class UpstreamRequest {
       else if (!this.done && !stale() && !this.gotHeaders)
         fail(Object.assign(new Error('stream closed before a response'), { code: 'ECONNRESET' }));
     });
-    if (body instanceof PassThrough) body.pipe(stream);
-    else if (body && body.length > 0) stream.end(body);
+    if (body instanceof Uint8Array && body.length > 0) stream.end(body);
   }
 
   /**
    * The current attempt failed: counted against the endpoint and retried when the route allows it (before
    * the response started), else reported as Envoy reports it.
    */
-  private failed(ep: Endpoint, err: Error & { code?: string }, body: unknown, retriable: boolean): void {
+  private failed(ep: Endpoint, err: Error & { code?: string }, body: Body, retriable: boolean): void {
     const kind = classify(err);
     if (!this.gotHeaders) {
       this.cluster.reportFailure(ep);
       const reason = kind === 'connect' ? 'connect-failure' : 'reset';
-      if (retriable && this.retry(reason, 0, body as Uint8Array | null)) return;
+      if (retriable && this.retry(reason, 0, body)) return;
     }
     const afterHeaders = this.gotHeaders;
     this.finish();
-    this.events.onError(
-      kind === 'timeout'
-        ? TIMEOUT
-        : connectFailure(kind === 'connect' ? 'connection_failure' : 'connection_termination'),
-      afterHeaders,
-    );
+    const failure =
+      kind === 'protocol'
+        ? PROTOCOL_ERROR
+        : connectFailure(kind === 'connect' ? 'connection_failure' : 'connection_termination');
+    this.events.onError({ ...failure, reason: err.message }, afterHeaders);
   }
 
   /** Retries when the route allows it for this kind of failure; true when a new attempt started. */
-  private retry(reason: string, status: number, body: Uint8Array | null): boolean {
+  private retry(reason: string, status: number, body: Body): boolean {
     const r = this.options.retries;
     if (!r || this.attempts > r.attempts) return false;
     const ok =
@@ -313,7 +319,7 @@ export class UpstreamRequest {
         r.retryOn.includes('gateway-error') &&
         (status === 502 || status === 503 || status === 504));
     if (!ok) return false;
-    this.attempt(body);
+    this.dispatch(body, true);
     return true;
   }
 }

@@ -1,0 +1,234 @@
+// One kept-alive HTTP/1.1 connection to an endpoint: sends one exchange at a time (no pipelining), reads
+// its response with ResponseParser, and goes back to its pool when both directions ended cleanly.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import { type Exchange, UpstreamError } from './exchange.js';
+import { lastChunk } from './request-head.js';
+import { type HttpParseError, ResponseParser } from './response-parser.js';
+
+export interface ConnectionOwner {
+  readonly host: string;
+  readonly port: number;
+  readonly connectTimeoutMs: number;
+  readonly tls: tls.ConnectionOptions | undefined;
+  /** The connection is free for the next exchange (kept alive). */
+  released(conn: H1Connection): void;
+  /** The connection is gone (closed, failed, or not reusable). */
+  removed(conn: H1Connection): void;
+  /** A kept-alive connection closed before answering `ex`, which may be sent again elsewhere. */
+  replay(ex: Exchange): void;
+}
+
+const CRLF = '\r\n';
+
+export class H1Connection {
+  readonly socket: net.Socket;
+  /** The exchange whose request is on this connection (its response is the next to arrive). */
+  sending: Exchange | undefined;
+  /** When it went idle (performance.now()), and for how long the server lets it stay so. */
+  idleSince = 0;
+  keepAliveMs: number;
+  private connected = false;
+  private closed = false;
+  /** Responses read so far: a failure on a reused connection may just be the server's idle close. */
+  private served = 0;
+  private parser: ResponseParser | undefined;
+  private keepAlive = false;
+  private responseDone = false;
+  private connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly owner: ConnectionOwner,
+    keepAliveMs: number,
+  ) {
+    this.keepAliveMs = keepAliveMs;
+    const o = owner;
+    const s = o.tls
+      ? tls.connect({ host: o.host, port: o.port, ...o.tls })
+      : net.connect({ host: o.host, port: o.port, noDelay: true });
+    this.socket = s;
+    if (o.connectTimeoutMs > 0) {
+      this.connectTimer = setTimeout(() => {
+        this.fail(
+          new UpstreamError(`connect timeout after ${o.connectTimeoutMs} ms`, 'connect', 'ETIMEDOUT'),
+        );
+      }, o.connectTimeoutMs);
+    }
+    s.once(o.tls ? 'secureConnect' : 'connect', () => {
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.connected = true;
+      if (o.tls) s.setNoDelay(true);
+      const ex = this.sending;
+      if (ex) this.send(ex);
+    });
+    s.on('data', (d: Buffer) => this.onData(d));
+    s.on('end', () => this.onClosed(undefined));
+    s.on('close', () => this.onClosed(undefined));
+    s.on('error', (e: Error & { code?: string }) => this.onClosed(e));
+  }
+
+  get reused(): boolean {
+    return this.served > 0;
+  }
+
+  /** Takes the next exchange; its request is written now or once connected. */
+  assign(ex: Exchange): void {
+    this.sending = ex;
+    ex.conn = this;
+    this.responseDone = false;
+    this.keepAlive = false;
+    this.parser = undefined;
+    if (this.connected) this.send(ex);
+  }
+
+  private send(ex: Exchange): void {
+    const body = ex.request.body;
+    const s = this.socket;
+    this.parser = new ResponseParser(
+      {
+        onHead: (status, flat, keepAlive, timeoutS) => {
+          this.keepAlive = keepAlive;
+          if (timeoutS >= 0) this.keepAliveMs = Math.min(this.keepAliveMs, timeoutS * 1000 - 1000);
+          if (!ex.finished) ex.events.onHeaders(status, flat);
+        },
+        onBody: (chunk) => {
+          if (!ex.finished) ex.events.onData(chunk);
+        },
+        onComplete: (trailers) => {
+          this.responseDone = true;
+          if (ex.finished) return;
+          // The response may complete before its request did (an early answer): the exchange is over.
+          ex.finished = true;
+          ex.events.onEnd(trailers);
+        },
+      },
+      ex.request.method === 'HEAD',
+    );
+    if (body === 'stream') {
+      s.write(ex.head, 'latin1');
+      ex.drainQueued(this); // from here on its writes come straight to writeBody
+    } else if (body && body.length > 0) {
+      s.cork();
+      s.write(ex.head, 'latin1');
+      s.write(body);
+      s.uncork();
+    } else s.write(ex.head, 'latin1');
+  }
+
+  writeBody(ex: Exchange, chunk: Uint8Array): void {
+    if (this.closed) return;
+    const s = this.socket;
+    if (!ex.chunked) {
+      s.write(chunk);
+      return;
+    }
+    s.cork();
+    s.write(chunk.length.toString(16) + CRLF, 'latin1');
+    s.write(chunk);
+    s.write(CRLF, 'latin1');
+    s.uncork();
+  }
+
+  endBody(ex: Exchange, trailers: string[] | undefined): void {
+    if (this.closed) return;
+    if (ex.chunked) this.socket.write(lastChunk(trailers), 'latin1');
+  }
+
+  private onData(d: Buffer): void {
+    const ex = this.sending;
+    const parser = this.parser;
+    if (!ex || !parser || this.responseDone) {
+      // Bytes nobody asked for (or after a complete response): the connection cannot be trusted.
+      this.destroy();
+      return;
+    }
+    ex.responseStarted = true;
+    let used: number;
+    try {
+      used = parser.execute(d);
+    } catch (e) {
+      const err = e as Error;
+      this.fail(new UpstreamError(err.message, 'protocol', (e as HttpParseError).code));
+      return;
+    }
+    if (this.responseDone) {
+      if (used < d.length) this.keepAlive = false; // surplus bytes: not a server to keep talking to
+      this.maybeRelease();
+    }
+  }
+
+  /**
+   * Back to the pool once the response ended, if the server keeps the connection. A response that came
+   * before its request's body ended (an early answer) leaves the request unfinished: the connection goes.
+   */
+  private maybeRelease(): void {
+    const ex = this.sending;
+    if (!ex || this.closed) return;
+    if (!ex.bodyEnded) {
+      this.destroy();
+      return;
+    }
+    this.served++;
+    this.sending = undefined;
+    ex.conn = undefined;
+    this.parser = undefined;
+    if (this.keepAlive && this.keepAliveMs > 0) this.owner.released(this);
+    else this.destroy();
+  }
+
+  /** The exchange gave up (or failed): whatever it left on the wire makes the connection unusable. */
+  discard(ex: Exchange): void {
+    if (this.sending !== ex) return;
+    if (this.responseDone && ex.bodyEnded) return; // already on its way back to the pool
+    this.sending = undefined;
+    this.destroy();
+  }
+
+  private onClosed(err: (Error & { code?: string }) | undefined): void {
+    if (this.closed) return;
+    const ex = this.sending;
+    const parser = this.parser;
+    if (ex && parser && !ex.finished && parser.untilClose && !err) {
+      parser.finish(); // the body ran until close: this is its end
+      this.destroy();
+      return;
+    }
+    this.destroy();
+    if (!ex || ex.finished) return;
+    if (!this.connected) {
+      ex.fail(new UpstreamError(err?.message ?? 'connection closed while connecting', 'connect', err?.code));
+    } else if (this.reused && !ex.responseStarted && ex.replayable()) {
+      // The server closed a kept-alive connection as we reused it: send again on another one.
+      ex.markReplayed();
+      ex.conn = undefined;
+      this.owner.replay(ex);
+    } else {
+      ex.fail(
+        new UpstreamError(
+          err?.message ?? 'upstream closed the connection before the response ended',
+          'reset',
+          err?.code ?? 'ECONNRESET',
+        ),
+      );
+    }
+  }
+
+  private fail(err: UpstreamError): void {
+    const ex = this.sending;
+    this.destroy();
+    if (ex && !ex.finished) ex.fail(err);
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.socket.destroy();
+    this.owner.removed(this);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+}
