@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { type Exchange, UpstreamError } from './exchange.js';
 import { lastChunk } from './request-head.js';
-import { type HttpParseError, ResponseParser } from './response-parser.js';
+import { type HttpParseError, type ResponseEvents, ResponseParser } from './response-parser.js';
 
 export interface ConnectionOwner {
   readonly host: string;
@@ -22,7 +22,7 @@ export interface ConnectionOwner {
 
 const CRLF = '\r\n';
 
-export class H1Connection {
+export class H1Connection implements ResponseEvents {
   readonly socket: net.Socket;
   /** The exchange whose request is on this connection (its response is the next to arrive). */
   sending: Exchange | undefined;
@@ -33,7 +33,9 @@ export class H1Connection {
   private closed = false;
   /** Responses read so far: a failure on a reused connection may just be the server's idle close. */
   private served = 0;
-  private parser: ResponseParser | undefined;
+  private readonly parser = new ResponseParser(this, false);
+  /** A request is on the wire and its response not yet read in full. */
+  private expecting = false;
   private keepAlive = false;
   private responseDone = false;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -78,33 +80,36 @@ export class H1Connection {
     ex.conn = this;
     this.responseDone = false;
     this.keepAlive = false;
-    this.parser = undefined;
     if (this.connected) this.send(ex);
+  }
+
+  // The parser's events, for the exchange being answered (one parser per connection, reset per response).
+  onHead(status: number, flat: string[], keepAlive: boolean, timeoutS: number): void {
+    this.keepAlive = keepAlive;
+    if (timeoutS >= 0) this.keepAliveMs = Math.min(this.keepAliveMs, timeoutS * 1000 - 1000);
+    const ex = this.sending;
+    if (ex && !ex.finished) ex.events.onHeaders(status, flat);
+  }
+
+  onBody(chunk: Buffer): void {
+    const ex = this.sending;
+    if (ex && !ex.finished) ex.events.onData(chunk);
+  }
+
+  onComplete(trailers: string[] | undefined): void {
+    this.responseDone = true;
+    const ex = this.sending;
+    if (!ex || ex.finished) return;
+    // The response may complete before its request did (an early answer): the exchange is over.
+    ex.finished = true;
+    ex.events.onEnd(trailers);
   }
 
   private send(ex: Exchange): void {
     const body = ex.request.body;
     const s = this.socket;
-    this.parser = new ResponseParser(
-      {
-        onHead: (status, flat, keepAlive, timeoutS) => {
-          this.keepAlive = keepAlive;
-          if (timeoutS >= 0) this.keepAliveMs = Math.min(this.keepAliveMs, timeoutS * 1000 - 1000);
-          if (!ex.finished) ex.events.onHeaders(status, flat);
-        },
-        onBody: (chunk) => {
-          if (!ex.finished) ex.events.onData(chunk);
-        },
-        onComplete: (trailers) => {
-          this.responseDone = true;
-          if (ex.finished) return;
-          // The response may complete before its request did (an early answer): the exchange is over.
-          ex.finished = true;
-          ex.events.onEnd(trailers);
-        },
-      },
-      ex.request.method === 'HEAD',
-    );
+    this.parser.reset(ex.request.method === 'HEAD');
+    this.expecting = true;
     if (body === 'stream') {
       s.write(ex.head, 'latin1');
       ex.drainQueued(this); // from here on its writes come straight to writeBody
@@ -138,7 +143,7 @@ export class H1Connection {
   private onData(d: Buffer): void {
     const ex = this.sending;
     const parser = this.parser;
-    if (!ex || !parser || this.responseDone) {
+    if (!ex || !this.expecting || this.responseDone) {
       // Bytes nobody asked for (or after a complete response): the connection cannot be trusted.
       this.destroy();
       return;
@@ -171,8 +176,8 @@ export class H1Connection {
     }
     this.served++;
     this.sending = undefined;
+    this.expecting = false;
     ex.conn = undefined;
-    this.parser = undefined;
     if (this.keepAlive && this.keepAliveMs > 0) this.owner.released(this);
     else this.destroy();
   }
@@ -189,7 +194,7 @@ export class H1Connection {
     if (this.closed) return;
     const ex = this.sending;
     const parser = this.parser;
-    if (ex && parser && !ex.finished && parser.untilClose && !err) {
+    if (ex && this.expecting && !ex.finished && parser.untilClose && !err) {
       parser.finish(); // the body ran until close: this is its end
       this.destroy();
       return;

@@ -32,8 +32,10 @@ enum State {
 
 const EMPTY = Buffer.alloc(0);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** NUL, or CR and LF other than as a CRLF pair. */
-const BAD_BYTES = /\0|\r(?!\n)|(?<!\r)\n/;
+/** What may not stand in a field value: controls other than tab (as Node's own check, which the response meets later). */
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const CRLF = Buffer.from('\r\n');
+const CRLFCRLF = Buffer.from('\r\n\r\n');
 const DIGITS = /^\d{1,15}$/;
 const CHUNK_SIZE = /^[0-9A-Fa-f]+$/;
 
@@ -41,14 +43,28 @@ export class ResponseParser {
   private state = State.Head;
   /** Bytes of an unfinished head, chunk-size line or trailer section, kept until its end arrives. */
   private pending: Buffer = EMPTY;
+  /** Where takeUntil's last section lies. */
+  private sectionOf: Buffer = EMPTY;
+  private sectionStart = 0;
+  private sectionEnd = 0;
   private remaining = 0;
   private trailers: string[] | undefined;
 
   /** `head` is true for a response to HEAD: it has no body whatever its headers say. */
   constructor(
     private readonly events: ResponseEvents,
-    private readonly head: boolean,
+    private head: boolean,
   ) {}
+
+  /** Ready for the next response on the connection. */
+  reset(head: boolean): void {
+    this.head = head;
+    this.state = State.Head;
+    this.pending = EMPTY;
+    this.sectionOf = EMPTY;
+    this.remaining = 0;
+    this.trailers = undefined;
+  }
 
   get done(): boolean {
     return this.state === State.Done;
@@ -115,39 +131,59 @@ export class ResponseParser {
       throw new HttpParseError('connection closed before the response ended');
   }
 
-  /** Finds the end of a CRLF-terminated section in pending + data[at…]; the section (without it) and where data resumes. */
-  private takeUntil(
-    data: Buffer,
-    at: number,
-    terminator: string,
-    what: string,
-  ): { section: Buffer; next: number } | undefined {
+  /**
+   * Finds `terminator` in pending + data[at…]. Found: the bytes before it are the section (`text()`), and the
+   * return is where data resumes; not yet: the bytes are kept and the return is -1.
+   */
+  private takeUntil(data: Buffer, at: number, terminator: Buffer, what: string): number {
     const prevLen = this.pending.length;
-    const joined = prevLen ? Buffer.concat([this.pending, data.subarray(at)]) : data.subarray(at);
+    if (prevLen === 0) {
+      // The common case, a section whole in one read: no copy.
+      const end = data.indexOf(terminator, at);
+      if (end >= 0) {
+        if (end - at > MAX_HEAD_BYTES)
+          throw new HttpParseError(`${what} larger than ${MAX_HEAD_BYTES} bytes`);
+        this.sectionOf = data;
+        this.sectionStart = at;
+        this.sectionEnd = end;
+        return end + terminator.length;
+      }
+      if (data.length - at > MAX_HEAD_BYTES)
+        throw new HttpParseError(`${what} larger than ${MAX_HEAD_BYTES} bytes`);
+      this.pending = Buffer.from(data.subarray(at)); // the socket may reuse its buffer
+      return -1;
+    }
+    const joined = Buffer.concat([this.pending, data.subarray(at)]);
     // Resume the search where the last one stopped (less the terminator's length, which may straddle).
-    const from = Math.max(0, prevLen - terminator.length + 1);
-    const end = joined.indexOf(terminator, from, 'latin1');
+    const end = joined.indexOf(terminator, Math.max(0, prevLen - terminator.length + 1));
     if (end < 0) {
       if (joined.length > MAX_HEAD_BYTES)
         throw new HttpParseError(`${what} larger than ${MAX_HEAD_BYTES} bytes`);
-      this.pending = prevLen ? joined : Buffer.from(joined); // the socket may reuse its buffer
-      return undefined;
+      this.pending = joined;
+      return -1;
     }
     if (end > MAX_HEAD_BYTES) throw new HttpParseError(`${what} larger than ${MAX_HEAD_BYTES} bytes`);
     this.pending = EMPTY;
-    return { section: joined.subarray(0, end), next: at + (end + terminator.length - prevLen) };
+    this.sectionOf = joined;
+    this.sectionStart = 0;
+    this.sectionEnd = end;
+    return at + (end + terminator.length - prevLen);
+  }
+
+  /** The section takeUntil found, as a latin1 string (header bytes are not UTF-8, as in Node's own parser). */
+  private text(): string {
+    return latin1(this.sectionOf, this.sectionStart, this.sectionEnd);
   }
 
   private readHead(data: Buffer, at: number): number {
-    const t = this.takeUntil(data, at, '\r\n\r\n', 'response head');
-    if (!t) return data.length;
-    const text = t.section.toString('latin1');
-    if (BAD_BYTES.test(text)) throw new HttpParseError('response head with a NUL or a bare CR or LF');
+    const next = this.takeUntil(data, at, CRLFCRLF, 'response head');
+    if (next < 0) return data.length;
+    const text = this.text();
     let lineEnd = text.indexOf('\r\n');
     if (lineEnd < 0) lineEnd = text.length;
     const status = statusOf(text, lineEnd);
     const http10 = text.charCodeAt(7) === 48; // HTTP/1.0
-    if (status < 200 && status !== 101) return t.next; // interim: the final response follows
+    if (status < 200 && status !== 101) return next; // interim: the final response follows
     if (status === 101) throw new HttpParseError('upstream switched protocols (101), which is not supported');
     const flat = parseFields(text, lineEnd + 2, 'header');
 
@@ -201,13 +237,13 @@ export class ResponseParser {
     }
     this.events.onHead(status, flat, keepAlive, keepAliveTimeoutS);
     if (this.state === State.Done) this.events.onComplete(undefined);
-    return t.next;
+    return next;
   }
 
   private readChunkSize(data: Buffer, at: number): number {
-    const t = this.takeUntil(data, at, '\r\n', 'chunk size line');
-    if (!t) return data.length;
-    const line = t.section.toString('latin1');
+    const next = this.takeUntil(data, at, CRLF, 'chunk size line');
+    if (next < 0) return data.length;
+    const line = this.text();
     const semi = line.indexOf(';'); // chunk extensions are ignored
     const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
     if (!CHUNK_SIZE.test(hex) || hex.length > MAX_CHUNK_SIZE_DIGITS)
@@ -219,15 +255,15 @@ export class ResponseParser {
       this.remaining = size;
       this.state = State.ChunkData;
     }
-    return t.next;
+    return next;
   }
 
   private readChunkDataEnd(data: Buffer, at: number): number {
-    const t = this.takeUntil(data, at, '\r\n', 'chunk');
-    if (!t) return data.length;
-    if (t.section.length !== 0) throw new HttpParseError('chunk data longer than its size');
+    const next = this.takeUntil(data, at, CRLF, 'chunk');
+    if (next < 0) return data.length;
+    if (this.sectionEnd !== this.sectionStart) throw new HttpParseError('chunk data longer than its size');
     this.state = State.ChunkSize;
-    return t.next;
+    return next;
   }
 
   /** The trailer section ends with an empty line; with no trailers that line comes right away. */
@@ -238,8 +274,8 @@ export class ResponseParser {
       this.events.onComplete(this.trailers);
       return at + 2;
     }
-    const t = this.takeUntil(data, at, '\r\n\r\n', 'trailer section');
-    if (!t) {
+    const next = this.takeUntil(data, at, CRLFCRLF, 'trailer section');
+    if (next < 0) {
       // "\r\n" alone may have arrived split across reads.
       if (this.pending.length === 2 && this.pending[0] === 13 && this.pending[1] === 10) {
         this.pending = EMPTY;
@@ -248,13 +284,11 @@ export class ResponseParser {
       }
       return data.length;
     }
-    const text = t.section.toString('latin1');
-    if (BAD_BYTES.test(text)) throw new HttpParseError('trailer section with a NUL or a bare CR or LF');
-    const fields = parseFields(text, 0, 'trailer');
+    const fields = parseFields(this.text(), 0, 'trailer');
     this.trailers = fields.length ? fields : undefined;
     this.state = State.Done;
     this.events.onComplete(this.trailers);
-    return t.next;
+    return next;
   }
 }
 
@@ -270,7 +304,7 @@ function statusOf(text: string, end: number): number {
     isDigit(text.charCodeAt(11)) &&
     text.charCodeAt(9) !== 48 &&
     (end === 12 || text.charCodeAt(12) === 32);
-  if (!ok)
+  if (!ok || BAD_VALUE.test(text.slice(12, end)))
     throw new HttpParseError(`invalid status line ${JSON.stringify(text.slice(0, Math.min(end, 80)))}`);
   return (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + (text.charCodeAt(11) - 48);
 }
@@ -280,8 +314,9 @@ function isDigit(c: number): boolean {
 }
 
 /**
- * The `name: value` lines of text[from…] (CRLF-separated, already checked for stray CR, LF and NUL) as a
- * flat list with lower-case names; obsolete line folding is joined with a space.
+ * The `name: value` lines of text[from…] (CRLF-separated) as a flat list with lower-case names; obsolete
+ * line folding is joined with a space. A NUL, or a CR or LF not in a CRLF pair, is refused: a parser that
+ * took a bare LF as a line end would read another response here.
  */
 function parseFields(text: string, from: number, what: string): string[] {
   const flat: string[] = [];
@@ -292,7 +327,7 @@ function parseFields(text: string, from: number, what: string): string[] {
     const c0 = text.charCodeAt(pos);
     if (c0 === 32 || c0 === 9) {
       if (flat.length === 0) throw new HttpParseError(`${what} continuation line without a ${what}`);
-      flat[flat.length - 1] = `${flat[flat.length - 1]} ${text.slice(pos, end).trim()}`;
+      flat[flat.length - 1] = `${flat[flat.length - 1]} ${checked(text.slice(pos, end).trim(), what)}`;
     } else {
       const colon = text.indexOf(':', pos);
       const name = colon > pos && colon < end ? text.slice(pos, colon) : '';
@@ -300,11 +335,22 @@ function parseFields(text: string, from: number, what: string): string[] {
         throw new HttpParseError(
           `invalid ${what} line ${JSON.stringify(text.slice(pos, Math.min(end, pos + 80)))}`,
         );
-      flat.push(name.toLowerCase(), text.slice(colon + 1, end).trim());
+      flat.push(name.toLowerCase(), checked(text.slice(colon + 1, end).trim(), what));
     }
     pos = end + 2;
   }
   return flat;
+}
+
+function checked(value: string, what: string): string {
+  if (BAD_VALUE.test(value))
+    throw new HttpParseError(`${what} value with a control character (NUL, bare CR or LF…)`);
+  return value;
+}
+
+/** latin1 text of buf[start, end): Buffer's own slice, without toString's argument checks. */
+function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as unknown as { latin1Slice(s: number, e: number): string }).latin1Slice(start, end);
 }
 
 /** A content-length; a list of equal values ("42, 42") is one length (RFC 9110 §8.6). */
