@@ -49,6 +49,7 @@ export class ProxyStream implements SlotHost {
   route: Route | undefined;
   clusterName: string | undefined;
   upstream: UpstreamRequest | undefined;
+  private upstreamPaused = false;
   /** ms from start to the first response byte sent downstream. */
   responseStartedMs: number | undefined;
   bytesSent = 0;
@@ -367,15 +368,24 @@ export class ProxyStream implements SlotHost {
       data: (chunk, eos) => {
         const up = this.upstream;
         if (!up) return;
+        let more: boolean;
         if (!this.upstreamBodyStarted) {
           this.upstreamBodyStarted = true;
           // A body that arrives whole (buffered by a filter, or small) is sent with its real length.
-          if (eos) up.send(chunk);
-          else up.open(chunk);
-          return;
+          if (eos) {
+            up.send(chunk);
+            return;
+          }
+          more = up.open(chunk);
+        } else {
+          more = up.write(chunk);
+          if (eos) up.end();
         }
-        up.write(chunk);
-        if (eos) up.end();
+        // Flow control: the client waits while the upstream is slower to take the body.
+        if (!more && !eos && !this.req.isPaused()) {
+          this.req.pause();
+          up.whenDrained(() => this.req.resume());
+        }
       },
       trailers: (trailers) => {
         // Over HTTP/1.1 the trailers go upstream after a chunked body; over HTTP/2 the body just ends.
@@ -439,7 +449,7 @@ export class ProxyStream implements SlotHost {
           if (eos) {
             if (chunk.length) this.res.end(chunk);
             else this.res.end();
-          } else if (chunk.length) (this.res as ServerResponse).write(chunk);
+          } else if (chunk.length) this.writeDownstream(chunk);
         }
       },
       trailers: (trailers) => {
@@ -453,7 +463,7 @@ export class ProxyStream implements SlotHost {
           if (held?.length) {
             const body = Buffer.concat(held);
             this.bytesSent += body.length;
-            (this.res as ServerResponse).write(body);
+            this.writeDownstream(body);
           }
         }
         this.res.addTrailers(toOutgoingHeaders(trailers, CONTENT_LENGTH));
@@ -489,7 +499,23 @@ export class ProxyStream implements SlotHost {
     if (eos) {
       if (chunk?.length) this.res.end(chunk);
       else this.res.end();
-    } else if (chunk?.length) (this.res as ServerResponse).write(chunk);
+    } else if (chunk?.length) this.writeDownstream(chunk);
+  }
+
+  /**
+   * Writes response body to the client. Flow control: when the client is slower than the upstream, the
+   * upstream is not read until the client has taken what was written (memory stays bounded).
+   */
+  private writeDownstream(chunk: Uint8Array): void {
+    if ((this.res as ServerResponse).write(chunk) || this.upstreamPaused) return;
+    const up = this.upstream;
+    if (!up) return;
+    this.upstreamPaused = true;
+    up.pause();
+    this.res.once('drain', () => {
+      this.upstreamPaused = false;
+      up.resume();
+    });
   }
 
   private writeHead(): void {

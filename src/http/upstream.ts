@@ -128,17 +128,37 @@ export class UpstreamRequest {
     this.dispatch(body, true);
   }
 
-  /** Starts a request whose body follows with write()/end(); not retried. */
-  open(firstChunk: Uint8Array): void {
+  /** Starts a request whose body follows with write()/end(); not retried. False: see write(). */
+  open(firstChunk: Uint8Array): boolean {
     this.startTimer();
     this.dispatch('stream', false);
-    this.write(firstChunk);
+    return this.write(firstChunk);
   }
 
-  write(chunk: Uint8Array): void {
-    if (chunk.length === 0 || this.done) return;
-    if (this.exchange) this.exchange.write(chunk);
-    else this.h2Stream?.write(chunk);
+  /** Writes body bytes; false when the upstream is not taking them as fast: wait for whenDrained. */
+  write(chunk: Uint8Array): boolean {
+    if (this.done) return true;
+    if (this.exchange) return this.exchange.write(chunk);
+    if (this.h2Stream && chunk.length > 0) return this.h2Stream.write(chunk);
+    return true;
+  }
+
+  /** Calls `fn` once the upstream takes more of the body after write() returned false. */
+  whenDrained(fn: () => void): void {
+    if (this.exchange) this.exchange.whenDrained(fn);
+    else if (this.h2Stream) this.h2Stream.once('drain', fn);
+    else fn();
+  }
+
+  /** Stops reading the response while the client catches up (flow control); resume() reads on. */
+  pause(): void {
+    this.exchange?.pause();
+    this.h2Stream?.pause();
+  }
+
+  resume(): void {
+    this.exchange?.resume();
+    this.h2Stream?.resume();
   }
 
   /** Ends a streamed body. Trailers go upstream over HTTP/1.1 (chunked); HTTP/2 ends without them. */

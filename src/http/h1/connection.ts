@@ -65,6 +65,7 @@ export class H1Connection implements ResponseEvents {
       if (ex) this.send(ex);
     });
     s.on('data', (d: Buffer) => this.onData(d));
+    s.on('drain', () => this.sending?.drained());
     s.on('end', () => this.onClosed(undefined));
     s.on('close', () => this.onClosed(undefined));
     s.on('error', (e: Error & { code?: string }) => this.onClosed(e));
@@ -80,6 +81,7 @@ export class H1Connection implements ResponseEvents {
     ex.conn = this;
     this.responseDone = false;
     this.keepAlive = false;
+    if (this.socket.isPaused()) this.socket.resume(); // paused for a slow client of an earlier exchange
     if (this.connected) this.send(ex);
   }
 
@@ -113,6 +115,7 @@ export class H1Connection implements ResponseEvents {
     if (body === 'stream') {
       s.write(ex.head, 'latin1');
       ex.drainQueued(this); // from here on its writes come straight to writeBody
+      if (!s.writableNeedDrain) ex.drained();
     } else if (body && body.length > 0) {
       s.cork();
       s.write(ex.head, 'latin1');
@@ -121,18 +124,17 @@ export class H1Connection implements ResponseEvents {
     } else s.write(ex.head, 'latin1');
   }
 
-  writeBody(ex: Exchange, chunk: Uint8Array): void {
-    if (this.closed) return;
+  /** False when the socket's send buffer is full: the exchange waits for 'drain'. */
+  writeBody(ex: Exchange, chunk: Uint8Array): boolean {
+    if (this.closed) return true;
     const s = this.socket;
-    if (!ex.chunked) {
-      s.write(chunk);
-      return;
-    }
+    if (!ex.chunked) return s.write(chunk);
     s.cork();
     s.write(chunk.length.toString(16) + CRLF, 'latin1');
     s.write(chunk);
-    s.write(CRLF, 'latin1');
+    const more = s.write(CRLF, 'latin1');
     s.uncork();
+    return more;
   }
 
   endBody(ex: Exchange, trailers: string[] | undefined): void {

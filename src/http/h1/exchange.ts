@@ -46,6 +46,7 @@ export class Exchange {
   private ended = false;
   private trailers: string[] | undefined;
   private replayed = false;
+  private drainWaiter: (() => void) | undefined;
   readonly head: string;
   /** A streamed body with a content-length: the bytes still owed (checked, so framing cannot break). */
   private owed = -1;
@@ -77,20 +78,43 @@ export class Exchange {
     this.replayed = true;
   }
 
-  write(chunk: Uint8Array): void {
-    if (this.finished || this.ended || chunk.length === 0) return;
+  /** Writes body bytes; false when they piled up (or wait for a connection): wait for whenDrained. */
+  write(chunk: Uint8Array): boolean {
+    if (this.finished || this.ended || chunk.length === 0) return true;
     if (this.owed >= 0) {
       if (chunk.length > this.owed) {
         this.fail(
           new UpstreamError('request body longer than its content-length', 'reset', 'ERR_BODY_LENGTH'),
         );
-        return;
+        return true;
       }
       this.owed -= chunk.length;
     }
-    if (this.live) this.conn?.writeBody(this, chunk);
-    else if (this.queued) this.queued.push(chunk);
+    if (this.live && this.conn) return this.conn.writeBody(this, chunk);
+    if (this.queued) this.queued.push(chunk);
     else this.queued = [chunk];
+    return false;
+  }
+
+  /** Calls `fn` once the connection takes more body after write() returned false. */
+  whenDrained(fn: () => void): void {
+    this.drainWaiter = fn;
+  }
+
+  /** The connection's send buffer emptied (or the queued body went out): the writer may go on. */
+  drained(): void {
+    const fn = this.drainWaiter;
+    this.drainWaiter = undefined;
+    fn?.();
+  }
+
+  /** Stops reading the response (the client is slower than the upstream); resume() reads on. */
+  pause(): void {
+    this.conn?.socket.pause();
+  }
+
+  resume(): void {
+    this.conn?.socket.resume();
   }
 
   /** Ends a streamed body; trailers go out with a chunked body and are dropped with a content-length one. */
