@@ -202,6 +202,8 @@ describe('HTTP/1.1 response parser: malformed responses are errors that say what
     ],
     ['a bare LF', 'HTTP/1.1 200 OK\r\nx-a: 1\nx-b: 2\r\n\r\n', /bare CR or LF/],
     ['a NUL in a value', 'HTTP/1.1 200 OK\r\nx-a: 1\0\r\n\r\n', /NUL/],
+    ['another control character in a value', 'HTTP/1.1 200 OK\r\nx-a: a\x01b\r\n\r\n', /control character/],
+    ['a bare LF in the reason phrase', 'HTTP/1.1 200 OK\nx-a: 1\r\n\r\n', /invalid status line/],
     [
       'conflicting content-lengths',
       'HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\n',
