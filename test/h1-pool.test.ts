@@ -139,6 +139,45 @@ describe('HTTP/1.1 pool: connections', () => {
     pool.close();
   });
 
+  it('past maxConnections and the pending budget, a request fails at once with overflow', async () => {
+    const up = await httpUpstream((req, _body, res) => {
+      setTimeout(() => res.end(req.url), 50);
+    });
+    const pending = { count: 0, max: 1 };
+    const pool = new H1Pool('127.0.0.1', up.port, { ...OPTIONS, maxConnections: 1, pending });
+    const started = Date.now();
+    const first = send(pool, { path: '/first' });
+    const second = send(pool, { path: '/queued' });
+    assert.equal(pending.count, 1);
+    await assert.rejects(send(pool, { path: '/third' }), (e: UpstreamError) => {
+      assert.equal(e.kind, 'overflow');
+      assert.ok(Date.now() - started < 40, 'refused before the first answer came');
+      return true;
+    });
+    assert.equal((await first).body, '/first');
+    assert.equal((await second).body, '/queued');
+    assert.equal(pending.count, 0);
+
+    // A queued request that gives up leaves the queue, and the budget, at once.
+    const inFlight = send(pool, { path: '/in-flight' });
+    const queued = pool.request(
+      { method: 'GET', path: '/gives-up', headers: [], body: null },
+      events(
+        () => assert.fail('answered'),
+        () => assert.fail('failed'),
+      ),
+    );
+    assert.equal(pending.count, 1);
+    queued.abort();
+    assert.equal(pending.count, 0);
+    assert.equal((await inFlight).body, '/in-flight');
+    assert.deepEqual(
+      up.seen.requests.map((r) => r.url),
+      ['/first', '/queued', '/in-flight'],
+    );
+    pool.close();
+  });
+
   it('a kept-alive connection the server closed is replaced, and an idempotent request sent again', async () => {
     // Answers the first request on each connection, then closes when the next one arrives: what a server
     // whose idle timeout fires as the proxy reuses the connection looks like.

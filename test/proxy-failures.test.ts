@@ -133,6 +133,10 @@ describe('proxy: upstream failures', () => {
   before(async () => {
     garbled = await garbledUpstream();
     up = await startUpstream((req, res) => {
+      if (req.url.startsWith('/tiny')) {
+        setTimeout(() => res.end('tiny'), 300);
+        return;
+      }
       if (req.url.startsWith('/slow')) {
         // Answers only when the test ends.
         stalled.push(() => res.end('late'));
@@ -147,10 +151,12 @@ describe('proxy: upstream failures', () => {
         { name: 'up', endpoints: [`127.0.0.1:${up.port}`] },
         { name: 'dead', endpoints: [`127.0.0.1:${await freePort()}`], connectTimeoutMs: 1000 },
         { name: 'garbled', endpoints: [`127.0.0.1:${(garbled.address() as AddressInfo).port}`] },
+        { name: 'tiny', endpoints: [`127.0.0.1:${up.port}`], maxConnections: 1, maxPendingRequests: 1 },
       ],
       routes: [
         { name: 'refused', match: { prefix: '/refused' }, cluster: 'dead' },
         { name: 'garbled', match: { prefix: '/garbled' }, cluster: 'garbled' },
+        { name: 'tiny', match: { prefix: '/tiny' }, cluster: 'tiny' },
         { name: 'slow', match: { prefix: '/slow' }, cluster: 'up', timeoutMs: 200 },
         { name: 'api', match: { prefix: '/api' }, cluster: 'up' },
       ],
@@ -189,6 +195,30 @@ describe('proxy: upstream failures', () => {
     assert.equal(line.level, 40, 'logged at warn');
     assert.equal(line.requestId, 'upe-1');
     assert.equal((await h1(proxy.port(), '/api/after-garbled')).status, 200);
+  });
+
+  it('past maxConnections and maxPendingRequests: 503 with response flag UO at once (circuit breaker)', async () => {
+    const started = Date.now();
+    const [a, b, c] = await Promise.all(
+      ['uo-1', 'uo-2', 'uo-3'].map((id, i) =>
+        new Promise((r) => setTimeout(r, i * 20)).then(() =>
+          h1(proxy.port(), `/tiny/${id}`, { headers: { 'x-request-id': id } }).then((res) => ({
+            res,
+            at: Date.now() - started,
+          })),
+        ),
+      ),
+    );
+    assert.equal(a.res.status, 200);
+    assert.equal(b.res.status, 200, 'the second waited for the connection');
+    assert.equal(c.res.status, 503);
+    assert.ok(c.at < 250, `refused at once, not after waiting (${c.at} ms)`);
+    assert.match(c.res.body, /reset reason: overflow/);
+    const entry = await proxy.accessFor('uo-3');
+    assert.equal(entry.response_flags, 'UO');
+    assert.equal(entry.response_code_details, 'upstream_reset_before_response_started{overflow}');
+    const prom = (await adminGet(proxy, '/stats/prometheus')).text;
+    assert.equal(promValue(prom, 'wasmgate_cluster_upstream_rq_pending_overflow{cluster="tiny"}'), 1);
   });
 
   it('route timeout: 504 with response flag UT', async () => {

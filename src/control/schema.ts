@@ -81,6 +81,8 @@ const cluster = z
     protocol: z.enum(['http1', 'h2c', 'h2']).default('http1'),
     /** Connections per endpoint (HTTP/1.1; HTTP/2 multiplexes over one). */
     maxConnections: z.number().int().min(1).default(64),
+    /** Requests that may wait for a connection (HTTP/1.1) before the next is refused with 503 UO (Envoy's circuit breaker). */
+    maxPendingRequests: z.number().int().min(0).default(1024),
     keepAliveTimeoutMs: durationMs.default(60000),
     outlier: z
       .object({

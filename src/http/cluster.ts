@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { type ClientHttp2Session, connect as connectHttp2 } from 'node:http2';
 import { isIP } from 'node:net';
 import type { ClusterConfig } from '../control/schema.js';
-import { H1Pool } from './h1/pool.js';
+import { H1Pool, type PendingBudget } from './h1/pool.js';
 
 export class Endpoint {
   readonly pool: H1Pool;
@@ -18,6 +18,7 @@ export class Endpoint {
     readonly host: string,
     readonly port: number,
     private readonly config: ClusterConfig,
+    pending: PendingBudget,
   ) {
     const tls = config.tls;
     const scheme = tls || config.protocol === 'h2' ? 'https' : 'http';
@@ -26,6 +27,7 @@ export class Endpoint {
     // No timers of its own past connecting: the route timeout governs the whole response.
     this.pool = new H1Pool(host, port, {
       maxConnections: config.maxConnections,
+      pending,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       connectTimeoutMs: config.connectTimeoutMs,
       tls: tls
@@ -88,10 +90,14 @@ export class Cluster {
   readonly endpoints: Endpoint[];
   private next = 0;
 
+  /** Requests waiting for an HTTP/1.1 connection, across the endpoints (Envoy's circuit breaker). */
+  readonly pending: PendingBudget;
+
   constructor(readonly config: ClusterConfig) {
+    this.pending = { count: 0, max: config.maxPendingRequests };
     this.endpoints = config.endpoints.map((e) => {
       const { host, port } = parseEndpoint(e);
-      return new Endpoint(host, port, config);
+      return new Endpoint(host, port, config, this.pending);
     });
   }
 

@@ -429,6 +429,7 @@ export class Gateway {
       cs.total.value++;
       if (up?.headersAfterMs !== undefined) Stats.observe(cs.time, up.headersAfterMs);
       if ((s.info.responseFlags ?? 0) & ResponseFlag.UpstreamConnectionFailure) cs.connectFail.value++;
+      if ((s.info.responseFlags ?? 0) & ResponseFlag.UpstreamOverflow) cs.pendingOverflow.value++;
     }
     if (this.draining) this.checkDrained();
     if (!this.accessLog.enabled) return;

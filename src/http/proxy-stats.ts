@@ -34,6 +34,7 @@ export class ClusterStats {
   readonly total;
   readonly time;
   readonly connectFail;
+  readonly pendingOverflow;
 
   constructor(stats: Stats, cluster: string) {
     this.total = stats.counter('wasmgate_cluster_upstream_rq_total', 'Upstream requests', { cluster });
@@ -45,6 +46,11 @@ export class ClusterStats {
     this.connectFail = stats.counter(
       'wasmgate_cluster_upstream_cx_connect_fail',
       'Upstream connect failures',
+      { cluster },
+    );
+    this.pendingOverflow = stats.counter(
+      'wasmgate_cluster_upstream_rq_pending_overflow',
+      'Requests refused because the pending queue was full (maxPendingRequests)',
       { cluster },
     );
   }

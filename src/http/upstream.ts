@@ -65,7 +65,14 @@ const PROTOCOL_ERROR: UpstreamFailure = {
   body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error',
 };
 
-function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'protocol' {
+const OVERFLOW: UpstreamFailure = {
+  status: 503,
+  flag: ResponseFlag.UpstreamOverflow,
+  details: 'upstream_reset_before_response_started{overflow}',
+  body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+};
+
+function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'protocol' | 'overflow' {
   if (err instanceof UpstreamError) return err.kind;
   // HTTP/2 sessions report Node's socket errors.
   const code = err.code ?? '';
@@ -315,7 +322,8 @@ export class UpstreamRequest {
    */
   private failed(ep: Endpoint, err: Error & { code?: string }, body: Body, retriable: boolean): void {
     const kind = classify(err);
-    if (!this.gotHeaders) {
+    // An overflow is the proxy's own limit, not the endpoint's fault: neither counted nor retried.
+    if (!this.gotHeaders && kind !== 'overflow') {
       this.cluster.reportFailure(ep);
       const reason = kind === 'connect' ? 'connect-failure' : 'reset';
       if (retriable && this.retry(reason, 0, body)) return;
@@ -325,7 +333,9 @@ export class UpstreamRequest {
     const failure =
       kind === 'protocol'
         ? PROTOCOL_ERROR
-        : connectFailure(kind === 'connect' ? 'connection_failure' : 'connection_termination');
+        : kind === 'overflow'
+          ? OVERFLOW
+          : connectFailure(kind === 'connect' ? 'connection_failure' : 'connection_termination');
     this.events.onError({ ...failure, reason: err.message }, afterHeaders);
   }
 

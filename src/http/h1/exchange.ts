@@ -21,11 +21,14 @@ export interface ExchangeEvents {
   onError(err: UpstreamError): void;
 }
 
-/** Why an exchange failed: `connect` (no connection could be made), `reset`, or `protocol` (a bad response). */
+/**
+ * Why an exchange failed: `connect` (no connection could be made), `reset`, `protocol` (a bad response), or
+ * `overflow` (the pool's queue was full).
+ */
 export class UpstreamError extends Error {
   constructor(
     message: string,
-    readonly kind: 'connect' | 'reset' | 'protocol',
+    readonly kind: 'connect' | 'reset' | 'protocol' | 'overflow',
     readonly code?: string,
   ) {
     super(message);
@@ -144,16 +147,21 @@ export class Exchange {
     return this.request.body !== 'stream' || this.ended;
   }
 
+  /** Set while it waits in its pool's queue: called if it gives up there. */
+  leftQueue: (() => void) | undefined;
+
   /** Gives up: the connection (if any) is closed, since its response can no longer be read to the end. */
   abort(): void {
     if (this.finished) return;
     this.finished = true;
+    this.leftQueue?.();
     this.conn?.discard(this);
   }
 
   fail(err: UpstreamError): void {
     if (this.finished) return;
     this.finished = true;
+    this.leftQueue?.();
     this.conn?.discard(this);
     this.events.onError(err);
   }

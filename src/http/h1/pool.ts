@@ -9,8 +9,16 @@ import type tls from 'node:tls';
 import { type ConnectionOwner, H1Connection } from './connection.js';
 import { Exchange, type ExchangeEvents, type ExchangeRequest, UpstreamError } from './exchange.js';
 
+/** The pending-request budget of a cluster, shared by its endpoints' pools. */
+export interface PendingBudget {
+  count: number;
+  readonly max: number;
+}
+
 export interface H1PoolOptions {
   maxConnections: number;
+  /** Exchanges waiting for a connection, across the cluster; past `max` the next one fails with `overflow`. */
+  pending?: PendingBudget;
   keepAliveTimeoutMs: number;
   connectTimeoutMs: number;
   /** Set for TLS to the endpoint. */
@@ -62,7 +70,25 @@ export class H1Pool implements ConnectionOwner {
     const conn = this.takeIdle();
     if (conn) conn.assign(ex);
     else if (this.open < this.options.maxConnections) this.connectFor(ex);
-    else this.waiting.push(ex);
+    else this.enqueue(ex);
+  }
+
+  private enqueue(ex: Exchange): void {
+    const budget = this.options.pending;
+    if (budget) {
+      if (budget.count >= budget.max) {
+        queueMicrotask(() =>
+          ex.fail(new UpstreamError(`${budget.max} requests already wait for a connection`, 'overflow')),
+        );
+        return;
+      }
+      budget.count++;
+      ex.leftQueue = () => {
+        ex.leftQueue = undefined;
+        budget.count--;
+      };
+    }
+    this.waiting.push(ex);
   }
 
   private connectFor(ex: Exchange): void {
@@ -90,7 +116,10 @@ export class H1Pool implements ConnectionOwner {
         w.length = 0;
         this.waitingHead = 0;
       }
-      if (!ex.finished) return ex;
+      if (!ex.finished) {
+        ex.leftQueue?.();
+        return ex;
+      }
     }
     return undefined;
   }
