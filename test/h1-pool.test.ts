@@ -322,6 +322,21 @@ describe('HTTP/1.1 pool: bodies', () => {
     pool.close();
   });
 
+  it('HEAD: the response has no body whatever its content-length says, and the connection is kept', async () => {
+    const up = await httpUpstream((req, _body, res) => {
+      if (req.method !== 'HEAD') return res.end('after');
+      res.writeHead(200, { 'content-length': '1234' });
+      res.end();
+    });
+    const pool = new H1Pool('127.0.0.1', up.port, OPTIONS);
+    const head = await send(pool, { method: 'HEAD', path: '/h' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body, '');
+    assert.equal((await send(pool, { path: '/after' })).body, 'after');
+    assert.equal(up.seen.connections, 1);
+    pool.close();
+  });
+
   it('a response without a length ends when the server closes', async () => {
     const port = await rawUpstream((s) =>
       s.on('data', () => {

@@ -2,7 +2,7 @@
 // recently used first (so the rest can age out), exchanges queued in order while all are busy.
 //
 // Why not undici's Pool, which wasmgate used before: on the proxy's hot path it cost ~10 µs of CPU per
-// request on the development machine (a third of a proxied request), mostly in its generic request
+// request on the development machine (over a quarter of a proxied request), in its generic request
 // validation, header re-parsing and promise/stream plumbing; bench/README.md has the measurements.
 
 import type tls from 'node:tls';
