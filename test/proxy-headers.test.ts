@@ -11,6 +11,7 @@ import {
   toUpstreamHeaders,
 } from '../src/http/headers.js';
 import { HeaderMap } from '../src/index.js';
+import { fixture } from './support/fixtures.js';
 import {
   basicConfig,
   h1,
@@ -20,6 +21,7 @@ import {
   startUpstream,
   tempDir,
   type Upstream,
+  wasmFilter,
 } from './support/proxy.js';
 
 const flat = (pairs: Array<[string, string]>) => pairs.flat();
@@ -170,5 +172,62 @@ describe('headers through wasmgate run', () => {
     const got = up.byId('expect-1');
     assert.equal(got.body, 'after continue');
     assert.equal(got.headers.expect, undefined);
+  });
+});
+
+describe('headers a filter sets that no HTTP message can carry', () => {
+  let up: Upstream;
+  let proxy: ProxyProcess;
+
+  before(async () => {
+    up = await startUpstream();
+    proxy = await startProxy({
+      ...basicConfig(up.port),
+      listeners: [
+        { name: 'main', port: 0, labels: { evil: 'response' } },
+        { name: 'req', port: 0, labels: { evil: 'request' } },
+      ],
+      plugins: [
+        wasmFilter('evil-response', fixture('tagger'), {
+          configuration: 'replace=x-evil:a\r\nx-injected: 1',
+          selector: { evil: 'response' },
+        }),
+        wasmFilter('evil-request', fixture('tagger'), {
+          configuration: 'tag=a\r\nx-injected: 1',
+          selector: { evil: 'request' },
+        }),
+      ],
+    });
+  });
+
+  after(() => shutdown(proxy, up));
+
+  test('a response header with a line break is dropped with a warning; the response goes on', async () => {
+    const res = await h1(proxy.port(), '/evil-response', { headers: { 'x-request-id': 'evil-resp' } });
+    assert.equal(res.status, 200);
+    assert.equal(res.body, 'upstream ok');
+    assert.equal(res.headers['x-evil'], undefined);
+    assert.equal(res.headers['x-injected'], undefined, 'nothing was injected');
+    const line = await proxy.waitFor('the warning', () =>
+      proxy.logs().find((l) => l.requestId === 'evil-resp' && String(l.msg).includes('were dropped')),
+    );
+    assert.equal(line.level, 40);
+    assert.deepEqual(line.dropped, ['x-evil']);
+  });
+
+  test('a request header with a line break is not sent upstream: 502 UPE, with the header named', async () => {
+    const before = up.received.length;
+    const res = await h1(proxy.port('req'), '/evil-request', { headers: { 'x-request-id': 'evil-req' } });
+    assert.equal(res.status, 502);
+    const entry = await proxy.accessFor('evil-req');
+    assert.equal(entry.response_flags, 'UPE');
+    assert.equal(up.received.length, before, 'the upstream received nothing');
+    await proxy.waitFor('the warning', () =>
+      proxy
+        .logs()
+        .find(
+          (l) => l.requestId === 'evil-req' && String(l.msg).includes('invalid value for header x-order'),
+        ),
+    );
   });
 });

@@ -466,7 +466,9 @@ export class ProxyStream implements SlotHost {
             this.writeDownstream(body);
           }
         }
-        this.res.addTrailers(toOutgoingHeaders(trailers, CONTENT_LENGTH));
+        this.withValidHeaders('trailers', toOutgoingHeaders(trailers, CONTENT_LENGTH), (t) =>
+          this.res.addTrailers(t),
+        );
         this.res.end();
       },
     };
@@ -523,7 +525,30 @@ export class ProxyStream implements SlotHost {
     this.pendingHead = undefined;
     this.downstreamStarted = true;
     this.responseStartedMs = performance.now() - this.startedAt;
-    (this.res as ServerResponse).writeHead(head.status, head.headers);
+    this.withValidHeaders('headers', head.headers, (h) =>
+      (this.res as ServerResponse).writeHead(head.status, h),
+    );
+  }
+
+  /**
+   * Hands `headers` to Node. A header a filter set that no HTTP message can carry (a line break in a value,
+   * say) makes Node throw: it is dropped with a warning, so it can neither split the response nor stop it.
+   */
+  private withValidHeaders(
+    what: string,
+    headers: Record<string, string | string[]>,
+    write: (h: Record<string, string | string[]>) => void,
+  ): void {
+    try {
+      write(headers);
+    } catch (e) {
+      const dropped = dropInvalidHeaders(headers);
+      this.env.logger.warn(
+        { requestId: this.requestHeaders.get('x-request-id'), dropped },
+        `response ${what} a filter set were dropped: ${(e as Error).message}`,
+      );
+      write(headers);
+    }
   }
 
   /** Once: the filters' on_done/on_log/on_delete, then the access log and stats. */
@@ -594,4 +619,21 @@ function hasRequestBody(req: DownstreamReq): boolean {
   if (te !== undefined) return true;
   const cl = req.headers['content-length'];
   return cl !== undefined && cl !== '0';
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** Removes the headers Node would refuse to write (names not tokens, values with controls); their names. */
+function dropInvalidHeaders(headers: Record<string, string | string[]>): string[] {
+  const dropped: string[] = [];
+  for (const name in headers) {
+    const v = headers[name];
+    const values = Array.isArray(v) ? v : [v];
+    if (!TOKEN.test(name) || values.some((x) => BAD_VALUE.test(x))) {
+      dropped.push(name);
+      delete headers[name];
+    }
+  }
+  return dropped;
 }
