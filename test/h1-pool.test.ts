@@ -9,6 +9,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
+import { INTERNAL } from '../src/http/h1/connection.js';
 import type { ExchangeEvents, ExchangeRequest, UpstreamError } from '../src/http/h1/exchange.js';
 import { H1Pool, type H1PoolOptions } from '../src/http/h1/pool.js';
 import { freePort, selfSignedCert, tempDir } from './support/proxy.js';
@@ -435,6 +436,31 @@ describe('HTTP/1.1 pool: failures', () => {
       assert.match(e.message, /invalid header line "bad header"/);
       return true;
     });
+    pool.close();
+  });
+});
+
+describe('HTTP/1.1 pool: a failure in what handles the response', () => {
+  it('ends the exchange as the proxy’s own error (not the upstream’s), without taking the process down', async () => {
+    const up = await httpUpstream();
+    const pool = new H1Pool('127.0.0.1', up.port, OPTIONS);
+    const err = await new Promise<UpstreamError>((resolve) => {
+      pool.request(
+        { method: 'GET', path: '/', headers: [], body: null },
+        {
+          onHeaders() {
+            throw new Error('a bug downstream');
+          },
+          onData: () => undefined,
+          onEnd: () => assert.fail('ended'),
+          onError: resolve,
+        },
+      );
+    });
+    assert.equal(err.code, INTERNAL);
+    assert.match(err.message, /internal error handling the response: Error: a bug downstream/);
+    assert.equal(pool.size, 0, 'that connection is not reused');
+    assert.equal((await send(pool)).status, 200, 'the pool still serves');
     pool.close();
   });
 });

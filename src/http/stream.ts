@@ -31,8 +31,8 @@ export interface StreamEnv {
   routes: RouteTable;
   plugins: readonly Plugin[];
   clusters: ClusterManager;
-  /** For upstream failures worth a line: a malformed response at warn, the others at debug. */
-  logger: Pick<Logger, 'warn' | 'debug'>;
+  /** Upstream failures: the proxy's own at error, a malformed response at warn, the others at debug. */
+  logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
   /** Called once when the stream is over (completed, answered or reset). */
   onComplete(stream: ProxyStream): void;
 }
@@ -338,7 +338,11 @@ export class ProxyStream implements SlotHost {
             onError: (f, afterHeaders) => {
               const ep = this.upstream?.endpoint;
               this.info.upstream = ep ? { address: ep.host, port: ep.port } : undefined;
-              const log = f.flag === ResponseFlag.UpstreamProtocolError ? 'warn' : 'debug';
+              const log = f.internal
+                ? 'error'
+                : f.flag === ResponseFlag.UpstreamProtocolError
+                  ? 'warn'
+                  : 'debug';
               this.env.logger[log](
                 {
                   cluster: c.cluster,

@@ -4,6 +4,7 @@
 import { type ClientHttp2Stream, constants as h2constants, type IncomingHttpHeaders } from 'node:http2';
 import type { HeaderMap } from '../abi/header-map.js';
 import type { Cluster, Endpoint } from './cluster.js';
+import { INTERNAL } from './h1/connection.js';
 import { type Exchange, UpstreamError } from './h1/exchange.js';
 import { headersFromFlat, headersFromObject, responseHeaderMap, toHttp2Headers } from './headers.js';
 import { ResponseFlag } from './response-flags.js';
@@ -15,6 +16,8 @@ export interface UpstreamFailure {
   body: string;
   /** What went wrong underneath (the socket's or the parser's message), for the log. */
   reason?: string;
+  /** The proxy's own error, not the upstream's: logged as an error. */
+  internal?: boolean;
 }
 
 export interface UpstreamEvents {
@@ -336,7 +339,7 @@ export class UpstreamRequest {
         : kind === 'overflow'
           ? OVERFLOW
           : connectFailure(kind === 'connect' ? 'connection_failure' : 'connection_termination');
-    this.events.onError({ ...failure, reason: err.message }, afterHeaders);
+    this.events.onError({ ...failure, reason: err.message, internal: err.code === INTERNAL }, afterHeaders);
   }
 
   /** Retries when the route allows it for this kind of failure; true when a new attempt started. */

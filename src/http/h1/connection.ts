@@ -5,7 +5,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { type Exchange, UpstreamError } from './exchange.js';
 import { lastChunk } from './request-head.js';
-import { type HttpParseError, type ResponseEvents, ResponseParser } from './response-parser.js';
+import { HttpParseError, type ResponseEvents, ResponseParser } from './response-parser.js';
+
+/** The code of an exchange failed by the proxy's own error, not the upstream's. */
+export const INTERNAL = 'ERR_WASMGATE_INTERNAL';
 
 export interface ConnectionOwner {
   readonly host: string;
@@ -155,8 +158,18 @@ export class H1Connection implements ResponseEvents {
     try {
       used = parser.execute(d);
     } catch (e) {
+      // A malformed response; or a failure in what handled it (the proxy's own), which must not take the
+      // process down from a socket callback: either way this exchange is over.
       const err = e as Error;
-      this.fail(new UpstreamError(err.message, 'protocol', (e as HttpParseError).code));
+      this.fail(
+        e instanceof HttpParseError
+          ? new UpstreamError(err.message, 'protocol', e.code)
+          : new UpstreamError(
+              `internal error handling the response: ${err.stack ?? err.message}`,
+              'reset',
+              INTERNAL,
+            ),
+      );
       return;
     }
     if (this.responseDone) {
