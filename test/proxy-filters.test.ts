@@ -350,3 +350,59 @@ describe('proxy: WasmPlugin order (phase, then priority)', () => {
     assert.equal(res.headers['x-order-resp'], [...order].reverse().join(','));
   });
 });
+
+describe('proxy: a body completed in one read reaches the filter with end_of_stream (as Envoy’s codec hands it)', () => {
+  let up: Upstream;
+  let proxy: ProxyProcess;
+
+  before(async () => {
+    up = await startUpstream((req, res) => {
+      if (req.url === '/chunked') {
+        res.write('part one, ');
+        setTimeout(() => res.end('part two'), 20);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '11' });
+      res.end('upstream ok');
+    });
+    const traced = wasmFilter('tagger', fixture('tagger'), { configuration: 'tag=t' }) as {
+      wasm: Record<string, unknown>;
+    };
+    proxy = await startProxy({
+      ...basicConfig(up.port),
+      plugins: [{ wasm: { ...traced.wasm, trace: true } }],
+    });
+  });
+
+  after(() => shutdown(proxy, up));
+
+  /** The filter's proxy_on_response_body calls logged since log line `from`, once the last one came. */
+  const bodyCalls = (from: number) =>
+    proxy.waitFor('the end_of_stream body call in the trace', () => {
+      const calls = proxy
+        .logs()
+        .slice(from)
+        .filter((l) => l.source === 'trace' && String(l.msg).startsWith('[host->vm] proxy_on_response_body('))
+        .map((l) => String(l.msg));
+      return calls.some((c) => c.endsWith(', 1)')) ? calls : undefined;
+    });
+
+  it('one proxy_on_response_body call, with the whole body and end_of_stream = 1', async () => {
+    const from = proxy.logs().length;
+    const res = await h1(proxy.port(), '/whole');
+    assert.equal(res.body, 'upstream ok');
+    const calls = await bodyCalls(from);
+    assert.equal(calls.length, 1, calls.join('\n'));
+    assert.match(calls[0], /^\[host->vm\] proxy_on_response_body\(\d+, 11, 1\)$/);
+  });
+
+  it('a body that streams in pieces: its last call carries end_of_stream', async () => {
+    const from = proxy.logs().length;
+    const res = await h1(proxy.port(), '/chunked');
+    assert.equal(res.body, 'part one, part two');
+    const calls = await bodyCalls(from);
+    assert.ok(calls.length >= 2, calls.join('\n'));
+    assert.match(calls.at(-1)!, /, 1\)$/);
+    for (const c of calls.slice(0, -1)) assert.match(c, /, 0\)$/);
+  });
+});

@@ -321,10 +321,10 @@ export class ProxyStream implements SlotHost {
           },
           {
             onHeaders: (status, map, endOfStream) => this.upstreamHeaders(status, map, endOfStream),
-            onData: (chunk) => {
+            onData: (chunk, eos) => {
               if (this.upstreamEndedAtHeaders) return;
               this.info.responseBodySize += chunk.length;
-              this.responsePipeline?.data(chunk, false);
+              this.responsePipeline?.data(chunk, eos);
             },
             onEnd: (trailers) => {
               // The filters already saw end of stream with the headers; a second one (data(EMPTY, true))

@@ -22,7 +22,13 @@ export interface UpstreamFailure {
 
 export interface UpstreamEvents {
   onHeaders(status: number, headers: HeaderMap, endOfStream: boolean): void;
-  onData(chunk: Uint8Array): void;
+  /**
+   * Body bytes; `endOfStream`: they end the response (an HTTP/1.1 body of known length whose end arrived with
+   * them, as Envoy's codec hands a body completed in one read to the filters with end_stream). onEnd is not
+   * called then.
+   */
+  onData(chunk: Uint8Array, endOfStream: boolean): void;
+  /** The response ended after its body (or with its trailers). */
   onEnd(trailers: HeaderMap | undefined): void;
   /** A failure before response headers (send a local reply) or after them (reset the stream). */
   onError(failure: UpstreamFailure, afterHeaders: boolean): void;
@@ -232,8 +238,10 @@ export class UpstreamRequest {
             if (status >= 500 && retriable && this.retry('5xx', status, body)) return;
             this.responseStarted(ep, status, headersFromFlat(status, flat), NO_BODY_STATUS(status, method));
           },
-          onData: (chunk) => {
-            if (live() && this.gotHeaders) this.events.onData(chunk);
+          onData: (chunk, last) => {
+            if (!live() || !this.gotHeaders) return;
+            if (last) this.finish();
+            this.events.onData(chunk, last);
           },
           onEnd: (trailers) => {
             if (!live() || !this.gotHeaders) return;
@@ -298,7 +306,7 @@ export class UpstreamRequest {
       this.responseStarted(ep, status, map, stream.endAfterHeaders || NO_BODY_STATUS(status, method));
     });
     stream.on('data', (chunk: Buffer) => {
-      if (!this.done && this.gotHeaders && !stale()) this.events.onData(chunk);
+      if (!this.done && this.gotHeaders && !stale()) this.events.onData(chunk, false);
     });
     stream.on('trailers', (t) => {
       trailers = t;

@@ -96,9 +96,9 @@ export class H1Connection implements ResponseEvents {
     if (ex && !ex.finished) ex.events.onHeaders(status, flat);
   }
 
-  onBody(chunk: Buffer): void {
+  onBody(chunk: Buffer, last: boolean): void {
     const ex = this.sending;
-    if (ex && !ex.finished) ex.events.onData(chunk);
+    if (ex && !ex.finished) ex.events.onData(chunk, last);
   }
 
   onComplete(trailers: string[] | undefined): void {
