@@ -38,10 +38,6 @@ export class ClusterCallouts implements CalloutDispatcher {
     const cluster = this.clusters().get(req.cluster)!;
     const chunks: Uint8Array[] = [];
     let headers: HeaderMap | undefined;
-    const respond = (trailers: HeaderMap | undefined) =>
-      done({
-        response: { headers: headers!, body: Buffer.concat(chunks), trailers: trailers ?? new HeaderMap() },
-      });
     const up = new UpstreamRequest(
       cluster,
       {
@@ -54,11 +50,15 @@ export class ClusterCallouts implements CalloutDispatcher {
         onHeaders: (_status, map) => {
           headers = map;
         },
-        onData: (chunk, eos) => {
-          chunks.push(chunk);
-          if (eos) respond(undefined);
-        },
-        onEnd: (trailers) => respond(trailers),
+        onData: (chunk) => chunks.push(chunk),
+        onEnd: (trailers) =>
+          done({
+            response: {
+              headers: headers!,
+              body: Buffer.concat(chunks),
+              trailers: trailers ?? new HeaderMap(),
+            },
+          }),
         onError: (f) => done({ error: f.details }),
       },
     );

@@ -321,10 +321,10 @@ export class ProxyStream implements SlotHost {
           },
           {
             onHeaders: (status, map, endOfStream) => this.upstreamHeaders(status, map, endOfStream),
-            onData: (chunk, eos) => {
+            onData: (chunk) => {
               if (this.upstreamEndedAtHeaders) return;
               this.info.responseBodySize += chunk.length;
-              this.responsePipeline?.data(chunk, eos);
+              this.responsePipeline?.data(chunk, false);
             },
             onEnd: (trailers) => {
               // The filters already saw end of stream with the headers; a second one (data(EMPTY, true))

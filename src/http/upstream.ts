@@ -22,13 +22,7 @@ export interface UpstreamFailure {
 
 export interface UpstreamEvents {
   onHeaders(status: number, headers: HeaderMap, endOfStream: boolean): void;
-  /**
-   * Body bytes; `endOfStream`: they end the response (an HTTP/1.1 body of known length whose end arrived with
-   * them, as Envoy's codec hands a body completed in one read to the filters with end_stream). onEnd is not
-   * called then.
-   */
-  onData(chunk: Uint8Array, endOfStream: boolean): void;
-  /** The response ended after its body (or with its trailers). */
+  onData(chunk: Uint8Array): void;
   onEnd(trailers: HeaderMap | undefined): void;
   /** A failure before response headers (send a local reply) or after them (reset the stream). */
   onError(failure: UpstreamFailure, afterHeaders: boolean): void;
@@ -238,10 +232,8 @@ export class UpstreamRequest {
             if (status >= 500 && retriable && this.retry('5xx', status, body)) return;
             this.responseStarted(ep, status, headersFromFlat(status, flat), NO_BODY_STATUS(status, method));
           },
-          onData: (chunk, last) => {
-            if (!live() || !this.gotHeaders) return;
-            if (last) this.finish();
-            this.events.onData(chunk, last);
+          onData: (chunk) => {
+            if (live() && this.gotHeaders) this.events.onData(chunk);
           },
           onEnd: (trailers) => {
             if (!live() || !this.gotHeaders) return;
@@ -306,7 +298,7 @@ export class UpstreamRequest {
       this.responseStarted(ep, status, map, stream.endAfterHeaders || NO_BODY_STATUS(status, method));
     });
     stream.on('data', (chunk: Buffer) => {
-      if (!this.done && this.gotHeaders && !stale()) this.events.onData(chunk, false);
+      if (!this.done && this.gotHeaders && !stale()) this.events.onData(chunk);
     });
     stream.on('trailers', (t) => {
       trailers = t;

@@ -96,9 +96,9 @@ export class H1Connection implements ResponseEvents {
     if (ex && !ex.finished) ex.events.onHeaders(status, flat);
   }
 
-  onBody(chunk: Buffer, last: boolean): void {
+  onBody(chunk: Buffer): void {
     const ex = this.sending;
-    if (ex && !ex.finished) ex.events.onData(chunk, last);
+    if (ex && !ex.finished) ex.events.onData(chunk);
   }
 
   onComplete(trailers: string[] | undefined): void {

@@ -15,8 +15,7 @@ export interface ExchangeRequest {
 
 export interface ExchangeEvents {
   onHeaders(status: number, flat: string[]): void;
-  /** `last`: the chunk completes the body; onEnd follows with nothing more (and may be ignored). */
-  onData(chunk: Buffer, last: boolean): void;
+  onData(chunk: Buffer): void;
   onEnd(trailers: string[] | undefined): void;
   /** Before or after the response started; `err.code` says what happened (see UpstreamError). */
   onError(err: UpstreamError): void;

@@ -10,8 +10,7 @@ export interface ResponseEvents {
   /** The final response's head (1xx interim responses are skipped); `flat` is [name, value, …], lower-case names. */
   /** `keepAliveTimeoutS`: the server's Keep-Alive: timeout=N hint, -1 without one. */
   onHead(status: number, flat: string[], keepAlive: boolean, keepAliveTimeoutS: number): void;
-  /** `last`: this chunk completes a body of known length (onComplete follows at once). */
-  onBody(chunk: Buffer, last: boolean): void;
+  onBody(chunk: Buffer): void;
   /** The response is complete; trailers as a flat list when a chunked body had any. */
   onComplete(trailers: string[] | undefined): void;
 }
@@ -106,7 +105,7 @@ export class ResponseParser {
           at = this.readTrailers(data, at);
           break;
         case State.UntilClose:
-          this.events.onBody(at === 0 ? data : data.subarray(at), false);
+          this.events.onBody(at === 0 ? data : data.subarray(at));
           at = data.length;
           break;
       }
@@ -119,8 +118,7 @@ export class ResponseParser {
     const n = Math.min(this.remaining, data.length - at);
     this.remaining -= n;
     if (this.remaining === 0) this.state = then;
-    const last = this.remaining === 0 && then === State.Done;
-    this.events.onBody(at === 0 && n === data.length ? data : data.subarray(at, at + n), last);
+    this.events.onBody(at === 0 && n === data.length ? data : data.subarray(at, at + n));
     return at + n;
   }
 
