@@ -350,3 +350,60 @@ describe('proxy: WasmPlugin order (phase, then priority)', () => {
     assert.equal(res.headers['x-order-resp'], [...order].reverse().join(','));
   });
 });
+
+describe('proxy: the response body callbacks an HTTP/1.1 upstream makes, as Envoy makes them', () => {
+  let up: Upstream;
+  let proxy: ProxyProcess;
+
+  before(async () => {
+    up = await startUpstream((req, res) => {
+      if (req.url === '/pieces') {
+        res.write('part one, ');
+        setTimeout(() => res.end('part two'), 20);
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '11' });
+      res.end('upstream ok');
+    });
+    const tagger = wasmFilter('tagger', fixture('tagger'), { configuration: 'tag=t' }) as {
+      wasm: Record<string, unknown>;
+    };
+    proxy = await startProxy({
+      ...basicConfig(up.port),
+      plugins: [{ wasm: { ...tagger.wasm, trace: true } }],
+    });
+  });
+
+  after(() => shutdown(proxy, up));
+
+  /** The filter's proxy_on_response_body calls (from its trace) logged since line `from`, once the last came. */
+  const bodyCalls = (from: number) =>
+    proxy.waitFor('the end_of_stream body call in the trace', () => {
+      const calls = proxy
+        .logs()
+        .slice(from)
+        .filter((l) => l.source === 'trace' && String(l.msg).startsWith('[host->vm] proxy_on_response_body('))
+        .map((l) => String(l.msg).replace(/\(\d+, /, '(ctx, '));
+      return calls.some((c) => c.endsWith(', 1)')) ? calls : undefined;
+    });
+
+  it('a body whole in one read: the body without end_of_stream, then an empty call with it', async () => {
+    // Envoy's HTTP/1.1 codec dispatches the body it buffered during a read, then, on message complete, an
+    // empty buffer with end_stream (ConnectionImpl::onMessageComplete).
+    const from = proxy.logs().length;
+    assert.equal((await h1(proxy.port(), '/whole')).body, 'upstream ok');
+    assert.deepEqual(await bodyCalls(from), [
+      '[host->vm] proxy_on_response_body(ctx, 11, 0)',
+      '[host->vm] proxy_on_response_body(ctx, 0, 1)',
+    ]);
+  });
+
+  it('a body in pieces: a call per piece, then the empty end_of_stream call', async () => {
+    const from = proxy.logs().length;
+    assert.equal((await h1(proxy.port(), '/pieces')).body, 'part one, part two');
+    const calls = await bodyCalls(from);
+    assert.equal(calls.at(-1), '[host->vm] proxy_on_response_body(ctx, 0, 1)');
+    assert.ok(calls.length >= 3, calls.join('\n'));
+    for (const c of calls.slice(0, -1)) assert.match(c, /, 0\)$/);
+  });
+});
