@@ -154,24 +154,8 @@ export class H1Connection implements ResponseEvents {
       return;
     }
     ex.responseStarted = true;
-    let used: number;
-    try {
-      used = parser.execute(d);
-    } catch (e) {
-      // A malformed response; or a failure in what handled it (the proxy's own), which must not take the
-      // process down from a socket callback: either way this exchange is over.
-      const err = e as Error;
-      this.fail(
-        e instanceof HttpParseError
-          ? new UpstreamError(err.message, 'protocol', e.code)
-          : new UpstreamError(
-              `internal error handling the response: ${err.stack ?? err.message}`,
-              'reset',
-              INTERNAL,
-            ),
-      );
-      return;
-    }
+    const used = this.parse(() => parser.execute(d));
+    if (used < 0) return;
     if (this.responseDone) {
       if (used < d.length) this.keepAlive = false; // surplus bytes: not a server to keep talking to
       this.maybeRelease();
@@ -210,7 +194,11 @@ export class H1Connection implements ResponseEvents {
     const ex = this.sending;
     const parser = this.parser;
     if (ex && this.expecting && !ex.finished && parser.untilClose && !err) {
-      parser.finish(); // the body ran until close: this is its end
+      // The body ran until close: this is its end.
+      this.parse(() => {
+        parser.finish();
+        return 0;
+      });
       this.destroy();
       return;
     }
@@ -234,6 +222,29 @@ export class H1Connection implements ResponseEvents {
     }
   }
 
+  /**
+   * Runs the parser (and, through its events, what handles the response); -1 if it threw. A malformed
+   * response, or a failure in the handling (the proxy's own, which must not take the process down from a
+   * socket callback): either way this exchange is over.
+   */
+  private parse(run: () => number): number {
+    try {
+      return run();
+    } catch (e) {
+      const err = e as Error;
+      this.fail(
+        e instanceof HttpParseError
+          ? new UpstreamError(err.message, 'protocol', e.code)
+          : new UpstreamError(
+              `internal error handling the response: ${err.stack ?? err.message}`,
+              'reset',
+              INTERNAL,
+            ),
+      );
+      return -1;
+    }
+  }
+
   private fail(err: UpstreamError): void {
     const ex = this.sending;
     this.destroy();
@@ -246,9 +257,5 @@ export class H1Connection implements ResponseEvents {
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.socket.destroy();
     this.owner.removed(this);
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
   }
 }
