@@ -1,0 +1,82 @@
+// The access log's writer: its JSON lines are what JSON.stringify writes, and lines go out in batches
+// (at most one write per 10 ms, or per 64 KiB), all of them by close().
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { AccessLog, type AccessLogEntry, jsonLine } from '../src/observe/access-log.js';
+import { tempDir } from './support/proxy.js';
+
+function entry(over: Partial<Record<keyof AccessLogEntry, unknown>> = {}): AccessLogEntry {
+  return {
+    start_time: '2026-11-24T00:00:00.000Z',
+    method: 'GET',
+    path: '/p?q=1',
+    protocol: 'HTTP/1.1',
+    response_code: 200,
+    response_flags: '-',
+    response_code_details: 'via_upstream',
+    bytes_received: 0,
+    bytes_sent: 20,
+    duration_ms: 1.234,
+    upstream_service_time_ms: null,
+    upstream_host: '127.0.0.1:8080',
+    upstream_cluster: 'up',
+    route_name: 'r',
+    listener: 'main',
+    authority: 'example.com',
+    request_id: 'id-1',
+    user_agent: null,
+    x_forwarded_for: '127.0.0.1',
+    ...over,
+  } as AccessLogEntry;
+}
+
+describe('access log lines', () => {
+  it('are exactly what JSON.stringify writes, escapes and all', () => {
+    const tricky = [
+      entry(),
+      entry({ path: '/quote"and\\backslash', user_agent: 'tab\there, newline\nthere' }),
+      entry({
+        authority: 'ünïcödé.example',
+        request_id: '\u0000\u001f\u007f',
+        user_agent: '😀 and a lone \ud800',
+      }),
+      entry({ duration_ms: Number.NaN, bytes_sent: Number.POSITIVE_INFINITY, response_code: -0 }),
+      entry({ route_name: undefined, upstream_cluster: null }),
+    ];
+    for (const e of tricky) assert.equal(jsonLine(e), JSON.stringify(e));
+  });
+});
+
+describe('access log writes', () => {
+  const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean);
+
+  it('go out in one batch after the current turn; close() writes what is left', async () => {
+    const path = join(tempDir('wasmgate-al-'), 'access.log');
+    const log = new AccessLog(true, path);
+    for (let i = 0; i < 3; i++) log.write(entry({ request_id: `a${i}` }));
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 50)); // the file stream's own write
+    assert.deepEqual(
+      lines(path).map((l) => JSON.parse(l).request_id),
+      ['a0', 'a1', 'a2'],
+    );
+    log.write(entry({ request_id: 'last' }));
+    await log.close();
+    assert.equal(JSON.parse(lines(path).at(-1)!).request_id, 'last');
+  });
+
+  it('more than 64 KiB of lines in one turn all arrive, in order', async () => {
+    const path = join(tempDir('wasmgate-al-'), 'access.log');
+    const log = new AccessLog(true, path);
+    const big = 'x'.repeat(1024);
+    for (let i = 0; i < 70; i++) log.write(entry({ path: big, request_id: `b${i}` }));
+    await log.close();
+    assert.deepEqual(
+      lines(path).map((l) => JSON.parse(l).request_id),
+      Array.from({ length: 70 }, (_, i) => `b${i}`),
+    );
+  });
+});
