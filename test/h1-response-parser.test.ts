@@ -102,12 +102,13 @@ describe('HTTP/1.1 response parser: framing', () => {
     assert.equal(r.complete, true);
   });
 
-  it('transfer-encoding wins over content-length', () => {
-    const r = parse(
-      'HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+  it('transfer-encoding and content-length together are refused (as Envoy refuses them)', () => {
+    assert.match(
+      parseError(
+        'HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+      ),
+      /both transfer-encoding and content-length/,
     );
-    assert.equal(r.body, 'ok');
-    assert.equal(r.complete, true);
   });
 
   it('no length: the body runs until the connection closes, which ends the response; not kept alive', () => {

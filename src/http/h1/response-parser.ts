@@ -219,10 +219,14 @@ export class ResponseParser {
         }
       }
     }
+    // Both framings at once is how responses are smuggled (RFC 9112 §6.3): refused, as Envoy refuses it
+    // unless allow_chunked_length is set. Forwarding it would also pass on a content-length that lies.
+    if (transferEncoding && length >= 0)
+      throw new HttpParseError('response with both transfer-encoding and content-length');
     const noBody = this.head || status === 204 || status === 304;
     if (noBody) this.state = State.Done;
     else if (transferEncoding) {
-      // A transfer-encoding overrides any content-length (RFC 9112 §6.3); not chunked last: until close.
+      // Not chunked last: the body runs until the connection closes.
       if (chunked) this.state = State.ChunkSize;
       else {
         this.state = State.UntilClose;
