@@ -57,7 +57,9 @@ describe('access log writes', () => {
     const path = join(tempDir('wasmgate-al-'), 'access.log');
     const log = new AccessLog(true, path);
     for (let i = 0; i < 3; i++) log.write(entry({ request_id: `a${i}` }));
+    assert.ok(log.buffered > 0, 'held for now');
     await new Promise((r) => setImmediate(r));
+    assert.equal(log.buffered, 0, 'written after the turn');
     await new Promise((r) => setTimeout(r, 50)); // the file stream's own write
     assert.deepEqual(
       lines(path).map((l) => JSON.parse(l).request_id),
@@ -68,11 +70,17 @@ describe('access log writes', () => {
     assert.equal(JSON.parse(lines(path).at(-1)!).request_id, 'last');
   });
 
-  it('more than 64 KiB of lines in one turn all arrive, in order', async () => {
+  it('a batch is written once it reaches 64 KiB, without waiting; all lines arrive, in order', async () => {
     const path = join(tempDir('wasmgate-al-'), 'access.log');
     const log = new AccessLog(true, path);
     const big = 'x'.repeat(1024);
-    for (let i = 0; i < 70; i++) log.write(entry({ path: big, request_id: `b${i}` }));
+    let most = 0;
+    for (let i = 0; i < 70; i++) {
+      log.write(entry({ path: big, request_id: `b${i}` }));
+      most = Math.max(most, log.buffered);
+    }
+    assert.ok(most < 64 * 1024 + 2048, `at most one line past 64 KiB held (held ${most} bytes)`);
+    assert.ok(log.buffered < 70 * 1024, 'the lines before were written in this same turn');
     await log.close();
     assert.deepEqual(
       lines(path).map((l) => JSON.parse(l).request_id),

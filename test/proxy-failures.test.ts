@@ -134,7 +134,7 @@ describe('proxy: upstream failures', () => {
     garbled = await garbledUpstream();
     up = await startUpstream((req, res) => {
       if (req.url.startsWith('/tiny')) {
-        setTimeout(() => res.end('tiny'), 300);
+        setTimeout(() => res.end('tiny'), 500);
         return;
       }
       if (req.url.startsWith('/slow')) {
@@ -198,22 +198,24 @@ describe('proxy: upstream failures', () => {
   });
 
   it('past maxConnections and maxPendingRequests: 503 with response flag UO at once (circuit breaker)', async () => {
-    const started = Date.now();
-    const [a, b, c] = await Promise.all(
-      ['uo-1', 'uo-2', 'uo-3'].map((id, i) =>
-        new Promise((r) => setTimeout(r, i * 20)).then(() =>
-          h1(proxy.port(), `/tiny/${id}`, { headers: { 'x-request-id': id } }).then((res) => ({
-            res,
-            at: Date.now() - started,
-          })),
-        ),
-      ),
-    );
-    assert.equal(a.res.status, 200);
-    assert.equal(b.res.status, 200, 'the second waited for the connection');
-    assert.equal(c.res.status, 503);
-    assert.ok(c.at < 250, `refused at once, not after waiting (${c.at} ms)`);
-    assert.match(c.res.body, /reset reason: overflow/);
+    const order: string[] = [];
+    const send = (id: string) =>
+      h1(proxy.port(), `/tiny/${id}`, { headers: { 'x-request-id': id } }).then((res) => {
+        order.push(id);
+        return res;
+      });
+    // One request holds the only connection (the upstream answers after 500 ms), one waits for it, the third
+    // finds the queue full.
+    const a = send('uo-1');
+    await up.waitForStarted(up.started + 1);
+    const b = send('uo-2');
+    await new Promise((r) => setTimeout(r, 100)); // b reaches the proxy and waits in its queue
+    const c = await send('uo-3');
+    assert.equal(c.status, 503);
+    assert.deepEqual(order, ['uo-3'], 'refused at once, before the others were answered');
+    assert.match(c.body, /reset reason: overflow/);
+    assert.equal((await a).status, 200);
+    assert.equal((await b).status, 200, 'the second waited for the connection');
     const entry = await proxy.accessFor('uo-3');
     assert.equal(entry.response_flags, 'UO');
     assert.equal(entry.response_code_details, 'upstream_reset_before_response_started{overflow}');

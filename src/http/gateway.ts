@@ -21,6 +21,7 @@ import { effectiveSettings, type SandboxSettings, sanitizeFrom } from '../contro
 import type { ListenerConfig } from '../control/schema.js';
 import { wasmPluginSchema } from '../control/schema.js';
 import { Host } from '../host/host.js';
+import type { Plugin } from '../host/plugin.js';
 import { AccessLog } from '../observe/access-log.js';
 import { type AdminSource, redact, startAdmin } from '../observe/admin.js';
 import { createLogger, hostLogSink, setLoggerLevel } from '../observe/logger.js';
@@ -34,6 +35,41 @@ import { flagsToString, ResponseFlag } from './response-flags.js';
 import { RouteTable } from './router.js';
 import { ProxyStream, type StreamEnv } from './stream.js';
 
+/** Per plugin in /stats/prometheus: series kind, name, help, and where its value comes from. */
+const PLUGIN_SERIES: ReadonlyArray<['counter' | 'gauge', string, string, (p: Plugin) => number]> = [
+  ['counter', 'wasmgate_wasm_traps_total', 'Traps in wasm plugins', (p) => p.failures],
+  [
+    'counter',
+    'wasmgate_wasm_vm_reloads_total',
+    'VMs replaced after a failure (FAIL_RELOAD)',
+    (p) => p.reloads,
+  ],
+  [
+    'gauge',
+    'wasmgate_wasm_plugin_failed',
+    '1 when the plugin VM has failed',
+    (p) => (p.state === 'failed' ? 1 : 0),
+  ],
+  [
+    'counter',
+    'wasmgate_wasm_cpu_limit_hits_total',
+    'Callbacks stopped by the CPU limit (each also a trap)',
+    (p) => p.cpuLimitHits,
+  ],
+  [
+    'counter',
+    'wasmgate_wasm_memory_limit_hits_total',
+    'memory.grow refused by the memory limit',
+    (p) => p.memoryLimitHits,
+  ],
+  [
+    'counter',
+    'wasmgate_wasm_capability_denials_total',
+    'Host calls answered with an error because the capabilities do not allow them',
+    (p) => p.capabilityDenials,
+  ],
+  ['gauge', 'wasmgate_wasm_memory_bytes', 'Linear memory of the plugin VM', (p) => p.vm.memory?.size ?? 0],
+];
 export interface GatewayOptions {
   logger?: Logger;
   /** Watch the configuration's files and apply their changes (default: on when the provider can watch). */
@@ -486,33 +522,9 @@ export class Gateway {
       ready: () => !this.draining,
       prometheus: () => {
         for (const p of this.current.plugins) {
-          const plugin = { plugin: p.spec.name };
-          this.stats.counter('wasmgate_wasm_traps_total', 'Traps in wasm plugins', plugin).value =
-            p.plugin.failures;
-          this.stats.counter(
-            'wasmgate_wasm_vm_reloads_total',
-            'VMs replaced after a failure (FAIL_RELOAD)',
-            plugin,
-          ).value = p.plugin.reloads;
-          this.stats.gauge('wasmgate_wasm_plugin_failed', '1 when the plugin VM has failed', plugin).value =
-            p.plugin.state === 'failed' ? 1 : 0;
-          this.stats.counter(
-            'wasmgate_wasm_cpu_limit_hits_total',
-            'Callbacks stopped by the CPU limit (each also a trap)',
-            plugin,
-          ).value = p.plugin.cpuLimitHits;
-          this.stats.counter(
-            'wasmgate_wasm_memory_limit_hits_total',
-            'memory.grow refused by the memory limit',
-            plugin,
-          ).value = p.plugin.memoryLimitHits;
-          this.stats.counter(
-            'wasmgate_wasm_capability_denials_total',
-            'Host calls answered with an error because the capabilities do not allow them',
-            plugin,
-          ).value = p.plugin.capabilityDenials;
-          this.stats.gauge('wasmgate_wasm_memory_bytes', 'Linear memory of the plugin VM', plugin).value =
-            p.plugin.vm.memory?.size ?? 0;
+          const labels = { plugin: p.spec.name };
+          for (const [kind, name, help, value] of PLUGIN_SERIES)
+            this.stats[kind](name, help, labels).value = value(p.plugin);
         }
         for (const c of this.current.clusters.all()) {
           this.stats.gauge('wasmgate_cluster_healthy_endpoints', 'Endpoints not ejected', {

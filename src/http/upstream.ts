@@ -49,31 +49,24 @@ const TIMEOUT: UpstreamFailure = {
   body: 'upstream request timeout',
 };
 
-function connectFailure(kind: 'connection_failure' | 'connection_termination'): UpstreamFailure {
+/** Envoy's answer to a stream reset before the response started, by reset reason. */
+function resetBeforeResponse(reason: string, status: number, flag: number): UpstreamFailure {
   return {
-    status: 503,
-    flag:
-      kind === 'connection_failure'
-        ? ResponseFlag.UpstreamConnectionFailure
-        : ResponseFlag.UpstreamConnectionTermination,
-    details: `upstream_reset_before_response_started{${kind}}`,
-    body: `upstream connect error or disconnect/reset before headers. reset reason: ${kind.replace('_', ' ')}`,
+    status,
+    flag,
+    details: `upstream_reset_before_response_started{${reason}}`,
+    body: `upstream connect error or disconnect/reset before headers. reset reason: ${reason.replace('_', ' ')}`,
   };
 }
 
-const PROTOCOL_ERROR: UpstreamFailure = {
-  status: 502,
-  flag: ResponseFlag.UpstreamProtocolError,
-  details: 'upstream_reset_before_response_started{protocol_error}',
-  body: 'upstream connect error or disconnect/reset before headers. reset reason: protocol error',
-};
-
-const OVERFLOW: UpstreamFailure = {
-  status: 503,
-  flag: ResponseFlag.UpstreamOverflow,
-  details: 'upstream_reset_before_response_started{overflow}',
-  body: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
-};
+/** By the kind of failure classify() finds. */
+const RESET_BEFORE_RESPONSE = {
+  connect: resetBeforeResponse('connection_failure', 503, ResponseFlag.UpstreamConnectionFailure),
+  reset: resetBeforeResponse('connection_termination', 503, ResponseFlag.UpstreamConnectionTermination),
+  // Envoy answers 502 for protocol errors (envoy.reloadable_features.return_502_for_upstream_protocol_errors).
+  protocol: resetBeforeResponse('protocol_error', 502, ResponseFlag.UpstreamProtocolError),
+  overflow: resetBeforeResponse('overflow', 503, ResponseFlag.UpstreamOverflow),
+} as const;
 
 function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'protocol' | 'overflow' {
   if (err instanceof UpstreamError) return err.kind;
@@ -333,12 +326,7 @@ export class UpstreamRequest {
     }
     const afterHeaders = this.gotHeaders;
     this.finish();
-    const failure =
-      kind === 'protocol'
-        ? PROTOCOL_ERROR
-        : kind === 'overflow'
-          ? OVERFLOW
-          : connectFailure(kind === 'connect' ? 'connection_failure' : 'connection_termination');
+    const failure = RESET_BEFORE_RESPONSE[kind];
     this.events.onError({ ...failure, reason: err.message, internal: err.code === INTERNAL }, afterHeaders);
   }
 

@@ -64,6 +64,11 @@ export class AccessLog {
     }
   }
 
+  /** Bytes of lines gathered and not yet written (bounded by the 64 KiB batch). */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
   /** Writes the lines gathered so far. */
   flush(): void {
     this.flushScheduled = false;
