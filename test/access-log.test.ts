@@ -2,7 +2,7 @@
 // (at most one write per 10 ms, or per 64 KiB), all of them by close().
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AccessLog, type AccessLogEntry, jsonLine } from '../src/observe/access-log.js';
@@ -51,7 +51,8 @@ describe('access log lines', () => {
 });
 
 describe('access log writes', () => {
-  const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean);
+  const lines = (path: string) =>
+    existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : [];
 
   it('go out in one batch after the current turn; close() writes what is left', async () => {
     const path = join(tempDir('wasmgate-al-'), 'access.log');
@@ -60,7 +61,11 @@ describe('access log writes', () => {
     assert.ok(log.buffered > 0, 'held for now');
     await new Promise((r) => setImmediate(r));
     assert.equal(log.buffered, 0, 'written after the turn');
-    await new Promise((r) => setTimeout(r, 50)); // the file stream's own write
+    // The file stream writes on its own time: wait for the lines to land.
+    for (let i = 0; lines(path).length < 3; i++) {
+      assert.ok(i < 250, 'the lines never reached the file');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     assert.deepEqual(
       lines(path).map((l) => JSON.parse(l).request_id),
       ['a0', 'a1', 'a2'],
@@ -68,6 +73,20 @@ describe('access log writes', () => {
     log.write(entry({ request_id: 'last' }));
     await log.close();
     assert.equal(JSON.parse(lines(path).at(-1)!).request_id, 'last');
+  });
+
+  it('under load, at most one write per 10 ms: a line right after a write waits for the interval', async () => {
+    const path = join(tempDir('wasmgate-al-'), 'access.log');
+    const log = new AccessLog(true, path);
+    log.write(entry({ request_id: 'c0' }));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(log.buffered, 0, 'quiet: written with the turn');
+    log.write(entry({ request_id: 'c1' }));
+    await new Promise((r) => setImmediate(r));
+    assert.ok(log.buffered > 0, 'just written: this one waits');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(log.buffered, 0, 'written once the interval passed');
+    await log.close();
   });
 
   it('a batch is written once it reaches 64 KiB, without waiting; all lines arrive, in order', async () => {

@@ -1,9 +1,10 @@
 // `wasmgate run --wasm`: the one-filter try-out without a config file (issue 3's first section).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fixture } from './support/fixtures.js';
-import { h1, runCli, startUpstream, type Upstream } from './support/proxy.js';
+import { basicConfig, CLI, h1, runCli, startUpstream, type Upstream, writeConfig } from './support/proxy.js';
 
 describe('wasmgate run --wasm', () => {
   let up: Upstream;
@@ -43,9 +44,17 @@ describe('wasmgate run --wasm', () => {
         assert.equal(plugins.length, 1);
         assert.equal(plugins[0].root_id, 'my-root');
         assert.equal(plugins[0].state, 'ready');
+        assert.equal(await proxy.stop(), 0, 'a clean exit on SIGTERM');
       } finally {
         await proxy.stop();
       }
     });
   }
+});
+
+test('the --wasm filter’s sandbox flags with -c are refused, not ignored', () => {
+  const config = writeConfig(basicConfig(1));
+  const r = spawnSync(process.execPath, [CLI, 'run', '-c', config, '--cpu-ms', '10'], { encoding: 'utf8' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--cpu-ms, --memory-mib and --trace are for --wasm/);
 });

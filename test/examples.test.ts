@@ -72,6 +72,7 @@ describe('wasmgate run (quick start)', () => {
       assert.equal(echo.headers['x-wasmgate-filter'], 'add-header');
       const ready = await fetch(`http://127.0.0.1:${ports.admin}/ready`);
       assert.equal(ready.status, 200);
+      assert.equal(await ports.stop(), 0, 'a clean exit on SIGTERM');
     } finally {
       await ports.stop();
     }

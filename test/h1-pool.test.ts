@@ -51,12 +51,24 @@ function send(pool: H1Pool, req: Partial<ExchangeRequest> = {}): Promise<Result>
 }
 
 const servers: Array<Server | NetServer> = [];
+const rawSockets: Socket[] = [];
+const pools: H1Pool[] = [];
+// A test that failed before its own pool.close() leaves nothing open behind it.
 after(() => {
+  for (const p of pools) p.close();
+  for (const s of rawSockets) s.destroy();
   for (const s of servers) {
     (s as Server).closeAllConnections?.();
     s.close();
   }
 });
+
+/** A pool closed at the end of the file whatever happens. */
+function newPool(host: string, port: number, options: H1PoolOptions): H1Pool {
+  const pool = new H1Pool(host, port, options);
+  pools.push(pool);
+  return pool;
+}
 
 interface Seen {
   connections: number;
@@ -102,7 +114,10 @@ async function httpUpstream(
 /** A TCP server answering each connection with `onSocket`: for the exchanges no HTTP server would make. */
 async function rawUpstream(onSocket: (s: Socket, index: number) => void): Promise<number> {
   let n = 0;
-  const server = createNetServer((s) => onSocket(s, n++));
+  const server = createNetServer((s) => {
+    rawSockets.push(s);
+    onSocket(s, n++);
+  });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return (server.address() as import('node:net').AddressInfo).port;
@@ -111,7 +126,7 @@ async function rawUpstream(onSocket: (s: Socket, index: number) => void): Promis
 describe('HTTP/1.1 pool: connections', () => {
   it('keeps one connection alive across sequential requests', async () => {
     const up = await httpUpstream();
-    const pool = new H1Pool('127.0.0.1', up.port, OPTIONS);
+    const pool = newPool('127.0.0.1', up.port, OPTIONS);
     for (let i = 0; i < 5; i++) {
       const r = await send(pool, { path: `/n${i}` });
       assert.equal(r.status, 200);
@@ -129,7 +144,7 @@ describe('HTTP/1.1 pool: connections', () => {
       order.push(req.url!);
       setTimeout(() => res.end(req.url), 10);
     });
-    const pool = new H1Pool('127.0.0.1', up.port, { ...OPTIONS, maxConnections: 2 });
+    const pool = newPool('127.0.0.1', up.port, { ...OPTIONS, maxConnections: 2 });
     const results = await Promise.all(['/a', '/b', '/c', '/d', '/e'].map((path) => send(pool, { path })));
     assert.deepEqual(
       results.map((r) => r.body),
@@ -145,7 +160,7 @@ describe('HTTP/1.1 pool: connections', () => {
       setTimeout(() => res.end(req.url), 50);
     });
     const pending = { count: 0, max: 1 };
-    const pool = new H1Pool('127.0.0.1', up.port, { ...OPTIONS, maxConnections: 1, pending });
+    const pool = newPool('127.0.0.1', up.port, { ...OPTIONS, maxConnections: 1, pending });
     let answered = 0;
     const first = send(pool, { path: '/first' }).finally(() => answered++);
     const second = send(pool, { path: '/queued' }).finally(() => answered++);
@@ -193,7 +208,7 @@ describe('HTTP/1.1 pool: connections', () => {
         s.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
       });
     });
-    const pool = new H1Pool('127.0.0.1', port, OPTIONS);
+    const pool = newPool('127.0.0.1', port, OPTIONS);
     assert.equal((await send(pool)).body, 'ok');
     assert.equal((await send(pool)).body, 'ok', 'the GET was sent again on a new connection');
     // A POST could have had effects: not sent twice.
@@ -207,7 +222,7 @@ describe('HTTP/1.1 pool: connections', () => {
 
   it('closes idle connections past their keep-alive, and honours the server’s Keep-Alive timeout', async () => {
     const up = await httpUpstream();
-    const pool = new H1Pool('127.0.0.1', up.port, { ...OPTIONS, keepAliveTimeoutMs: 50 });
+    const pool = newPool('127.0.0.1', up.port, { ...OPTIONS, keepAliveTimeoutMs: 50 });
     await send(pool);
     assert.equal(pool.idleCount, 1);
     await new Promise((r) => setTimeout(r, 1200));
@@ -219,7 +234,7 @@ describe('HTTP/1.1 pool: connections', () => {
     const port = await rawUpstream((s) =>
       s.on('data', () => s.write('HTTP/1.1 200 OK\r\nkeep-alive: timeout=1\r\ncontent-length: 0\r\n\r\n')),
     );
-    const pool2 = new H1Pool('127.0.0.1', port, OPTIONS);
+    const pool2 = newPool('127.0.0.1', port, OPTIONS);
     await send(pool2);
     assert.equal(pool2.idleCount, 0);
     pool2.close();
@@ -237,7 +252,7 @@ describe('HTTP/1.1 pool: connections', () => {
         ),
       );
     });
-    const pool = new H1Pool('127.0.0.1', port, OPTIONS);
+    const pool = newPool('127.0.0.1', port, OPTIONS);
     assert.equal((await send(pool)).body, 'a');
     assert.equal((await send(pool)).body, 'b');
     assert.equal(pool.idleCount, 0);
@@ -249,7 +264,7 @@ describe('HTTP/1.1 pool: connections', () => {
 describe('HTTP/1.1 pool: bodies', () => {
   it('a streamed body without a length goes chunked, with its trailers', async () => {
     const up = await httpUpstream();
-    const pool = new H1Pool('127.0.0.1', up.port, OPTIONS);
+    const pool = newPool('127.0.0.1', up.port, OPTIONS);
     const done = new Promise<Result>((resolve, reject) => {
       const ex = pool.request(
         { method: 'POST', path: '/up', headers: ['host', 'up'], body: 'stream' },
@@ -271,7 +286,7 @@ describe('HTTP/1.1 pool: bodies', () => {
 
   it('a streamed body with a content-length goes as is; a body shorter than it fails the exchange', async () => {
     const up = await httpUpstream();
-    const pool = new H1Pool('127.0.0.1', up.port, OPTIONS);
+    const pool = newPool('127.0.0.1', up.port, OPTIONS);
     const ok = await new Promise<Result>((resolve, reject) => {
       const ex = pool.request(
         { method: 'PUT', path: '/len', headers: ['host', 'up', 'content-length', '6'], body: 'stream' },
@@ -309,7 +324,7 @@ describe('HTTP/1.1 pool: bodies', () => {
         resolve({ port: (server.address() as import('node:net').AddressInfo).port }),
       );
     });
-    const pool = new H1Pool('127.0.0.1', early.port, OPTIONS);
+    const pool = newPool('127.0.0.1', early.port, OPTIONS);
     const r = await new Promise<Result>((resolve, reject) => {
       const ex = pool.request(
         { method: 'POST', path: '/big', headers: ['host', 'up'], body: 'stream' },
@@ -329,7 +344,7 @@ describe('HTTP/1.1 pool: bodies', () => {
       res.writeHead(200, { 'content-length': '1234' });
       res.end();
     });
-    const pool = new H1Pool('127.0.0.1', up.port, OPTIONS);
+    const pool = newPool('127.0.0.1', up.port, OPTIONS);
     const head = await send(pool, { method: 'HEAD', path: '/h' });
     assert.equal(head.status, 200);
     assert.equal(head.body, '');
@@ -345,7 +360,7 @@ describe('HTTP/1.1 pool: bodies', () => {
         setTimeout(() => s.end('close'), 5);
       }),
     );
-    const pool = new H1Pool('127.0.0.1', port, OPTIONS);
+    const pool = newPool('127.0.0.1', port, OPTIONS);
     const r = await send(pool);
     assert.equal(r.body, 'until close');
     assert.equal(pool.size, 0);
@@ -362,7 +377,7 @@ describe('HTTP/1.1 pool: bodies', () => {
         }
       }),
     );
-    const pool = new H1Pool('127.0.0.1', port, OPTIONS);
+    const pool = newPool('127.0.0.1', port, OPTIONS);
     const r = await send(pool);
     assert.equal(r.body, 'abc');
     assert.deepEqual(r.trailers, ['x-t', '1']);
@@ -373,7 +388,7 @@ describe('HTTP/1.1 pool: bodies', () => {
 
 describe('HTTP/1.1 pool: failures', () => {
   it('nothing listening: a connect failure', async () => {
-    const pool = new H1Pool('127.0.0.1', await freePort(), OPTIONS);
+    const pool = newPool('127.0.0.1', await freePort(), OPTIONS);
     await assert.rejects(send(pool), (e: UpstreamError) => {
       assert.equal(e.kind, 'connect');
       assert.equal(e.code, 'ECONNREFUSED');
@@ -384,7 +399,7 @@ describe('HTTP/1.1 pool: failures', () => {
 
   it('a TLS handshake that never completes: the connect timeout', async () => {
     const port = await rawUpstream(() => undefined); // accepts, says nothing
-    const pool = new H1Pool('127.0.0.1', port, {
+    const pool = newPool('127.0.0.1', port, {
       ...OPTIONS,
       connectTimeoutMs: 100,
       tls: { rejectUnauthorized: false },
@@ -404,7 +419,7 @@ describe('HTTP/1.1 pool: failures', () => {
         setTimeout(() => s.destroy(), 5);
       }),
     );
-    const pool = new H1Pool('127.0.0.1', port, OPTIONS);
+    const pool = newPool('127.0.0.1', port, OPTIONS);
     const headersSeen: number[] = [];
     await assert.rejects(
       new Promise<Result>((resolve, reject) => {
@@ -430,7 +445,7 @@ describe('HTTP/1.1 pool: failures', () => {
     const port = await rawUpstream((s) =>
       s.on('data', () => s.write('HTTP/1.1 200 OK\r\nbad header\r\n\r\n')),
     );
-    const pool = new H1Pool('127.0.0.1', port, OPTIONS);
+    const pool = newPool('127.0.0.1', port, OPTIONS);
     await assert.rejects(send(pool), (e: UpstreamError) => {
       assert.equal(e.kind, 'protocol');
       assert.match(e.message, /invalid header line "bad header"/);
@@ -443,7 +458,7 @@ describe('HTTP/1.1 pool: failures', () => {
 describe('HTTP/1.1 pool: a failure in what handles the response', () => {
   it('ends the exchange as the proxy’s own error (not the upstream’s), without taking the process down', async () => {
     const up = await httpUpstream();
-    const pool = new H1Pool('127.0.0.1', up.port, OPTIONS);
+    const pool = newPool('127.0.0.1', up.port, OPTIONS);
     const err = await new Promise<UpstreamError>((resolve) => {
       pool.request(
         { method: 'GET', path: '/', headers: [], body: null },
@@ -470,6 +485,7 @@ describe('HTTP/1.1 pool: TLS', () => {
     const { certFile, keyFile } = selfSignedCert(tempDir('wasmgate-h1tls-'));
     let connections = 0;
     const server = createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (s) => {
+      rawSockets.push(s);
       connections++;
       s.on('data', () => s.write('HTTP/1.1 200 OK\r\ncontent-length: 6\r\n\r\nsecure'));
     });
@@ -477,7 +493,7 @@ describe('HTTP/1.1 pool: TLS', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as import('node:net').AddressInfo).port;
 
-    const pool = new H1Pool('127.0.0.1', port, {
+    const pool = newPool('127.0.0.1', port, {
       ...OPTIONS,
       tls: { ca: readFileSync(certFile), servername: 'localhost' },
     });
@@ -486,7 +502,7 @@ describe('HTTP/1.1 pool: TLS', () => {
     assert.equal(connections, 1);
     pool.close();
 
-    const untrusting = new H1Pool('127.0.0.1', port, { ...OPTIONS, tls: { servername: 'localhost' } });
+    const untrusting = newPool('127.0.0.1', port, { ...OPTIONS, tls: { servername: 'localhost' } });
     await assert.rejects(send(untrusting), (e: UpstreamError) => e.kind === 'connect');
     untrusting.close();
   });

@@ -209,7 +209,15 @@ describe('proxy: upstream failures', () => {
     const a = send('uo-1');
     await up.waitForStarted(up.started + 1);
     const b = send('uo-2');
-    await new Promise((r) => setTimeout(r, 100)); // b reaches the proxy and waits in its queue
+    const pendingNow = async () =>
+      promValue(
+        (await adminGet(proxy, '/stats/prometheus')).text,
+        'wasmgate_cluster_upstream_rq_pending_active{cluster="tiny"}',
+      );
+    for (let i = 0; (await pendingNow()) !== 1; i++) {
+      assert.ok(i < 100, 'uo-2 never waited in the queue');
+      await new Promise((r) => setTimeout(r, 20));
+    }
     const c = await send('uo-3');
     assert.equal(c.status, 503);
     assert.deepEqual(order, ['uo-3'], 'refused at once, before the others were answered');

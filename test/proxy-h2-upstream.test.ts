@@ -78,8 +78,11 @@ describe('an h2c cluster', () => {
   });
 
   after(async () => {
-    await shutdown(proxy);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    try {
+      await shutdown(proxy);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   test('a gRPC call from an HTTP/2 client: body, headers and trailers both ways, through the filter', async () => {

@@ -50,7 +50,8 @@ describe('plugin settings', () => {
           },
         },
       ]),
-      { dir: tempDir() },
+      // The proxy's own environment has the variable: none of it may reach a module.
+      { dir: tempDir(), env: { KITCHEN_ENV: 'from-host' } },
     );
   });
 

@@ -162,6 +162,19 @@ describe('hot reload through the admin API', () => {
     }
   });
 
+  it('a WasmPlugin named "trace" is created and deleted like any other (not taken for the trace switch)', async () => {
+    const p = await startProxy(basicConfig(upstream.port, [], quiet), { dir: tempDir() });
+    try {
+      const r = await put(p, tagger('trace', TAGGER, 't'));
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(await versionOf(p), 't');
+      assert.equal(await del(p, 'e2e/trace'), 200);
+      assert.equal(await versionOf(p), null);
+    } finally {
+      await shutdown(p);
+    }
+  });
+
   it('refused changes leave traffic on the previous configuration, each with a precise message', async () => {
     const dir = tempDir();
     const garbage = join(dir, 'garbage.wasm');

@@ -305,7 +305,10 @@ describe('sandbox settings across configuration changes', () => {
       }),
     ]);
     assert.deepEqual(restricted.changes, [{ key: 'p', change: 'updated' }]);
+    assert.notEqual(restricted.plugins[0].plugin.vm, limited.plugins[0].plugin.vm);
+    assert.deepEqual(restricted.plugins[0].plugin.capabilities?.allow, ['logging', 'headers']);
     for (const r of [first, traced, again, limited, restricted]) for (const l of r.retired) l.plugin.stop();
+    for (const l of restricted.plugins) l.plugin.stop();
   });
 
   it('plugins of one vm_id share a VM only with the same limits and capabilities', async () => {

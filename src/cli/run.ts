@@ -89,6 +89,11 @@ export async function run(o: RunOptions): Promise<Gateway> {
   if (o.config) {
     if (o.wasm || o.upstream)
       throw new ConfigError('(command line)', ['give either --config or --wasm/--upstream, not both']);
+    // They set the --wasm filter's sandbox; a configuration file sets each plugin's (limits, trace).
+    if (o.cpuMs !== undefined || o.memoryMib !== undefined || o.trace)
+      throw new ConfigError('(command line)', [
+        '--cpu-ms, --memory-mib and --trace are for --wasm; with --config, set limits and trace per plugin (docs/config.md)',
+      ]);
     // A config file is watched (with its plugin directories) and can be changed through the admin API.
     resolved = new ConfigSource(o.config, { pluginDirs: o.pluginsDir ?? [] });
   } else if (o.wasm || o.upstream) {

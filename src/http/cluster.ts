@@ -2,10 +2,18 @@
 // round-robin over healthy endpoints, and outlier ejection after consecutive failures.
 
 import { readFileSync } from 'node:fs';
-import { type ClientHttp2Session, connect as connectHttp2 } from 'node:http2';
+import { type ClientHttp2Session, connect as connectHttp2, type Http2Session } from 'node:http2';
 import { isIP } from 'node:net';
 import type { ClusterConfig } from '../control/schema.js';
+import { UpstreamError } from './h1/exchange.js';
 import { H1Pool, type PendingBudget } from './h1/pool.js';
+
+const connectedSessions = new WeakSet<ClientHttp2Session>();
+
+/** Whether the HTTP/2 session ever connected: a failure before that is a connect failure (UF). */
+export function sessionConnected(s: Http2Session | undefined): boolean {
+  return s !== undefined && connectedSessions.has(s as ClientHttp2Session);
+}
 
 export class Endpoint {
   readonly pool: H1Pool;
@@ -24,22 +32,26 @@ export class Endpoint {
     const scheme = tls || config.protocol === 'h2' ? 'https' : 'http';
     const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
     this.origin = `${scheme}://${h}:${port}`;
+    // Read once: sessions and connections are made again on the request path.
+    this.tls =
+      scheme === 'https'
+        ? {
+            rejectUnauthorized: !tls?.insecure,
+            ca: tls?.caFile ? readFileSync(tls.caFile) : undefined,
+            servername: isIP(host) ? undefined : host,
+          }
+        : undefined;
     // No timers of its own past connecting: the route timeout governs the whole response.
     this.pool = new H1Pool(host, port, {
       maxConnections: config.maxConnections,
       pending,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       connectTimeoutMs: config.connectTimeoutMs,
-      tls: tls
-        ? {
-            rejectUnauthorized: !tls.insecure,
-            ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
-            servername: isIP(host) ? undefined : host,
-            ALPNProtocols: ['http/1.1'],
-          }
-        : undefined,
+      tls: this.tls ? { ...this.tls, ALPNProtocols: ['http/1.1'] } : undefined,
     });
   }
+
+  private readonly tls: { rejectUnauthorized: boolean; ca?: Buffer; servername?: string } | undefined;
 
   get address(): string {
     return `${this.host}:${this.port}`;
@@ -52,18 +64,22 @@ export class Endpoint {
   http2(): ClientHttp2Session {
     const current = this.h2;
     if (current && !current.closed && !current.destroyed) return current;
-    const tls = this.config.tls;
-    const s = connectHttp2(this.origin, {
-      ...(this.origin.startsWith('https')
-        ? {
-            ALPNProtocols: ['h2'],
-            rejectUnauthorized: !tls?.insecure,
-            ca: tls?.caFile ? readFileSync(tls.caFile) : undefined,
-          }
-        : {}),
-    });
+    const s = connectHttp2(this.origin, this.tls ? { ...this.tls, ALPNProtocols: ['h2'] } : {});
     s.on('error', () => undefined); // reported on each stream
+    const ms = this.config.connectTimeoutMs;
+    const timer =
+      ms > 0
+        ? setTimeout(
+            () => s.destroy(new UpstreamError(`connect timeout after ${ms} ms`, 'connect', 'ETIMEDOUT')),
+            ms,
+          )
+        : undefined;
+    s.once('connect', () => {
+      if (timer) clearTimeout(timer);
+      connectedSessions.add(s);
+    });
     s.on('close', () => {
+      if (timer) clearTimeout(timer);
       if (this.h2 === s) this.h2 = undefined;
     });
     s.unref();

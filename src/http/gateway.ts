@@ -530,6 +530,11 @@ export class Gateway {
           this.stats.gauge('wasmgate_cluster_healthy_endpoints', 'Endpoints not ejected', {
             cluster: c.name,
           }).value = c.healthyCount();
+          this.stats.gauge(
+            'wasmgate_cluster_upstream_rq_pending_active',
+            'Requests waiting for an HTTP/1.1 connection (maxPendingRequests bounds them)',
+            { cluster: c.name },
+          ).value = c.pending.count;
         }
         this.stats.gauge('wasmgate_config_generation', 'Configuration generation serving new streams').value =
           this.current.id;

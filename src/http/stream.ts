@@ -15,6 +15,7 @@ import { localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
 import type { ClusterManager } from './cluster.js';
+import { validFieldName, validFieldValue } from './field-syntax.js';
 import { FilterPipeline, type PipelineSink } from './filter-pipeline.js';
 import { FilterSlot, type SlotHost } from './filter-slot.js';
 import { requestHeaderMap, toOutgoingHeaders, toUpstreamHeaders } from './headers.js';
@@ -50,6 +51,8 @@ export class ProxyStream implements SlotHost {
   clusterName: string | undefined;
   upstream: UpstreamRequest | undefined;
   private upstreamPaused = false;
+  /** The client's body is paused until the upstream takes more (flow control). */
+  private requestPausedForUpstream = false;
   /** ms from start to the first response byte sent downstream. */
   responseStartedMs: number | undefined;
   bytesSent = 0;
@@ -131,17 +134,49 @@ export class ProxyStream implements SlotHost {
     }
     req.on('data', (chunk: Buffer) => {
       this.info.requestBodySize += chunk.length;
-      this.requestPipeline.data(chunk, false);
+      this.guard(() => this.requestPipeline.data(chunk, false));
     });
-    req.on('end', () => {
-      const trailers = req.trailers;
-      if (trailers && Object.keys(trailers).length > 0) {
-        this.requestTrailers = new HeaderMap(
-          Object.entries(trailers).filter(([k]) => !k.startsWith(':')) as Array<[string, string]>,
-        );
-        this.requestPipeline.trailers(this.requestTrailers);
-      } else this.requestPipeline.data(EMPTY, true);
-    });
+    req.on('end', () =>
+      this.guard(() => {
+        const trailers = req.trailers;
+        if (trailers && Object.keys(trailers).length > 0) {
+          this.requestTrailers = new HeaderMap(
+            Object.entries(trailers).filter(([k]) => !k.startsWith(':')) as Array<[string, string]>,
+          );
+          this.requestPipeline.trailers(this.requestTrailers);
+        } else this.requestPipeline.data(EMPTY, true);
+      }),
+    );
+  }
+
+  /**
+   * Runs what a socket event set off (the filters, the router, the response path). A failure there is the
+   * proxy's own: it must not escape into the socket callback and take the process down. It is logged with
+   * its stack, and this stream alone is reset.
+   */
+  private guard(run: () => void): void {
+    try {
+      run();
+    } catch (e) {
+      const err = e as Error;
+      this.env.logger.error(
+        { requestId: this.requestHeaders.get('x-request-id'), err: err.stack ?? String(err) },
+        `internal error, stream reset: ${err.message}`,
+      );
+      try {
+        this.reset();
+      } catch {
+        // Resetting failed too: the stream is gone all the same.
+      }
+    }
+  }
+
+  /** The client's body was paused for a slow upstream: once that upstream is done with it, read on. */
+  private resumeRequest(): void {
+    if (this.requestPausedForUpstream) {
+      this.requestPausedForUpstream = false;
+      this.req.resume();
+    }
   }
 
   // ---- SlotHost (what filters reach) ----
@@ -170,11 +205,14 @@ export class ProxyStream implements SlotHost {
   }
 
   resume(slot: number, direction: 'request' | 'response'): void {
-    if (direction === 'request') this.requestPipeline.resume(slot);
-    else {
-      const i = this.slots.length - 1 - slot - this.responseOffset;
-      if (i >= 0) this.responsePipeline?.resume(i);
-    }
+    // Often from a timer or a callout's answer (proxy_continue_stream): guarded as a socket event is.
+    this.guard(() => {
+      if (direction === 'request') this.requestPipeline.resume(slot);
+      else {
+        const i = this.slots.length - 1 - slot - this.responseOffset;
+        if (i >= 0) this.responsePipeline?.resume(i);
+      }
+    });
   }
 
   clearRouteCache(): void {
@@ -208,6 +246,10 @@ export class ProxyStream implements SlotHost {
    * response started downstream, the stream can only be reset.
    */
   localReply(r: LocalResponse, slot: number, flag = 0): void {
+    this.guard(() => this.answer(r, slot, flag));
+  }
+
+  private answer(r: LocalResponse, slot: number, flag: number): void {
     if (this.finished) return;
     if (this.downstreamStarted) {
       this.reset();
@@ -320,51 +362,57 @@ export class ProxyStream implements SlotHost {
             retries: c.retries,
           },
           {
-            onHeaders: (status, map, endOfStream) => this.upstreamHeaders(status, map, endOfStream),
+            onHeaders: (status, map, endOfStream) =>
+              this.guard(() => this.upstreamHeaders(status, map, endOfStream)),
             onData: (chunk) => {
               if (this.upstreamEndedAtHeaders) return;
               this.info.responseBodySize += chunk.length;
-              this.responsePipeline?.data(chunk, false);
+              this.guard(() => this.responsePipeline?.data(chunk, false));
             },
             onEnd: (trailers) => {
+              this.resumeRequest();
               // The filters already saw end of stream with the headers; a second one (data(EMPTY, true))
               // would let a body callback write after the response ended.
               if (this.upstreamEndedAtHeaders) return;
-              if (trailers) {
-                this.responseTrailers = trailers;
-                this.responsePipeline?.trailers(trailers);
-              } else this.responsePipeline?.data(EMPTY, true);
+              this.guard(() => {
+                if (trailers) {
+                  this.responseTrailers = trailers;
+                  this.responsePipeline?.trailers(trailers);
+                } else this.responsePipeline?.data(EMPTY, true);
+              });
             },
-            onError: (f, afterHeaders) => {
-              const ep = this.upstream?.endpoint;
-              this.info.upstream = ep ? { address: ep.host, port: ep.port } : undefined;
-              const log = f.internal
-                ? 'error'
-                : f.flag === ResponseFlag.UpstreamProtocolError
-                  ? 'warn'
-                  : 'debug';
-              this.env.logger[log](
-                {
-                  cluster: c.cluster,
-                  upstream: ep?.address,
-                  requestId: this.requestHeaders.get('x-request-id'),
-                },
-                `upstream failure (${f.details}): ${f.reason ?? f.body}`,
-              );
-              if (afterHeaders)
-                this.reset(
-                  f.flag === ResponseFlag.UpstreamRequestTimeout ||
-                    f.flag === ResponseFlag.UpstreamProtocolError
-                    ? f.flag
-                    : ResponseFlag.UpstreamRemoteReset,
+            onError: (f, afterHeaders) =>
+              this.guard(() => {
+                this.resumeRequest();
+                const ep = this.upstream?.endpoint;
+                this.info.upstream = ep ? { address: ep.host, port: ep.port } : undefined;
+                const log = f.internal
+                  ? 'error'
+                  : f.flag === ResponseFlag.UpstreamProtocolError
+                    ? 'warn'
+                    : 'debug';
+                this.env.logger[log](
+                  {
+                    cluster: c.cluster,
+                    upstream: ep?.address,
+                    requestId: this.requestHeaders.get('x-request-id'),
+                  },
+                  `upstream failure (${f.details}): ${f.reason ?? f.body}`,
                 );
-              else
-                this.localReply(
-                  { status: f.status, details: f.details, body: enc(f.body), headers: [] },
-                  -1,
-                  f.flag,
-                );
-            },
+                if (afterHeaders)
+                  this.reset(
+                    f.flag === ResponseFlag.UpstreamRequestTimeout ||
+                      f.flag === ResponseFlag.UpstreamProtocolError
+                      ? f.flag
+                      : ResponseFlag.UpstreamRemoteReset,
+                  );
+                else
+                  this.localReply(
+                    { status: f.status, details: f.details, body: enc(f.body), headers: [] },
+                    -1,
+                    f.flag,
+                  );
+              }),
           },
         );
         if (eos) this.upstream.send(null);
@@ -386,9 +434,10 @@ export class ProxyStream implements SlotHost {
           if (eos) up.end();
         }
         // Flow control: the client waits while the upstream is slower to take the body.
-        if (!more && !eos && !this.req.isPaused()) {
+        if (!more && !eos && !this.requestPausedForUpstream) {
+          this.requestPausedForUpstream = true;
           this.req.pause();
-          up.whenDrained(() => this.req.resume());
+          up.whenDrained(() => this.resumeRequest());
         }
       },
       trailers: (trailers) => {
@@ -547,6 +596,8 @@ export class ProxyStream implements SlotHost {
       write(headers);
     } catch (e) {
       const dropped = dropInvalidHeaders(headers);
+      // Not a header Node refused (a :status a filter set out of range, say): the stream cannot go on.
+      if (dropped.length === 0) throw e;
       this.env.logger.warn(
         { requestId: this.requestHeaders.get('x-request-id'), dropped },
         `response ${what} a filter set were dropped: ${(e as Error).message}`,
@@ -559,6 +610,7 @@ export class ProxyStream implements SlotHost {
   private complete(): void {
     if (this.finished) return;
     this.finished = true;
+    this.resumeRequest(); // a body the upstream will never take: Node reads (and drops) the rest
     if (!this.res.writableFinished) {
       // A reset by the proxy itself (proxy_close_stream, upstream reset or timeout) is not the downstream's.
       const byProxy =
@@ -625,16 +677,13 @@ function hasRequestBody(req: DownstreamReq): boolean {
   return cl !== undefined && cl !== '0';
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-
 /** Removes the headers Node would refuse to write (names not tokens, values with controls); their names. */
 function dropInvalidHeaders(headers: Record<string, string | string[]>): string[] {
   const dropped: string[] = [];
   for (const name in headers) {
     const v = headers[name];
     const values = Array.isArray(v) ? v : [v];
-    if (!TOKEN.test(name) || values.some((x) => BAD_VALUE.test(x))) {
+    if (!validFieldName(name) || !values.every(validFieldValue)) {
       dropped.push(name);
       delete headers[name];
     }

@@ -3,9 +3,10 @@
 
 import { type ClientHttp2Stream, constants as h2constants, type IncomingHttpHeaders } from 'node:http2';
 import type { HeaderMap } from '../abi/header-map.js';
-import type { Cluster, Endpoint } from './cluster.js';
+import { type Cluster, type Endpoint, sessionConnected } from './cluster.js';
 import { INTERNAL } from './h1/connection.js';
-import { type Exchange, UpstreamError } from './h1/exchange.js';
+import { BODY_LENGTH, type Exchange, UpstreamError } from './h1/exchange.js';
+import { checkRequest, InvalidRequestError } from './h1/request-head.js';
 import { headersFromFlat, headersFromObject, responseHeaderMap, toHttp2Headers } from './headers.js';
 import { ResponseFlag } from './response-flags.js';
 
@@ -49,6 +50,8 @@ const TIMEOUT: UpstreamFailure = {
   body: 'upstream request timeout',
 };
 
+const LOCAL_CODES: ReadonlySet<string> = new Set([INTERNAL, BODY_LENGTH]);
+
 /** Envoy's answer to a stream reset before the response started, by reset reason. */
 function resetBeforeResponse(reason: string, status: number, flag: number): UpstreamFailure {
   return {
@@ -70,6 +73,7 @@ const RESET_BEFORE_RESPONSE = {
 
 function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'protocol' | 'overflow' {
   if (err instanceof UpstreamError) return err.kind;
+  if (err instanceof InvalidRequestError) return 'protocol';
   // HTTP/2 sessions report Node's socket errors.
   const code = err.code ?? '';
   if (
@@ -222,7 +226,13 @@ export class UpstreamRequest {
         {
           onHeaders: (status, flat) => {
             if (!live()) return;
-            if (status >= 500 && retriable && this.retry('5xx', status, body)) return;
+            const attempt = this.exchange;
+            if (status >= 500 && retriable && this.retry('5xx', status, body)) {
+              // The 5xx's body is not wanted: its connection goes (as the HTTP/2 stream is cancelled), or
+              // an answer that never ends would hold it for good.
+              attempt?.abort();
+              return;
+            }
             this.responseStarted(ep, status, headersFromFlat(status, flat), NO_BODY_STATUS(status, method));
           },
           onData: (chunk) => {
@@ -240,9 +250,8 @@ export class UpstreamRequest {
       );
     } catch (e) {
       // A request no HTTP/1.1 server could be sent (a header value with a line break, say).
-      const err = new UpstreamError((e as Error).message, 'protocol', (e as { code?: string }).code);
       queueMicrotask(() => {
-        if (live()) this.failed(ep, err, body, false);
+        if (live()) this.failed(ep, e as Error, body, false);
       });
     }
   }
@@ -263,13 +272,25 @@ export class UpstreamRequest {
     const method = this.options.method;
     const fail = (err: Error & { cause?: unknown }) => {
       if (this.done || stale()) return;
-      // A stream cancelled because its session could not connect carries the connect error as its cause.
+      // A stream cancelled because its session failed carries the session's error as its cause; a session
+      // that never connected (refused, TLS handshake, timeout) is a connect failure, whatever the code.
       const cause = err.cause as (Error & { code?: string }) | undefined;
-      this.failed(ep, cause?.code ? cause : err, body, retriable);
+      const why: Error & { code?: string } = cause?.code || cause instanceof UpstreamError ? cause : err;
+      const session = this.h2Stream?.session ?? undefined;
+      const neverConnected = why === cause && !sessionConnected(session);
+      this.failed(
+        ep,
+        neverConnected && !(why instanceof UpstreamError)
+          ? new UpstreamError(why.message, 'connect', why.code)
+          : why,
+        body,
+        retriable,
+      );
     };
     const endStream = body === null || (body instanceof Uint8Array && body.length === 0);
     let stream: ClientHttp2Stream;
     try {
+      checkRequest(method, this.options.path, this.options.headers);
       stream = ep
         .http2()
         .request(toHttp2Headers(method, this.options.path, this.options.headers), { endStream });
@@ -318,8 +339,11 @@ export class UpstreamRequest {
    */
   private failed(ep: Endpoint, err: Error & { code?: string }, body: Body, retriable: boolean): void {
     const kind = classify(err);
-    // An overflow is the proxy's own limit, not the endpoint's fault: neither counted nor retried.
-    if (!this.gotHeaders && kind !== 'overflow') {
+    // Failures of the proxy's own making (its queue full, a request a filter made unsendable, a body that
+    // broke its declared length, an internal error) are not the endpoint's: neither counted nor retried.
+    const local =
+      kind === 'overflow' || err instanceof InvalidRequestError || LOCAL_CODES.has(err.code ?? '');
+    if (!this.gotHeaders && !local) {
       this.cluster.reportFailure(ep);
       const reason = kind === 'connect' ? 'connect-failure' : 'reset';
       if (retriable && this.retry(reason, 0, body)) return;

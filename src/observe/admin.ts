@@ -112,16 +112,17 @@ export async function startAdmin(
       case '/':
         return json(200, ENDPOINTS);
       default: {
+        // GET and POST only: PUT and DELETE /plugins/<namespace>/trace are for a WasmPlugin named "trace".
         const t = /^\/plugins\/(.+)\/trace$/.exec(url.pathname);
-        if (t) {
+        if (t && (req.method === 'GET' || req.method === 'POST')) {
           const key = t[1].split('/').map(decodeURIComponent).join('/');
           let enabled: boolean | undefined;
-          if (req.method === 'POST' || req.method === 'PUT') {
+          if (req.method === 'POST') {
             const v = url.searchParams.get('enabled');
             if (v !== 'true' && v !== 'false')
               return json(400, { error: 'give ?enabled=true or ?enabled=false' });
             enabled = v === 'true';
-          } else if (req.method !== 'GET') return json(405, { error: 'use GET or POST' });
+          }
           const state = source.pluginTrace(key, enabled);
           if (state === undefined) return json(404, { error: `no plugin ${key}` });
           return json(200, { plugin: key, trace: state });

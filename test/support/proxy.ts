@@ -95,8 +95,9 @@ export class ProxyProcess {
       this.stderr += d;
       this.wake();
     });
+    // 'close', not 'exit': by then stdout and stderr are read to their end too.
     this.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
+      child.once('close', (code, signal) => {
         children.delete(child);
         this.wake();
         resolve({ code, signal });
@@ -622,25 +623,43 @@ export function promValue(text: string, series: string): number | undefined {
  */
 export async function runCli(
   args: string[],
-): Promise<{ main: number; admin: number; stop(): Promise<void> }> {
+  startTimeoutMs = 8000,
+): Promise<{ main: number; admin: number; stop(): Promise<number | null> }> {
   const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
+  // The access log goes to stdout: read it, or the pipe fills and the proxy blocks writing to it.
+  child.stdout.resume();
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  /** SIGTERM, then SIGKILL if it has not exited after 8 s; its exit code (null when killed). */
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      const t = setTimeout(() => child.kill('SIGKILL'), 8000);
+      await exited;
+      clearTimeout(t);
     }
     children.delete(child);
+    return child.exitCode;
   };
   try {
     const ports = await new Promise<{ main: number; admin: number }>((resolve, reject) => {
       let err = '';
+      const t = setTimeout(
+        () => reject(new Error(`wasmgate run did not listen within ${startTimeoutMs} ms: ${err}`)),
+        startTimeoutMs,
+      );
       child.stderr.on('data', (d: Buffer) => {
         err += d.toString();
         const m = /wasmgate listening: main=:(\d+) admin=:(\d+)/.exec(err);
-        if (m) resolve({ main: Number(m[1]), admin: Number(m[2]) });
+        if (m) {
+          clearTimeout(t);
+          resolve({ main: Number(m[1]), admin: Number(m[2]) });
+        }
       });
-      child.on('exit', (code) => reject(new Error(`wasmgate run exited ${code}: ${err}`)));
+      child.on('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`wasmgate run exited ${code}: ${err}`));
+      });
     });
     return { ...ports, stop };
   } catch (e) {

@@ -177,6 +177,8 @@ export class H1Connection implements ResponseEvents {
     this.sending = undefined;
     this.expecting = false;
     ex.conn = undefined;
+    // Paused for a slow client while the last bytes came: idle, it must read (to see the upstream close).
+    if (this.socket.isPaused()) this.socket.resume();
     if (this.keepAlive && this.keepAliveMs > 0) this.owner.released(this);
     else this.destroy();
   }

@@ -35,6 +35,9 @@ export class UpstreamError extends Error {
   }
 }
 
+/** The code of a streamed body that broke its own content-length (the proxy's side, not the upstream's). */
+export const BODY_LENGTH = 'ERR_BODY_LENGTH';
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export class Exchange {
@@ -86,9 +89,7 @@ export class Exchange {
     if (this.finished || this.ended || chunk.length === 0) return true;
     if (this.owed >= 0) {
       if (chunk.length > this.owed) {
-        this.fail(
-          new UpstreamError('request body longer than its content-length', 'reset', 'ERR_BODY_LENGTH'),
-        );
+        this.fail(new UpstreamError('request body longer than its content-length', 'reset', BODY_LENGTH));
         return true;
       }
       this.owed -= chunk.length;
@@ -124,9 +125,7 @@ export class Exchange {
   end(trailers?: string[]): void {
     if (this.finished || this.ended) return;
     if (this.owed > 0) {
-      this.fail(
-        new UpstreamError('request body shorter than its content-length', 'reset', 'ERR_BODY_LENGTH'),
-      );
+      this.fail(new UpstreamError('request body shorter than its content-length', 'reset', BODY_LENGTH));
       return;
     }
     this.ended = true;

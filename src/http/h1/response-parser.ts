@@ -2,6 +2,8 @@
 // framing as RFC 9112 §6.3 decides it (no body, content-length, chunked with trailers, or until close).
 // It hands out subarrays of the socket's buffers, so a body is never copied on its way through.
 
+import { validFieldName, validFieldValue } from '../field-syntax.js';
+
 export class HttpParseError extends Error {
   readonly code = 'HPE_INVALID_RESPONSE';
 }
@@ -31,9 +33,6 @@ enum State {
 }
 
 const EMPTY = Buffer.alloc(0);
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** What may not stand in a field value: controls other than tab (as Node's own check, which the response meets later). */
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 const CRLF = Buffer.from('\r\n');
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const DIGITS = /^\d{1,15}$/;
@@ -308,7 +307,7 @@ function statusOf(text: string, end: number): number {
     isDigit(text.charCodeAt(11)) &&
     text.charCodeAt(9) !== 48 &&
     (end === 12 || text.charCodeAt(12) === 32);
-  if (!ok || BAD_VALUE.test(text.slice(12, end)))
+  if (!ok || !validFieldValue(text.slice(12, end)))
     throw new HttpParseError(`invalid status line ${JSON.stringify(text.slice(0, Math.min(end, 80)))}`);
   return (text.charCodeAt(9) - 48) * 100 + (text.charCodeAt(10) - 48) * 10 + (text.charCodeAt(11) - 48);
 }
@@ -335,7 +334,7 @@ function parseFields(text: string, from: number, what: string): string[] {
     } else {
       const colon = text.indexOf(':', pos);
       const name = colon > pos && colon < end ? text.slice(pos, colon) : '';
-      if (!TOKEN.test(name))
+      if (!validFieldName(name))
         throw new HttpParseError(
           `invalid ${what} line ${JSON.stringify(text.slice(pos, Math.min(end, pos + 80)))}`,
         );
@@ -347,7 +346,7 @@ function parseFields(text: string, from: number, what: string): string[] {
 }
 
 function checked(value: string, what: string): string {
-  if (BAD_VALUE.test(value))
+  if (!validFieldValue(value))
     throw new HttpParseError(`${what} value with a control character (NUL, bare CR or LF…)`);
   return value;
 }
