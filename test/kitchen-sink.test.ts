@@ -347,6 +347,20 @@ describe('kitchen_sink: local', () => {
 });
 
 describe('kitchen_sink: local reply through the response path', () => {
+  test('to a gRPC request, the same 403 (grpc_status -1, as the Rust and Go SDKs pass) is a trailers-only gRPC answer', async () => {
+    const h = await kitchen();
+    const { stream } = run(h, 'local', [['content-type', 'application/grpc']]);
+    // Envoy maps HTTP 403 to PERMISSION_DENIED (7) and carries the body as grpc-message.
+    assert.deepEqual(stream.response.headers?.pairs(), [
+      [':status', '200'],
+      ['x-kitchen', 'local'],
+      ['content-type', 'application/grpc'],
+      ['grpc-status', '7'],
+      ['grpc-message', 'forbidden by kitchen sink'],
+    ]);
+    assert.equal(stream.responseBody, '');
+  });
+
   test('the reply from the request path runs the filter’s response callbacks, then nothing more', async () => {
     const h = await kitchen();
     const calls = recordCallbacks(h);
