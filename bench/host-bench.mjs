@@ -149,7 +149,11 @@ async function loadTimes() {
       const samples = [];
       for (let i = 0; i < 3; i++) {
         const args = [join(root, 'bench', 'cold-load.mjs'), fixture(name), ...(plain ? ['plain'] : [])];
-        samples.push(Number(spawnSync(process.execPath, args, { encoding: 'utf8' }).stdout));
+        const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+        const v = Number.parseFloat(r.stdout);
+        if (r.status !== 0 || !Number.isFinite(v))
+          throw new Error(`cold load of ${name} failed (exit ${r.status}): ${r.stderr || r.stdout}`);
+        samples.push(v);
       }
       ms[plain ? 'coldPlain' : 'cold'] = median(samples);
     }
