@@ -8,6 +8,8 @@ import {
   isGrpcContentType,
   localReplyResponse,
 } from '../src/host/local-reply.js';
+import { loadFilter } from '../src/testing/index.js';
+import { fixture } from './support/fixtures.js';
 
 const enc = new TextEncoder();
 const reply = (over: Partial<Parameters<typeof localReplyResponse>[0]> = {}) => ({
@@ -72,5 +74,16 @@ describe('local replies', () => {
 
   it('grpc-message is percent-encoded as gRPC says: bytes outside printable ASCII, and %', () => {
     assert.equal(encodeGrpcMessage(enc.encode('50% off\nnow é')), '50%25 off%0Anow %C3%A9');
+  });
+
+  it('harness: a second reply, sent while the first runs back through the filter, replaces it (as Envoy)', async () => {
+    // Envoy's FilterManager::sendLocalReply: headers under way, none sent yet: the reply goes straight to the
+    // codec (sendDirectLocalReply), past the filters.
+    const h = await loadFilter({ wasm: fixture('double_reply') });
+    const s = h.newStream();
+    s.sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    assert.equal(s.localResponse?.status, 500, 'what the client gets');
+    assert.equal(s.localResponseBody, 'second');
+    assert.equal(s.response.headers?.get(':status'), '403', 'what the filter saw');
   });
 });

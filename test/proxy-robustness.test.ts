@@ -57,6 +57,7 @@ describe('proxy: failures that stay within their stream', () => {
         { name: 'main', port: 0, labels: { f: 'none' } },
         { name: 'status', port: 0, labels: { f: 'status' } },
         { name: 'evil', port: 0, labels: { f: 'evil' } },
+        { name: 'double', port: 0, labels: { f: 'double' } },
       ],
       clusters: [
         { name: 'one', endpoints: [`127.0.0.1:${portOf(http1)}`], maxConnections: 1 },
@@ -83,6 +84,7 @@ describe('proxy: failures that stay within their stream', () => {
       plugins: [
         wasmFilter('bad-status', badStatus, { selector: { f: 'status' } }),
         wasmFilter('evil', fixture('tagger'), { configuration: 'tag=a\r\nb', selector: { f: 'evil' } }),
+        wasmFilter('double', fixture('double_reply'), { selector: { f: 'double' } }),
       ],
     });
   });
@@ -113,6 +115,12 @@ describe('proxy: failures that stay within their stream', () => {
       assert.equal((await h1(proxy.port(), path)).status, 200, 'the proxy still serves');
     });
   }
+
+  it('a second local reply while the first runs back through the filter goes to the client (as Envoy)', async () => {
+    const res = await h1(proxy.port('double'), '/double');
+    assert.equal(res.status, 500);
+    assert.equal(res.body, 'second');
+  });
 
   it('a request header no HTTP/2 session may carry: 502 UPE, and the session serves on', async () => {
     const before = h2Seen.length;

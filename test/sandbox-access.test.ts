@@ -163,6 +163,24 @@ describe('header sanitizing', () => {
     assert.equal(s.requestHeaders['x-probe'], '1');
   });
 
+  it('the count a trailers callback is given leaves hidden trailers out, as the headers count does', async () => {
+    const h = await loadFilter({
+      wasm: fixture('tagger'),
+      pluginConfig: 'trailer=1',
+      sanitize: { headers: ['x-secret'] },
+      trace: true,
+    });
+    const s = h.newStream();
+    s.sendRequestHeaders({ ...REQUEST, 'x-secret': 'h' });
+    s.sendRequestBody('b', { endOfStream: false });
+    s.sendRequestTrailers({ 'x-secret': 's', 'x-checksum': 'c' });
+    const calls = h.traceLines().filter((l) => /^\[host->vm\] proxy_on_request_(headers|trailers)\(/.test(l));
+    assert.deepEqual(
+      calls.map((l) => l.replace(/\(\d+, /, '(ctx, ')),
+      ['[host->vm] proxy_on_request_headers(ctx, 7, 0)', '[host->vm] proxy_on_request_trailers(ctx, 1)'],
+    );
+  });
+
   it('sanitizing is per plugin: another filter on the same host sees everything', async () => {
     const hidden = await loadFilter({
       wasm: PROBE,

@@ -282,10 +282,16 @@ export class HttpContext extends Context {
     return !this.bypass && !this.finished;
   }
 
-  onRequestHeaders(endOfStream: boolean): number {
-    const map = this.stream.headerMap(MapType.HttpRequestHeaders, false);
+  /** How many entries of a map the filter is told of: those it can see (hidden ones left out). */
+  private visibleSize(type: MapType): number {
+    const map = this.stream.headerMap(type, false);
+    if (!map) return 0;
     const hidden = this.plugin.sanitizer?.headers;
-    const n = map ? map.size - (hidden ? hiddenCount(map, hidden) : 0) : 0;
+    return map.size - (hidden ? hiddenCount(map, hidden) : 0);
+  }
+
+  onRequestHeaders(endOfStream: boolean): number {
+    const n = this.visibleSize(MapType.HttpRequestHeaders);
     return this.run('proxy_on_request_headers', MAX_HEADERS_ACTION, n, endOfStream ? 1 : 0);
   }
 
@@ -297,14 +303,12 @@ export class HttpContext extends Context {
     return this.run(
       'proxy_on_request_trailers',
       MAX_TRAILERS_ACTION,
-      this.stream.headerMap(MapType.HttpRequestTrailers, false)?.size ?? 0,
+      this.visibleSize(MapType.HttpRequestTrailers),
     );
   }
 
   onResponseHeaders(endOfStream: boolean): number {
-    const map = this.stream.headerMap(MapType.HttpResponseHeaders, false);
-    const hidden = this.plugin.sanitizer?.headers;
-    const n = map ? map.size - (hidden ? hiddenCount(map, hidden) : 0) : 0;
+    const n = this.visibleSize(MapType.HttpResponseHeaders);
     return this.run('proxy_on_response_headers', MAX_HEADERS_ACTION, n, endOfStream ? 1 : 0);
   }
 
@@ -316,7 +320,7 @@ export class HttpContext extends Context {
     return this.run(
       'proxy_on_response_trailers',
       MAX_TRAILERS_ACTION,
-      this.stream.headerMap(MapType.HttpResponseTrailers, false)?.size ?? 0,
+      this.visibleSize(MapType.HttpResponseTrailers),
     );
   }
 

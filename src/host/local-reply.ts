@@ -57,7 +57,8 @@ export function localReplyResponse(
     headers.add(':status', '200');
     for (const [k, v] of r.headers) if (k.toLowerCase() !== 'content-type') headers.add(k, v);
     headers.add('content-type', 'application/grpc');
-    if (!headers.has('grpc-status')) headers.add('grpc-status', String(r.grpcStatus ?? httpToGrpcStatus(r.status)));
+    if (!headers.has('grpc-status'))
+      headers.add('grpc-status', String(r.grpcStatus ?? httpToGrpcStatus(r.status)));
     if (r.body.length) headers.add('grpc-message', encodeGrpcMessage(r.body));
     return { headers, body: EMPTY };
   }
