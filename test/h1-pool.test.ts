@@ -412,6 +412,25 @@ describe('HTTP/1.1 pool: failures', () => {
     pool.close();
   });
 
+  it('a connect that fails with nothing connected fails the requests waiting too, not one timeout each', async () => {
+    let attempts = 0;
+    const port = await rawUpstream(() => {
+      attempts++; // accepts, says nothing: the TLS handshake never ends
+    });
+    const pool = newPool('127.0.0.1', port, {
+      ...OPTIONS,
+      maxConnections: 1,
+      connectTimeoutMs: 150,
+      tls: { rejectUnauthorized: false },
+    });
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => send(pool, { path: `/${i}` })));
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.equal((r as PromiseRejectedResult).reason.kind, 'connect');
+    }
+    assert.ok(attempts <= 2, `${attempts} connection attempts for 5 requests`);
+  });
+
   it('the server resets mid-response: a reset', async () => {
     const port = await rawUpstream((s) =>
       s.on('data', () => {

@@ -7,7 +7,7 @@ import { type ClientHttp2Stream, constants } from 'node:http2';
 import { Status } from '../abi/constants.js';
 import type { GrpcCalloutRequest, GrpcEvents, GrpcHandle } from '../host/driver.js';
 import type { ClusterManager } from './cluster.js';
-import { headersFromObject } from './headers.js';
+import { headersFromObject, withoutPseudo } from './headers.js';
 
 const GRPC_UNAVAILABLE = 14;
 const GRPC_DEADLINE_EXCEEDED = 4;
@@ -18,12 +18,6 @@ function frame(message: Uint8Array): Buffer {
   out[0] = 0; // not compressed
   out.writeUInt32BE(message.length, 1);
   out.set(message, 5);
-  return out;
-}
-
-function withoutPseudo(h: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
-  const out: Record<string, string | string[] | undefined> = {};
-  for (const k in h) if (!k.startsWith(':')) out[k] = h[k];
   return out;
 }
 

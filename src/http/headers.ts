@@ -154,6 +154,13 @@ export function toUpstreamHeaders(map: HeaderMap): string[] {
   return out;
 }
 
+/** An HTTP/2 header object without its pseudo-headers (:status, :path…). */
+export function withoutPseudo(h: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
+  const out: Record<string, string | string[] | undefined> = {};
+  for (const k in h) if (k.charCodeAt(0) !== 58) out[k] = h[k];
+  return out;
+}
+
 export function headersFromObject(
   obj: Record<string, string | string[] | undefined> | null | undefined,
 ): HeaderMap {

@@ -7,7 +7,13 @@ import { type Cluster, type Endpoint, sessionConnected } from './cluster.js';
 import { INTERNAL } from './h1/connection.js';
 import { BODY_LENGTH, type Exchange, UpstreamError } from './h1/exchange.js';
 import { checkRequest, InvalidRequestError } from './h1/request-head.js';
-import { headersFromFlat, headersFromObject, responseHeaderMap, toHttp2Headers } from './headers.js';
+import {
+  headersFromFlat,
+  headersFromObject,
+  responseHeaderMap,
+  toHttp2Headers,
+  withoutPseudo,
+} from './headers.js';
 import { ResponseFlag } from './response-flags.js';
 
 export interface UpstreamFailure {
@@ -85,12 +91,6 @@ function classify(err: Error & { code?: string }): 'connect' | 'reset' | 'protoc
   )
     return 'connect';
   return 'reset';
-}
-
-function withoutPseudo(h: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
-  const out: Record<string, string | string[] | undefined> = {};
-  for (const k in h) if (k.charCodeAt(0) !== 58) out[k] = h[k];
-  return out;
 }
 
 /** A request body known in full (null: none), or 'stream': it follows through write() and end(). */

@@ -17,8 +17,12 @@ export interface ConnectionOwner {
   readonly tls: tls.ConnectionOptions | undefined;
   /** The connection is free for the next exchange (kept alive). */
   released(conn: H1Connection): void;
-  /** The connection is gone (closed, failed, or not reusable). */
-  removed(conn: H1Connection): void;
+  /** The connection is gone (closed, failed, or not reusable); `wasConnected`: it had connected. */
+  removed(conn: H1Connection, wasConnected: boolean): void;
+  /** The connection is up. */
+  connected(conn: H1Connection): void;
+  /** The connection could not be made: the requests waiting for one may fail the same way. */
+  connectFailed(err: UpstreamError): void;
   /** A kept-alive connection closed before answering `ex`, which may be sent again elsewhere. */
   replay(ex: Exchange): void;
 }
@@ -55,14 +59,19 @@ export class H1Connection implements ResponseEvents {
     this.socket = s;
     if (o.connectTimeoutMs > 0) {
       this.connectTimer = setTimeout(() => {
-        this.fail(
-          new UpstreamError(`connect timeout after ${o.connectTimeoutMs} ms`, 'connect', 'ETIMEDOUT'),
+        const err = new UpstreamError(
+          `connect timeout after ${o.connectTimeoutMs} ms`,
+          'connect',
+          'ETIMEDOUT',
         );
+        this.fail(err);
+        this.owner.connectFailed(err);
       }, o.connectTimeoutMs);
     }
     s.once(o.tls ? 'secureConnect' : 'connect', () => {
       if (this.connectTimer) clearTimeout(this.connectTimer);
       this.connected = true;
+      o.connected(this);
       if (o.tls) s.setNoDelay(true);
       const ex = this.sending;
       if (ex) this.send(ex);
@@ -207,7 +216,13 @@ export class H1Connection implements ResponseEvents {
     this.destroy();
     if (!ex || ex.finished) return;
     if (!this.connected) {
-      ex.fail(new UpstreamError(err?.message ?? 'connection closed while connecting', 'connect', err?.code));
+      const failure = new UpstreamError(
+        err?.message ?? 'connection closed while connecting',
+        'connect',
+        err?.code,
+      );
+      ex.fail(failure);
+      this.owner.connectFailed(failure);
     } else if (this.reused && !ex.responseStarted && ex.replayable()) {
       // The server closed a kept-alive connection as we reused it: send again on another one.
       ex.markReplayed();
@@ -258,6 +273,6 @@ export class H1Connection implements ResponseEvents {
     this.closed = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.socket.destroy();
-    this.owner.removed(this);
+    this.owner.removed(this, this.connected);
   }
 }

@@ -30,6 +30,8 @@ export class H1Pool implements ConnectionOwner {
   private readonly waiting: Exchange[] = [];
   private waitingHead = 0;
   private open = 0;
+  /** Connections that connected and are not gone. */
+  private established = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private closed = false;
   readonly connectTimeoutMs: number;
@@ -143,8 +145,23 @@ export class H1Pool implements ConnectionOwner {
     }
   }
 
-  removed(conn: H1Connection): void {
+  connected(_conn: H1Connection): void {
+    this.established++;
+  }
+
+  /**
+   * With no connection up, a failed connect fails every request waiting, at once, as Envoy does: the next
+   * attempts would only fail the same way, one connect timeout after another.
+   */
+  connectFailed(err: UpstreamError): void {
+    if (this.established > 0) return;
+    for (let ex = this.nextWaiting(); ex; ex = this.nextWaiting())
+      ex.fail(new UpstreamError(err.message, 'connect', err.code));
+  }
+
+  removed(conn: H1Connection, wasConnected: boolean): void {
     this.open--;
+    if (wasConnected) this.established--;
     const i = this.idle.indexOf(conn);
     if (i >= 0) this.idle.splice(i, 1);
     // A slot freed up: a queued exchange gets a new connection.
