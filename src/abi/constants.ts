@@ -122,7 +122,24 @@ export const ABI_MARKERS: ReadonlyArray<[string, AbiVersion]> = [
 /** grpc_status argument of proxy_send_local_response meaning "none". */
 export const NO_GRPC_STATUS = 0xffffffff;
 
+/** The ABI's status names as the spec (and Envoy's logs) write them, every code it defines. */
+const STATUS_NAMES: Record<number, string> = {
+  0: 'OK',
+  1: 'NOT_FOUND',
+  2: 'BAD_ARGUMENT',
+  3: 'SERIALIZATION_FAILURE',
+  4: 'PARSE_FAILURE',
+  5: 'BAD_EXPRESSION',
+  6: 'INVALID_MEMORY_ACCESS',
+  7: 'EMPTY',
+  8: 'CAS_MISMATCH',
+  9: 'RESULT_MISMATCH',
+  10: 'INTERNAL_FAILURE',
+  11: 'BROKEN_CONNECTION',
+  12: 'UNIMPLEMENTED',
+};
+
+/** `NOT_FOUND` for 1; a code the ABI does not define as its number. */
 export function statusName(status: number): string {
-  for (const [name, value] of Object.entries(Status)) if (value === status) return name;
-  return `status_${status}`;
+  return STATUS_NAMES[status] ?? String(status);
 }

@@ -9,26 +9,11 @@
 // calls its implementation through a slot that tracing swaps, see hostcalls/guard.ts), and a callback
 // pays one boolean test.
 
+import { statusName } from '../abi/constants.js';
 import { decodePairs } from '../abi/header-map.js';
 import type { WasmVm } from './vm.js';
 
 type Fn = (...args: never[]) => unknown;
-
-const STATUS_NAMES: Record<number, string> = {
-  0: 'OK',
-  1: 'NOT_FOUND',
-  2: 'BAD_ARGUMENT',
-  3: 'SERIALIZATION_FAILURE',
-  4: 'PARSE_FAILURE',
-  5: 'BAD_EXPRESSION',
-  6: 'INVALID_MEMORY_ACCESS',
-  7: 'EMPTY',
-  8: 'CAS_MISMATCH',
-  9: 'RESULT_MISMATCH',
-  10: 'INTERNAL_FAILURE',
-  11: 'BROKEN_CONNECTION',
-  12: 'UNIMPLEMENTED',
-};
 
 const ERRNO_NAMES: Record<number, string> = {
   0: 'SUCCESS',
@@ -229,7 +214,7 @@ export function tracedHostcall(vm: WasmVm, name: string, raw: Fn, wasi: boolean)
     if (typeof result !== 'number') text = '';
     else if (wasi) text = ` -> ${ERRNO_NAMES[result] ?? `errno ${result}`}`;
     else {
-      text = ` -> ${STATUS_NAMES[result] ?? String(result)}`;
+      text = ` -> ${statusName(result)}`;
       if (result === 0 && outs.length > 0) text += ` ${decodeOuts(vm, outs).join(' ')}`;
     }
     traceLine(vm, `[vm->host] ${name}(${shown.join(', ')})${text}`);
