@@ -61,6 +61,11 @@ describe('proxy: failures that stay within their stream', () => {
       ],
       clusters: [
         { name: 'one', endpoints: [`127.0.0.1:${portOf(http1)}`], maxConnections: 1 },
+        {
+          name: 'strict',
+          endpoints: [`127.0.0.1:${portOf(http1)}`],
+          outlier: { consecutiveFailures: 1, ejectionMs: 60_000 },
+        },
         { name: 'two', protocol: 'h2c', endpoints: [`127.0.0.1:${portOf(h2)}`] },
         {
           name: 'silent',
@@ -72,6 +77,7 @@ describe('proxy: failures that stay within their stream', () => {
       ],
       routes: [
         { match: { prefix: '/silent' }, cluster: 'silent', timeoutMs: 10_000 },
+        { match: { prefix: '/strict' }, cluster: 'strict' },
         { match: { prefix: '/h2' }, cluster: 'two' },
         {
           match: { prefix: '/flaky' },
@@ -115,6 +121,12 @@ describe('proxy: failures that stay within their stream', () => {
       assert.equal((await h1(proxy.port(), path)).status, 200, 'the proxy still serves');
     });
   }
+
+  it('a request the proxy refuses to send does not count against the endpoint (outlier detection)', async () => {
+    // One failure ejects an endpoint of this cluster; the 502 is the proxy's doing, not the endpoint's.
+    assert.equal((await h1(proxy.port('evil'), '/strict-evil')).status, 502);
+    assert.equal((await h1(proxy.port(), '/strict-fine')).status, 200, 'not ejected (503 UH)');
+  });
 
   it('a second local reply while the first runs back through the filter goes to the client (as Envoy)', async () => {
     const res = await h1(proxy.port('double'), '/double');
