@@ -40,6 +40,9 @@ describe('plugin settings', () => {
         wasmFilter('three', kitchen, { vmId: 'own' }),
         wasmPlugin('envy', kitchen, {
           vmConfig: { env: [{ name: 'KITCHEN_ENV', value: 'from-istio' }] },
+          // Kubernetes-only fields: accepted (the resource is Istio's as-is) and warned about.
+          imagePullSecret: 'private-registry-pull-secret',
+          targetRefs: [{ kind: 'Gateway', group: 'gateway.networking.k8s.io', name: 'gw' }],
         }),
         {
           wasm: {
@@ -78,6 +81,17 @@ describe('plugin settings', () => {
     assert.equal(line.msg, 'env KITCHEN_ENV=from-istio');
     const other = proxy.logs().find((l) => l.plugin === 'three' && /^env KITCHEN_ENV/.test(l.msg));
     assert.equal(other?.msg, 'env KITCHEN_ENV unset', 'nothing of the host’s environment leaks in');
+  });
+
+  test('Kubernetes-only WasmPlugin fields are accepted and each named in a warning', async () => {
+    const warnings = await proxy.waitFor('the warnings', () => {
+      const w = proxy.logs().filter((l) => l.plugin === 'e2e/envy' && l.level === 40);
+      return w.length >= 2 ? w.map((l) => l.msg) : undefined;
+    });
+    assert.deepEqual(warnings, [
+      "spec.imagePullSecret is not used: registry credentials come from `wasmgate login` or Docker's config.json",
+      'spec.targetRefs is not used: plugins select listeners by selector.matchLabels',
+    ]);
   });
 
   test('fail_open: a trapping filter is skipped and the request goes through', async () => {

@@ -211,6 +211,40 @@ describe('hot reload through the admin API', () => {
     }
   });
 
+  it('a change refused after its plugins started (a port in use) leaves the kept plugins as they were', async () => {
+    const busy = await startUpstream();
+    const base = basicConfig(upstream.port, [tagger('tagger', TAGGER, 'good')], quiet);
+    const p = await startProxy(base);
+    try {
+      const traced = {
+        ...wasmPlugin('tagger', TAGGER, { pluginConfig: { tag: 'good' } }),
+        metadata: { name: 'tagger', namespace: 'e2e', annotations: { 'wasmgate.io/trace': 'true' } },
+      };
+      // Plugins are applied first, then listeners bound: the second step fails on a port in use.
+      writeFileSync(
+        p.configPath,
+        stringify({
+          ...base,
+          plugins: [traced],
+          listeners: [...base.listeners, { name: 'taken', port: busy.port }],
+        }),
+      );
+      const res = await fetch(p.adminUrl('/reload'), { method: 'POST' });
+      const body = (await res.json()) as { error: string };
+      assert.notEqual(res.status, 200, JSON.stringify(body));
+      assert.match(body.error, new RegExp(String(busy.port)));
+      const [tagger] = await plugins(p);
+      assert.equal(tagger.trace, false, "the refused change must not switch the kept plugin's trace on");
+      assert.equal(await versionOf(p), 'good');
+      // The same change without the port in use applies, trace switch included.
+      writeFileSync(p.configPath, stringify({ ...base, plugins: [traced] }));
+      assert.equal((await fetch(p.adminUrl('/reload'), { method: 'POST' })).status, 200);
+      assert.equal((await plugins(p))[0].trace, true);
+    } finally {
+      await shutdown(p, busy);
+    }
+  });
+
   it('a long streamed response that started before a change completes on the old filter', async () => {
     const slow = await startUpstream(async (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });

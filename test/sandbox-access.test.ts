@@ -299,12 +299,15 @@ describe('sandbox settings across configuration changes', () => {
     const traced = await applyPluginSpecs(host, first.plugins, [spec({ trace: true })]);
     assert.deepEqual(traced.changes, [{ key: 'p', change: 'unchanged' }]);
     assert.equal(traced.plugins[0].plugin, plugin);
+    assert.equal(plugin.trace, false, 'nothing changes before the new set commits');
+    traced.commit();
     assert.equal(plugin.trace, true);
     assert.equal(plugin.vm.tracing, true);
 
     // Unchanged in the configuration: what the admin API set stays.
     plugin.setTrace(false);
     const again = await applyPluginSpecs(host, traced.plugins, [spec({ trace: true })]);
+    again.commit();
     assert.deepEqual(again.changes, [{ key: 'p', change: 'unchanged' }]);
     assert.equal(plugin.trace, false);
 

@@ -19,6 +19,11 @@ export interface PluginSetResult {
   /** Plugins of the old set the new one no longer uses: stop them once their streams are done. */
   retired: LoadedPlugin[];
   changes: Array<{ key: string; change: PluginChange }>;
+  /**
+   * Applies what changes plugins the old set keeps (their trace switch, their spec): call it when the new
+   * set takes over, never before, so that a change refused later leaves the running plugins as they were.
+   */
+  commit(): void;
 }
 
 /**
@@ -68,6 +73,7 @@ export async function applyPluginSpecs(
   }
   const started: LoadedPlugin[] = [];
   const plugins: LoadedPlugin[] = [];
+  const onCommit: Array<() => void> = [];
   const changes: PluginSetResult['changes'] = [];
   try {
     for (let i = 0; i < specs.length; i++) {
@@ -77,10 +83,12 @@ export async function applyPluginSpecs(
       const sameModule = old !== undefined && old.plugin.module.sha256 === module.sha256;
       // A failed VM is not "unchanged": applying the same spec again restarts it.
       if (old && sameModule && same(old.spec, spec) && !old.plugin.vm.failure) {
-        // A changed trace switch applies to the running plugin (no restart); an unchanged one leaves
-        // what the admin API may have set.
-        if ((old.spec.trace ?? false) !== (spec.trace ?? false)) old.plugin.setTrace(spec.trace ?? false);
-        old.spec = spec;
+        // A changed trace switch applies to the running plugin (no restart) once the change commits; an
+        // unchanged one leaves what the admin API may have set.
+        onCommit.push(() => {
+          if ((old.spec.trace ?? false) !== (spec.trace ?? false)) old.plugin.setTrace(spec.trace ?? false);
+          old.spec = spec;
+        });
         plugins.push(old);
         changes.push({ key: spec.key, change: 'unchanged' });
         continue;
@@ -126,7 +134,7 @@ export async function applyPluginSpecs(
   const retired = current.filter((l) => !kept.has(l));
   const keys = new Set(specs.map((s) => s.key));
   for (const l of retired) if (!keys.has(l.spec.key)) changes.push({ key: l.spec.key, change: 'deleted' });
-  return { plugins, retired, changes };
+  return { plugins, retired, changes, commit: () => onCommit.forEach((f) => f()) };
 }
 
 /** Starts every plugin, or none: on the first failure the ones already started are stopped. */
@@ -135,7 +143,9 @@ export async function loadPlugins(
   specs: readonly PluginSpec[],
   options: LoadOptions = {},
 ): Promise<LoadedPlugin[]> {
-  return (await applyPluginSpecs(host, [], specs, options)).plugins;
+  const r = await applyPluginSpecs(host, [], specs, options);
+  r.commit();
+  return r.plugins;
 }
 
 /**
@@ -150,6 +160,7 @@ export async function reloadPlugins(
   options: LoadOptions = {},
 ): Promise<LoadedPlugin[]> {
   const r = await applyPluginSpecs(host, current, specs, options);
+  r.commit();
   for (const l of r.retired) l.plugin.stop();
   return r.plugins;
 }

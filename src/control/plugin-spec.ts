@@ -31,6 +31,8 @@ export interface PluginSpec extends SandboxSettings {
   /** Listener ports the plugin applies to (WasmPlugin match[].ports); all when empty. */
   ports: number[];
   imagePullPolicy?: string;
+  /** Fields given that wasmgate does not act on (Kubernetes-only ones), warned about when the plugin loads. */
+  unused?: string[];
   /** Where it was defined, for errors: "gateway.yaml: plugins[2]", "plugins/auth.yaml: document 1", "admin API". */
   origin?: string;
 }
@@ -72,8 +74,25 @@ export function fromWasmPlugin(
     matchLabels: s.selector?.matchLabels ?? {},
     ports: (s.match ?? []).flatMap((m) => (m.ports ?? []).map((p) => p.number)),
     imagePullPolicy: s.imagePullPolicy,
+    ...unusedFields(s),
     ...sandboxFromAnnotations(r.metadata.annotations).settings,
   };
+}
+
+// Kubernetes-only fields: a pull secret names a Secret (wasmgate reads credentials from `wasmgate login`
+// and Docker's config), target references name Gateway API objects; signatures are not checked.
+const KUBERNETES_ONLY = {
+  imagePullSecret: "registry credentials come from `wasmgate login` or Docker's config.json",
+  verificationKey: 'signatures are not verified; pin the module with sha256',
+  targetRef: 'plugins select listeners by selector.matchLabels',
+  targetRefs: 'plugins select listeners by selector.matchLabels',
+} as const;
+
+function unusedFields(s: WasmPluginResource['spec']): { unused?: string[] } {
+  const unused = Object.entries(KUBERNETES_ONLY)
+    .filter(([field]) => s[field as keyof typeof KUBERNETES_ONLY] !== undefined)
+    .map(([field, instead]) => `spec.${field} is not used: ${instead}`);
+  return unused.length > 0 ? { unused } : {};
 }
 
 function configString(v: EnvoyWasmConfig['configuration']): string {

@@ -373,6 +373,12 @@ export class Gateway {
         'listener started',
       );
     }
+    set.commit();
+    for (const { key, change } of set.changes) {
+      const spec =
+        change === 'created' || change === 'updated' ? specs.find((s) => s.key === key) : undefined;
+      for (const why of spec?.unused ?? []) this.logger.warn({ plugin: key }, why);
+    }
     this.current = gen;
     if (old && c.logLevel !== old.resolved.config.logLevel) this.setLogLevel(c.logLevel);
     if (old) this.retire(old, set.retired, removed);
