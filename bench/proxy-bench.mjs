@@ -197,8 +197,10 @@ ${plugins}`,
   console.log(`wasmgate + filter / undici fetch passthrough: ${ratio(FETCH)}x (target ≥ 1.3x)`);
   console.log(`wasmgate + filter / undici Pool passthrough:  ${ratio(POOL)}x (tuned baseline, no target)`);
   const pct = (peer) => `${((100 * w) / results[peer].rps).toFixed(0)}%`;
-  console.log(`wasmgate + filter / nginx with upstream keep-alive: ${pct(NGINX)} (target ≥ 40%)`);
-  console.log(`wasmgate + filter / nginx, plain proxy_pass:        ${pct(PLAIN)} (target ≥ 40%)`);
+  // Issue 3's target names "nginx as a plain reverse proxy": proxy_pass with nginx's defaults. The tuned
+  // nginx (upstream keep-alive) is the stricter reference, printed beside it (see bench/README.md).
+  console.log(`wasmgate + filter / nginx as a plain reverse proxy: ${pct(PLAIN)} (target ≥ 40%)`);
+  console.log(`wasmgate + filter / nginx tuned (upstream keep-alive): ${pct(NGINX)} (stricter reference)`);
   console.log(`wasmgate + filter / wasmgate without filters: ${ratio(BARE)}x (what the filter costs)`);
 }
 
