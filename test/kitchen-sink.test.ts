@@ -235,14 +235,15 @@ describe('kitchen_sink: plugin lifecycle', () => {
     const root = h.plugin.root.id;
     const calls = recordCallbacks(h);
     h.close();
+    // As cpp-host shuts a root context down: no proxy_on_log for it.
     assert.deepEqual(
       calls.map((c) => c.name),
-      ['proxy_on_done', 'proxy_on_log', 'proxy_on_delete'],
+      ['proxy_on_done', 'proxy_on_delete'],
     );
-    assert.deepEqual(h.logMessages(), [`on_log ${root}`, `deleted ${root}`]);
+    assert.deepEqual(h.logMessages(), [`deleted ${root}`]);
     assert.equal(h.tickPeriod, 0);
     h.tick();
-    assert.equal(h.logs.length, 2, 'no tick after close');
+    assert.equal(h.logs.length, 1, 'no tick after close');
   });
 
   test('no x-scenario: Continue and nothing changes; an unknown one is logged', async () => {
@@ -415,6 +416,29 @@ describe('kitchen_sink: local reply through the response path', () => {
 });
 
 describe('kitchen_sink: callout', () => {
+  test('paused on headers, the body waits without a body callback until the filter continues (Envoy)', async () => {
+    const h = await kitchen();
+    const stream = h.newStream();
+    assert.equal(stream.sendRequestHeaders(request('callout', [[':method', 'POST']])), Action.Pause);
+    const calls = recordCallbacks(h);
+    // The filter's body callback would return Continue: it must not run (and so not let the body through)
+    // before the auth answer, as Envoy runs a headers Pause as StopAllIterationAndWatermark.
+    assert.equal(stream.sendRequestBody('secret payload', { endOfStream: true }), 2);
+    assert.deepEqual(
+      calls.map((c) => c.name),
+      [],
+    );
+    assert.equal(stream.request.forwarded.length, 0);
+    h.httpCalls[0].respond({ headers: { ':status': '200' }, body: 'ok' });
+    assert.deepEqual(
+      calls.map((c) => c.name),
+      ['proxy_on_http_call_response', 'proxy_on_request_body'],
+      'the held body reaches the filter once it continued',
+    );
+    assert.equal(calls[1].args[1], 'secret payload'.length);
+    assert.equal(new TextDecoder().decode(stream.request.forwarded.drain()), 'secret payload');
+  });
+
   test('dispatches GET /auth to auth_cluster and waits', async () => {
     const h = await kitchen();
     const { stream, action } = run(h, 'callout');
@@ -436,7 +460,11 @@ describe('kitchen_sink: callout', () => {
     const call = h.httpCalls[0];
     call.respond({ headers: { ':status': '200', 'x-extra': 'yes' }, body: 'allowed' });
     const response = calls.find((c) => c.name === 'proxy_on_http_call_response');
-    assert.deepEqual(response?.args, [stream.context.id, call.token, 2], 'context, call id, header count');
+    assert.deepEqual(
+      response?.args,
+      [h.plugin.root.id, call.token, 2],
+      'the root context (as Envoy), call id, header count',
+    );
     assert.deepEqual(added(stream, 4), [
       ['x-auth-status', '200'],
       ['x-auth-body', 'allowed'],
@@ -523,6 +551,7 @@ describe('kitchen_sink: props', () => {
       ['x-prop-response-code-error', String(Status.NotFound)],
       ['x-prop-set-result', String(Status.Ok)],
       ['x-prop-my-prop', 'v1'],
+      ['x-prop-my-nested-error', String(Status.NotFound)],
     ]);
   });
 
@@ -550,9 +579,10 @@ describe('kitchen_sink: props', () => {
     const first = h.newStream();
     first.sendRequestHeaders(request('props'));
     assert.equal(first.requestHeaders['x-prop-my-prop'], 'v1');
-    assert.equal(first.context.userProperties.has('my.prop'), true);
+    assert.deepEqual(first.filterState()?.get('my_prop'), new TextEncoder().encode('v1'));
     const second = h.newStream();
-    assert.equal(second.context.userProperties.has('my.prop'), false);
+    second.sendRequestHeaders(request('headers'));
+    assert.equal(second.filterState(), undefined);
   });
 });
 

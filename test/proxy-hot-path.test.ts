@@ -54,6 +54,7 @@ function stream(finish = true) {
     reset: () => {},
     clearRouteCache: () => {},
     property: () => undefined,
+    filterState: () => undefined,
   };
   const sink: PipelineSink = { headers: () => {}, data: () => {}, trailers: () => {} };
   const slot = new FilterSlot(plugin, 0, slotHost);
@@ -92,6 +93,7 @@ test('the stages still answer for the filter (the header filter saw and changed 
     reset: () => {},
     clearRouteCache: () => {},
     property: () => undefined,
+    filterState: () => undefined,
   });
   assert.equal(slot.requestStage.active, true);
   assert.equal(slot.requestStage.headers(true), 0);

@@ -139,8 +139,8 @@ describe('examples/ts/request-auth', () => {
     const f = await load();
     const s = f.newStream();
     assert.equal(s.sendRequestHeaders({ ...REQ, ':method': 'POST' }), 1);
-    assert.equal(s.sendRequestBody('part 1, '), 1);
-    assert.equal(s.sendRequestBody('part 2', { endOfStream: true }), 1);
+    assert.equal(s.sendRequestBody('part 1, '), 2); // held, the body callback waits (Envoy's stop-all on headers)
+    assert.equal(s.sendRequestBody('part 2', { endOfStream: true }), 2);
     assert.equal(s.requestBody, '');
     f.httpCalls[0].respond({ headers: { ':status': '204', 'x-auth-user': 'bob' } });
     assert.equal(s.requestBody, 'part 1, part 2');

@@ -110,6 +110,7 @@ export async function applyPluginSpecs(
             vmConfiguration: spec.vmConfiguration,
             env: spec.env,
             failStrategy: spec.failStrategy,
+            allowOnHeadersStopIteration: spec.allowOnHeadersStopIteration,
             limits: spec.limits,
             capabilities: spec.capabilities,
             sanitize: spec.sanitize,
@@ -134,7 +135,14 @@ export async function applyPluginSpecs(
   const retired = current.filter((l) => !kept.has(l));
   const keys = new Set(specs.map((s) => s.key));
   for (const l of retired) if (!keys.has(l.spec.key)) changes.push({ key: l.spec.key, change: 'deleted' });
-  return { plugins, retired, changes, commit: () => onCommit.forEach((f) => f()) };
+  return {
+    plugins,
+    retired,
+    changes,
+    commit: () => {
+      for (const f of onCommit) f();
+    },
+  };
 }
 
 /** Starts every plugin, or none: on the first failure the ones already started are stopped. */

@@ -31,6 +31,8 @@ export interface PluginSpec extends SandboxSettings {
   /** Listener ports the plugin applies to (WasmPlugin match[].ports); all when empty. */
   ports: number[];
   imagePullPolicy?: string;
+  /** Envoy's allow_on_headers_stop_iteration: Pause from a headers callback stops only the headers. */
+  allowOnHeadersStopIteration?: boolean;
   /** Fields given that wasmgate does not act on (Kubernetes-only ones), warned about when the plugin loads. */
   unused?: string[];
   /** Where it was defined, for errors: "gateway.yaml: plugins[2]", "plugins/auth.yaml: document 1", "admin API". */
@@ -127,6 +129,7 @@ export function fromEnvoyWasm(
     phase: 'UNSPECIFIED_PHASE',
     priority: 0,
     failStrategy: c.failStrategy ?? (c.fail_open ? 'FAIL_OPEN' : 'FAIL_CLOSE'),
+    ...(c.allow_on_headers_stop_iteration ? { allowOnHeadersStopIteration: true } : {}),
     matchLabels: c.selector?.matchLabels ?? {},
     ports: [],
     ...envoySandbox(c),

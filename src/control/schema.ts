@@ -245,6 +245,8 @@ export const envoyWasmSchema = z
     root_id: z.string().default(''),
     configuration: configurationValue.optional(),
     fail_open: z.boolean().default(false),
+    /** Envoy (1.35+): a headers callback's Pause stops only the headers; body callbacks still run. */
+    allow_on_headers_stop_iteration: z.boolean().optional(),
     failStrategy: z.enum(['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD']).optional(),
     vm_config: z
       .object({

@@ -1,7 +1,7 @@
 // Contexts: one root (plugin) context per plugin in a VM, one stream context per HTTP stream.
 // Each callback into the guest goes through here, so failure policy applies in one place.
 
-import { MapType } from '../abi/constants.js';
+import { MapType, Status } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from './driver.js';
@@ -21,7 +21,6 @@ export abstract class Context {
   readonly id: number;
   // Created on first use: most stream contexts set no property and make no callout, and these are per
   // request (allocation here is garbage the proxy pays for under load).
-  private props: Map<string, Uint8Array> | undefined;
   private http: Map<number, CalloutHandle> | undefined;
   private grpc: Map<number, GrpcHandle> | undefined;
   /** Status of the last callout (proxy_get_status). */
@@ -36,17 +35,6 @@ export abstract class Context {
 
   get plugin(): Plugin {
     return this.root.plugin;
-  }
-
-  /** Properties set with proxy_set_property, by dotted path. */
-  get userProperties(): Map<string, Uint8Array> {
-    this.props ??= new Map();
-    return this.props;
-  }
-
-  /** Read-only lookup that allocates nothing when no property was ever set. */
-  userProperty(key: string): Uint8Array | undefined {
-    return this.props?.get(key);
   }
 
   /** Outstanding HTTP callouts, by token. */
@@ -73,20 +61,26 @@ export abstract class Context {
     }
   }
 
-  /** Delivers a callout's response (proxy_on_http_call_response) to this context. */
+  /**
+   * Delivers a callout's response (proxy_on_http_call_response) for a call this context made. As in Envoy
+   * (callouts belong to the root context there), the callback gets the plugin's root context id and runs with
+   * the root current: SDKs find the caller by the call's token and switch to it with proxy_set_effective_context.
+   */
   httpCallResponse(
     token: number,
     response: { headers: HeaderMap; body: Uint8Array; trailers: HeaderMap } | undefined,
   ): void {
     if (!this.httpCalls.delete(token) || this.vm.failure) return;
     this.vm.data.httpCallResponse = response;
-    this.lastStatus = response
+    // Read with proxy_get_status in the callback, where the root is current (and after a switch to the caller).
+    this.lastStatus = this.root.lastStatus = response
       ? { code: 0, message: new Uint8Array(0) }
-      : { code: 14, message: encodeUtf8('reset') };
+      : { code: Status.BrokenConnection, message: encodeUtf8('reset') };
     try {
-      this.callGuest(
+      this.callGuestIn(
+        this.root,
         'proxy_on_http_call_response',
-        this.id,
+        this.root.id,
         token,
         response?.headers.size ?? 0,
         response?.body.length ?? 0,
@@ -97,20 +91,38 @@ export abstract class Context {
     }
   }
 
-  /** Delivers a gRPC callout event (initial metadata, a message, trailing metadata). */
+  /** Delivers a gRPC callout event (initial metadata, a message, trailing metadata), to the root as above. */
   grpcEvent(token: number, kind: 'initial' | 'message' | 'trailing', data: HeaderMap | Uint8Array): void {
     if (!this.grpcCalls.has(token) || this.vm.failure) return;
     const d = this.vm.data;
     try {
       if (kind === 'message') {
         d.grpcMessage = data as Uint8Array;
-        this.callGuest('proxy_on_grpc_receive', this.id, token, (data as Uint8Array).length);
+        this.callGuestIn(
+          this.root,
+          'proxy_on_grpc_receive',
+          this.root.id,
+          token,
+          (data as Uint8Array).length,
+        );
       } else if (kind === 'initial') {
         d.grpcInitialMetadata = data as HeaderMap;
-        this.callGuest('proxy_on_grpc_receive_initial_metadata', this.id, token, (data as HeaderMap).size);
+        this.callGuestIn(
+          this.root,
+          'proxy_on_grpc_receive_initial_metadata',
+          this.root.id,
+          token,
+          (data as HeaderMap).size,
+        );
       } else {
         d.grpcTrailingMetadata = data as HeaderMap;
-        this.callGuest('proxy_on_grpc_receive_trailing_metadata', this.id, token, (data as HeaderMap).size);
+        this.callGuestIn(
+          this.root,
+          'proxy_on_grpc_receive_trailing_metadata',
+          this.root.id,
+          token,
+          (data as HeaderMap).size,
+        );
       }
     } finally {
       d.grpcMessage = d.grpcInitialMetadata = d.grpcTrailingMetadata = undefined;
@@ -120,8 +132,8 @@ export abstract class Context {
   /** The end of a gRPC callout: its status is then readable with proxy_get_status. */
   grpcClose(token: number, status: number, message: string): void {
     if (!this.grpcCalls.delete(token) || this.vm.failure) return;
-    this.lastStatus = { code: status, message: encodeUtf8(message) };
-    this.callGuest('proxy_on_grpc_close', this.id, token, status);
+    this.lastStatus = this.root.lastStatus = { code: status, message: encodeUtf8(message) };
+    this.callGuestIn(this.root, 'proxy_on_grpc_close', this.root.id, token, status);
   }
 
   /**
@@ -136,8 +148,21 @@ export abstract class Context {
     d?: number,
     e?: number,
   ): number | undefined {
+    return this.callGuestIn(this, name, a, b, c, d, e);
+  }
+
+  /** callGuest with another context current (a callout's answer runs in the root); a trap is still this one's. */
+  protected callGuestIn(
+    current: Context,
+    name: string,
+    a?: number,
+    b?: number,
+    c?: number,
+    d?: number,
+    e?: number,
+  ): number | undefined {
     try {
-      return this.vm.call(this, name, a, b, c, d, e);
+      return this.vm.call(current, name, a, b, c, d, e);
     } catch (e) {
       if (!(e instanceof WasmTrap)) throw e;
       this.plugin.reportTrap(e, this.id);
@@ -244,10 +269,9 @@ export class RootContext extends Context {
   }
 
   private finalize(): void {
-    if (!this.vm.failure) {
-      this.callGuest('proxy_on_log', this.id);
-      this.callGuest('proxy_on_delete', this.id);
-    }
+    // proxy_on_done, then proxy_on_delete: a root context gets no proxy_on_log (cpp-host's shutdown does not
+    // call it, and SDKs that look the id up as a stream's, AssemblyScript's among them, trap on it).
+    if (!this.vm.failure) this.callGuest('proxy_on_delete', this.id);
     this.finish();
   }
 
@@ -331,7 +355,14 @@ export class HttpContext extends Context {
     this.cancelCallouts();
     if (this.created && !this.bypass && !this.vm.failure) {
       this.callGuest('proxy_on_done', this.id);
-      if (!this.vm.failure) this.callGuest('proxy_on_log', this.id);
+      if (!this.vm.failure) {
+        this.vm.data.accessLogPhase = true;
+        try {
+          this.callGuest('proxy_on_log', this.id);
+        } finally {
+          this.vm.data.accessLogPhase = false;
+        }
+      }
       if (!this.vm.failure) this.callGuest('proxy_on_delete', this.id);
     }
     this.vm.contexts.delete(this.id);

@@ -34,6 +34,11 @@ export interface HttpStreamDriver {
   clearRouteCache(): void;
   /** Stream attributes (request.*, response.*, source.*, connection.* …) by path segments. */
   property(path: readonly string[]): PropertyValue | undefined;
+  /**
+   * Values filters set with proxy_set_property, shared by every filter on the stream (Envoy keeps them in the
+   * stream's filter state as `wasm.<path>`); undefined until one is set unless `create`.
+   */
+  filterState(create: boolean): Map<string, Uint8Array> | undefined;
 }
 
 export interface HttpCalloutRequest {

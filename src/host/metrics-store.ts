@@ -49,7 +49,8 @@ export class MetricsStore {
     const m = this.byId.get(id);
     if (!m) return Status.NotFound;
     if (m.type === MetricType.Histogram) return Status.BadArgument;
-    if (m.type === MetricType.Counter && delta < 0n) return Status.BadArgument;
+    // Envoy increments a counter by a positive offset only (0 too is refused).
+    if (m.type === MetricType.Counter && delta <= 0n) return Status.BadArgument;
     m.value += delta;
     return Status.Ok;
   }

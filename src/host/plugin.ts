@@ -30,6 +30,12 @@ export interface PluginOptions {
   vmConfiguration?: Uint8Array | string;
   env?: Record<string, string>;
   failStrategy?: FailStrategy;
+  /**
+   * Envoy's allow_on_headers_stop_iteration: Pause from a headers callback stops only the headers (body and
+   * trailer callbacks still run). Off by default, as in Envoy: the Pause stops everything until the filter
+   * continues.
+   */
+  allowOnHeadersStopIteration?: boolean;
   /** Memory and CPU limits of the plugin's VM; unset fields take DEFAULT_LIMITS' values. */
   limits?: Partial<Limits>;
   /** Host functions the module may use (groups or names); every one when absent. */
@@ -51,6 +57,7 @@ export class Plugin {
   readonly vmId: string;
   readonly configuration: Uint8Array;
   readonly failStrategy: FailStrategy;
+  readonly allowOnHeadersStopIteration: boolean;
   vm!: WasmVm;
   root!: RootContext;
   /** Traps seen (including CPU limit stops), VMs replaced. */
@@ -82,6 +89,7 @@ export class Plugin {
     this.vmId = options.vmId ?? '';
     this.configuration = toBytes(options.configuration);
     this.failStrategy = options.failStrategy ?? 'FAIL_CLOSE';
+    this.allowOnHeadersStopIteration = options.allowOnHeadersStopIteration ?? false;
     this.limits = resolveLimits(options.limits);
     this.capabilities = options.capabilities ? resolveCapabilities(options.capabilities) : undefined;
     this.sanitizer = makeSanitizer(options.sanitize);

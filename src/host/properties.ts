@@ -1,28 +1,54 @@
-// Property lookup, in Envoy's order: values the filter set itself, the plugin's own attributes, the
-// stream's attributes (from the driver), then node-level attributes. A path into a map attribute
-// (request.headers + "x-foo") reads that entry.
+// Property lookup, in Envoy's order (Context::findValue): the plugin's own attributes, the stream's
+// attributes (from the driver), node-level attributes, then what filters on the stream set with
+// proxy_set_property (Envoy's filter state, `wasm.<name>`). A path into a map attribute (request.headers +
+// "x-foo") reads that entry, every value of a repeated header joined with commas as Envoy's CEL maps do.
 
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import type { Context } from './context.js';
 
+/** Envoy's prefix for what proxy_set_property stores in the stream's filter state. */
+const FILTER_STATE_PREFIX = 'wasm.';
+
 export function resolveProperty(ctx: Context, path: readonly string[]): PropertyValue | undefined {
-  const key = path.join('.');
-  const own = ctx.userProperty(key) ?? ctx.root.userProperty(key);
-  if (own) return own;
   const plugin = ctx.plugin;
-  switch (key) {
-    case 'plugin_name':
-    case 'xds.plugin_name':
-      return plugin.name;
-    case 'plugin_root_id':
-      return plugin.rootId;
-    case 'plugin_vm_id':
-      return plugin.vmId;
+  if (path.length === 1) {
+    switch (path[0]) {
+      case 'plugin_name':
+        return plugin.name;
+      case 'plugin_root_id':
+        return plugin.rootId;
+      case 'plugin_vm_id':
+        return plugin.vmId;
+    }
   }
-  const fromStream = lookup((p) => ctx.stream?.property(p), path);
-  if (fromStream !== undefined) return fromStream;
-  return lookup((p) => plugin.host.nodeProperty(p), path);
+  const stream = ctx.stream;
+  if (stream) {
+    const fromStream = lookup((p) => stream.property(p), path);
+    if (fromStream !== undefined) return fromStream;
+  }
+  // The node: `xds.node…` since Envoy 1.33, `node…` before it.
+  const nodePath = path[0] === 'xds' && path[1] === 'node' ? path.slice(1) : path;
+  const fromNode = lookup((p) => plugin.host.nodeProperty(p), nodePath);
+  if (fromNode !== undefined) return fromNode;
+  const state = stream?.filterState(false);
+  if (!state) return undefined;
+  // A value is found by its first segment only, as in Envoy: one set under a longer path cannot be read back.
+  if (path.length === 1) return state.get(path[0]);
+  if (path.length === 2 && path[0] === 'filter_state' && path[1].startsWith(FILTER_STATE_PREFIX))
+    return state.get(path[1].slice(FILTER_STATE_PREFIX.length));
+  return undefined;
+}
+
+/**
+ * proxy_set_property: into the stream's filter state, shared by the filters on the stream. Outside a stream
+ * (a root context) there is none: NotFound, as Envoy answers.
+ */
+export function setProperty(ctx: Context, path: readonly string[], value: Uint8Array): boolean {
+  const state = ctx.stream?.filterState(true);
+  if (!state) return false;
+  state.set(path.join('\0'), value);
+  return true;
 }
 
 function lookup(
@@ -32,6 +58,14 @@ function lookup(
   const v = source(path);
   if (v !== undefined || path.length < 2) return v;
   const parent = source(path.slice(0, -1));
-  if (parent instanceof HeaderMap) return parent.get(path[path.length - 1]);
+  if (parent instanceof HeaderMap) {
+    const all = parent.getAll(path[path.length - 1]);
+    return all.length === 0 ? undefined : all.length === 1 ? all[0] : all.join(',');
+  }
+  if (Array.isArray(parent)) {
+    // Joined pairs (a map property with repeated names already merged).
+    const key = path[path.length - 1].toLowerCase();
+    for (const [k, v] of parent) if (k === key) return v;
+  }
   return undefined;
 }

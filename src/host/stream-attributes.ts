@@ -1,9 +1,12 @@
 // Envoy's stream attributes (request.*, response.*, source.*, destination.*, connection.*, upstream.*,
-// and the xDS names route_name / cluster_name / listener_direction), computed from a stream's header
-// maps and what the driver knows about the connection. Drivers answer HttpStreamDriver.property with it.
+// connection_id, and the xDS names: xds.route_name / xds.cluster_name / xds.listener_direction, and the
+// top-level route_name / cluster_name / listener_direction Envoy served before 1.33), computed from a
+// stream's header maps and what the driver knows about the connection. Drivers answer
+// HttpStreamDriver.property with it.
 
-import type { HeaderMap } from '../abi/header-map.js';
+import type { HeaderMap, HeaderPairs } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
+import { httpToGrpcStatus } from './local-reply.js';
 
 export interface Address {
   address: string;
@@ -20,12 +23,15 @@ export interface StreamInfo {
   destination?: Address;
   upstream?: Address;
   connection?: { id?: number; mtls?: boolean; requestedServerName?: string; tlsVersion?: string };
+  /** Body bytes received from the client (Envoy's bytesReceived). */
   requestBodySize: number;
   requestHeadersSize?: number;
+  /** Body bytes sent to the client (Envoy's bytesSent). */
   responseBodySize: number;
   responseHeadersSize?: number;
   responseCodeDetails?: string;
   responseFlags?: number;
+  /** Overrides what response.grpc_status is computed from (the response's grpc-status, else its HTTP status). */
   grpcStatus?: number;
   routeName?: string;
   clusterName?: string;
@@ -53,8 +59,10 @@ export function streamAttribute(
   const extra = info.extra?.[path.join('.')];
   if (extra !== undefined) return extra;
   const [root, field] = path;
-  if (path.length === 1) {
-    switch (root) {
+  // xds.<name>, or <name> alone as Envoy served it before 1.33.
+  const xds = path.length === 1 ? root : path.length === 2 && root === 'xds' ? field : undefined;
+  if (xds !== undefined) {
+    switch (xds) {
       case 'route_name':
         return info.routeName;
       case 'cluster_name':
@@ -62,6 +70,7 @@ export function streamAttribute(
       case 'listener_direction':
         return info.listenerDirection;
     }
+    if (path.length === 1) return root === 'connection_id' ? info.connection?.id : undefined;
     return undefined;
   }
   if (path.length !== 2) return undefined;
@@ -83,7 +92,7 @@ export function streamAttribute(
         case 'method':
           return rq?.get(':method');
         case 'headers':
-          return rq;
+          return mapProperty(rq);
         case 'referer':
           return rq?.get('referer');
         case 'useragent':
@@ -96,14 +105,21 @@ export function streamAttribute(
           return info.protocol;
         case 'duration':
           return info.duration;
-        case 'size':
-          return info.requestBodySize;
+        case 'size': {
+          // The declared length when there is one (known at request headers), else the bytes so far.
+          const cl = rq?.get('content-length');
+          if (cl === undefined) return info.requestBodySize;
+          return /^\d+$/.test(cl) ? Number(cl) : undefined;
+        }
         case 'total_size':
-          return info.requestBodySize + (info.requestHeadersSize ?? (rq ? rq.serializedSize() : 0));
+          return info.requestBodySize + (info.requestHeadersSize ?? byteSize(rq));
         case 'query': {
           const p = rq?.get(':path');
-          const i = p?.indexOf('?') ?? -1;
-          return p === undefined || i < 0 ? '' : p.slice(i + 1);
+          if (p === undefined) return '';
+          const q = p.indexOf('?');
+          if (q < 0) return '';
+          const hash = p.indexOf('#', q);
+          return hash < 0 ? p.slice(q + 1) : p.slice(q + 1, hash);
         }
       }
       return undefined;
@@ -118,15 +134,19 @@ export function streamAttribute(
         case 'flags':
           return info.responseFlags ?? 0;
         case 'grpc_status':
-          return info.grpcStatus;
+          return info.grpcStatus ?? grpcStatus(rs, maps.responseTrailers);
         case 'headers':
-          return rs;
+          return mapProperty(rs);
         case 'trailers':
-          return maps.responseTrailers;
+          return mapProperty(maps.responseTrailers);
         case 'size':
           return info.responseBodySize;
         case 'total_size':
-          return info.responseBodySize + (info.responseHeadersSize ?? (rs ? rs.serializedSize() : 0));
+          return (
+            info.responseBodySize +
+            (info.responseHeadersSize ?? byteSize(rs)) +
+            byteSize(maps.responseTrailers)
+          );
       }
       return undefined;
     case 'source':
@@ -154,4 +174,52 @@ export function streamAttribute(
     }
   }
   return undefined;
+}
+
+const NO_PAIRS: HeaderPairs = [];
+
+/**
+ * A header map as Envoy's CEL map presents it: absent is an empty map, and a repeated name is one entry with
+ * its values joined by commas (the map itself when no name repeats, which is nearly always).
+ */
+function mapProperty(map: HeaderMap | undefined): HeaderMap | HeaderPairs {
+  if (!map) return NO_PAIRS;
+  const kv = map.flat();
+  let repeated = false;
+  for (let i = 2; i < kv.length && !repeated; i += 2)
+    for (let j = 0; j < i; j += 2)
+      if (kv[j] === kv[i]) {
+        repeated = true;
+        break;
+      }
+  if (!repeated) return map;
+  const joined = new Map<string, string>();
+  for (let i = 0; i < kv.length; i += 2) {
+    const had = joined.get(kv[i]);
+    joined.set(kv[i], had === undefined ? kv[i + 1] : `${had},${kv[i + 1]}`);
+  }
+  return [...joined];
+}
+
+/** Envoy's HeaderMap::byteSize: the names' and values' lengths. */
+function byteSize(map: HeaderMap | undefined): number {
+  if (!map) return 0;
+  const kv = map.flat();
+  let n = 0;
+  for (let i = 0; i < kv.length; i++) n += Buffer.byteLength(kv[i]);
+  return n;
+}
+
+/**
+ * Grpc::Common::getGrpcStatus: the grpc-status trailer, else the header (a trailers-only reply), else one
+ * mapped from the HTTP status; -1 (InvalidCode) for a value that is not a known code.
+ */
+function grpcStatus(headers: HeaderMap | undefined, trailers: HeaderMap | undefined): number | undefined {
+  const given = trailers?.get('grpc-status') ?? headers?.get('grpc-status');
+  if (given !== undefined && given !== '') {
+    const n = /^\d+$/.test(given) ? Number(given) : Number.NaN;
+    return n <= 16 ? n : -1;
+  }
+  const status = headers?.get(':status');
+  return status === undefined ? undefined : httpToGrpcStatus(Number(status));
 }

@@ -45,6 +45,8 @@ export interface CallbackData {
   grpcInitialMetadata?: HeaderMap;
   grpcTrailingMetadata?: HeaderMap;
   foreignArguments?: Uint8Array;
+  /** proxy_on_log of a stream runs: a map the stream never had is "not found" then, not a bad argument (Envoy). */
+  accessLogPhase?: boolean;
 }
 
 let instances = 0;
@@ -225,7 +227,8 @@ export class WasmVm {
     this.memory = new GuestMemory(ex.memory as WebAssembly.Memory);
     for (const [name, value] of Object.entries(ex))
       if (typeof value === 'function') this.fns[name] = value as GuestFn;
-    this.alloc = this.fns.proxy_on_memory_allocate ?? this.fns.malloc;
+    // malloc first, as cpp-host looks them up (TinyGo modules export both).
+    this.alloc = this.fns.malloc ?? this.fns.proxy_on_memory_allocate;
   }
 
   private start(): void {

@@ -59,10 +59,30 @@ export class ClusterCallouts implements CalloutDispatcher {
               trailers: trailers ?? new HeaderMap(),
             },
           }),
-        onError: (f) => done({ error: f.details }),
+        // As Envoy's async client: a failure before the response (timeout, no healthy upstream, connect
+        // failure, reset) is the router's local reply, delivered as the response (504 "upstream request
+        // timeout", 503 …); only a reset once the response started is a failed call.
+        onError: (f, afterHeaders) =>
+          afterHeaders ? done({ error: f.details }) : done({ response: localReply(f.status, f.body) }),
       },
     );
     up.send(req.body.length ? req.body : null);
     return { cancel: () => up.abort() };
   }
+}
+
+const encoder = new TextEncoder();
+
+/** The response Envoy's router answers a failed upstream request with (its local reply). */
+function localReply(status: number, text: string): HttpCalloutResponse {
+  const body = encoder.encode(text);
+  return {
+    headers: new HeaderMap([
+      [':status', String(status)],
+      ['content-length', String(body.length)],
+      ['content-type', 'text/plain'],
+    ]),
+    body,
+    trailers: new HeaderMap(),
+  };
 }

@@ -1,6 +1,8 @@
 // One direction of a stream (request or response) flowing through the wasm filters to a sink (the router
 // upstream, or the downstream client), with Envoy's iteration rules:
-// - a filter that stops on headers still gets body callbacks; Continue from one resumes the stream;
+// - a filter that stops on headers stops everything (Envoy runs Proxy-Wasm's StopIteration from a headers
+//   callback as StopAllIterationAndWatermark): its body and trailer callbacks wait, the data is held, and
+//   proxy_continue_stream passes the headers on, then gives the filter what was held;
 // - a body callback that returns StopIterationAndBuffer keeps the data at that filter, re-called with
 //   all of it as more arrives, until Continue or proxy_continue_stream; past the route's buffer limit
 //   the stream is answered instead (413 / 500);
@@ -16,6 +18,8 @@ export interface PipelineStage {
   trailers(): number;
   /** False once the filter is bypassed (failed open): it passes everything through. */
   readonly active: boolean;
+  /** Pause from its headers callback stops everything (Envoy's default; see allowOnHeadersStopIteration). */
+  readonly stopAllOnHeaders: boolean;
 }
 
 export interface PipelineSink {
@@ -94,6 +98,21 @@ export class FilterPipeline {
 
   private release(index: number): void {
     const s = this.state[index];
+    if (s.holdsHeaders && this.stages[index].stopAllOnHeaders) {
+      s.holdsHeaders = false;
+      this.deliverHeaders(index + 1);
+      if (this.stopped) return;
+      // What arrived while everything stopped goes to this filter first: its callbacks have not seen it.
+      const trailers = s.heldTrailers;
+      s.heldTrailers = undefined;
+      if (s.buffer.length > 0 || (s.eos && !s.eosPassed && !trailers && !this.headersEos)) {
+        const held = s.buffer.drain();
+        this.deliverData(index, held, s.eos && !trailers);
+        if (this.stopped) return;
+      }
+      if (trailers) this.deliverTrailers(index, trailers);
+      return;
+    }
     if (s.holdsHeaders) {
       s.holdsHeaders = false;
       this.deliverHeaders(index + 1);
@@ -150,6 +169,11 @@ export class FilterPipeline {
         continue;
       }
       s.buffer.append(data);
+      if (s.holdsHeaders && stage.active && stage.stopAllOnHeaders) {
+        // Stopped on headers: held until proxy_continue_stream, without a body callback (see release).
+        if (s.buffer.length > this.bufferLimit) this.onBufferOverflow();
+        return;
+      }
       const wasStopped = s.stopped;
       const a = stage.active ? stage.body(s.buffer.length, eos) : DataAction.Continue;
       if (this.stopped) return;
@@ -157,7 +181,8 @@ export class FilterPipeline {
       if (wasStopped && !s.stopped) return;
       if (a === DataAction.Continue) {
         if (s.stopped) {
-          // Continue from a body callback resumes a stream stopped on headers (Envoy).
+          // Continue from a body callback resumes a stream stopped on headers (with allowOnHeadersStopIteration,
+          // or a filter bypassed while stopped).
           s.stopped = false;
           if (s.holdsHeaders) {
             s.holdsHeaders = false;
@@ -185,7 +210,7 @@ export class FilterPipeline {
       const s = this.state[k];
       s.eos = true;
       const stage = this.stages[k];
-      if (!stage.active) {
+      if (!stage.active || (s.holdsHeaders && stage.stopAllOnHeaders)) {
         if (s.stopped) {
           s.heldTrailers = map;
           return;

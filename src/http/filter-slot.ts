@@ -19,6 +19,7 @@ export interface SlotHost {
   reset(): void;
   clearRouteCache(): void;
   property(path: readonly string[]): PropertyValue | undefined;
+  filterState(create: boolean): Map<string, Uint8Array> | undefined;
 }
 
 export class FilterSlot implements HttpStreamDriver {
@@ -69,6 +70,10 @@ export class FilterSlot implements HttpStreamDriver {
   property(path: readonly string[]): PropertyValue | undefined {
     return this.stream.property(path);
   }
+
+  filterState(create: boolean): Map<string, Uint8Array> | undefined {
+    return this.stream.filterState(create);
+  }
 }
 
 // The two directions as classes, not object literals: a literal with a getter is a dictionary-mode object
@@ -89,6 +94,9 @@ class RequestStage implements PipelineStage {
   get active(): boolean {
     return this.ctx.active;
   }
+  get stopAllOnHeaders(): boolean {
+    return !this.ctx.plugin.allowOnHeadersStopIteration;
+  }
 }
 
 class ResponseStage implements PipelineStage {
@@ -104,5 +112,8 @@ class ResponseStage implements PipelineStage {
   }
   get active(): boolean {
     return this.ctx.active;
+  }
+  get stopAllOnHeaders(): boolean {
+    return !this.ctx.plugin.allowOnHeadersStopIteration;
   }
 }

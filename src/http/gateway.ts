@@ -485,7 +485,7 @@ export class Gateway {
       response_flags: flagsToString(s.info.responseFlags ?? 0),
       response_code_details: s.info.responseCodeDetails ?? (status ? 'via_upstream' : 'downstream_reset'),
       bytes_received: s.info.requestBodySize,
-      bytes_sent: s.bytesSent,
+      bytes_sent: s.info.responseBodySize,
       duration_ms: Math.round(durationMs * 1000) / 1000,
       upstream_service_time_ms:
         up?.headersAfterMs !== undefined ? Math.round(up.headersAfterMs * 1000) / 1000 : null,

@@ -13,6 +13,7 @@ export const ResponseFlag = {
   DownstreamConnectionTermination: 0x4000,
   UpstreamRetryLimitExceeded: 0x8000,
   UpstreamProtocolError: 0x800000,
+  NoClusterFound: 0x1000000,
 } as const;
 
 const SHORT: Array<[number, string]> = [
@@ -28,6 +29,7 @@ const SHORT: Array<[number, string]> = [
   [0x4000, 'DC'],
   [0x8000, 'URX'],
   [0x800000, 'UPE'],
+  [0x1000000, 'NC'],
 ];
 
 /** "UF,URX" or "-" as Envoy's %RESPONSE_FLAGS% prints them. */

@@ -55,7 +55,7 @@ export class ProxyStream implements SlotHost {
   private requestPausedForUpstream = false;
   /** ms from start to the first response byte sent downstream. */
   responseStartedMs: number | undefined;
-  bytesSent = 0;
+  private state: Map<string, Uint8Array> | undefined;
   private readonly slots: FilterSlot[];
   private readonly requestPipeline: FilterPipeline;
   private responsePipeline: FilterPipeline | undefined;
@@ -219,6 +219,12 @@ export class ProxyStream implements SlotHost {
     this.routeCleared = true;
   }
 
+  /** What the stream's filters set with proxy_set_property, shared by all of them (Envoy's filter state). */
+  filterState(create: boolean): Map<string, Uint8Array> | undefined {
+    if (create) this.state ??= new Map();
+    return this.state;
+  }
+
   property(path: readonly string[]): PropertyValue | undefined {
     return streamAttribute(path, this.info, {
       requestHeaders: this.requestHeaders,
@@ -255,7 +261,8 @@ export class ProxyStream implements SlotHost {
       this.reset();
       return;
     }
-    this.info.responseCodeDetails = r.details || 'via_wasm';
+    // Envoy keeps details without whitespace (StringUtil::replaceAllEmptySpace).
+    this.info.responseCodeDetails = r.details ? r.details.replace(/[ \t\f\v\n\r]/g, '_') : 'via_wasm';
     if (flag) this.info.responseFlags = (this.info.responseFlags ?? 0) | flag;
     this.requestPipeline.stopped = true;
     this.upstream?.abort();
@@ -284,7 +291,10 @@ export class ProxyStream implements SlotHost {
     this.routeCleared = false;
     const route = this.env.routes.match(this.requestHeaders);
     this.route = route;
+    // As Envoy's route cache: the route's name and its cluster's, known before the filters run.
     this.info.routeName = route?.name;
+    const cluster = route?.config.cluster;
+    this.info.clusterName = cluster !== undefined && this.env.clusters.get(cluster) ? cluster : undefined;
     this.bufferLimit = route?.config.bufferLimitBytes ?? DEFAULT_BUFFER_LIMIT;
     this.requestPipeline.bufferLimit = this.bufferLimit;
   }
@@ -343,11 +353,12 @@ export class ProxyStream implements SlotHost {
         }
         const cluster = this.env.clusters.get(c.cluster!);
         this.clusterName = c.cluster;
-        this.info.clusterName = c.cluster;
+        this.info.clusterName = cluster ? c.cluster : undefined;
         if (!cluster) {
           this.localReply(
             { status: 503, details: 'cluster_not_found', body: enc('cluster not found'), headers: [] },
             -1,
+            ResponseFlag.NoClusterFound,
           );
           return;
         }
@@ -366,7 +377,6 @@ export class ProxyStream implements SlotHost {
               this.guard(() => this.upstreamHeaders(status, map, endOfStream)),
             onData: (chunk) => {
               if (this.upstreamEndedAtHeaders) return;
-              this.info.responseBodySize += chunk.length;
               this.guard(() => this.responsePipeline?.data(chunk, false));
             },
             onEnd: (trailers) => {
@@ -498,7 +508,7 @@ export class ProxyStream implements SlotHost {
           this.flushHead(body, eos);
         } else if (this.pendingHead) this.flushHead(chunk, eos);
         else {
-          this.bytesSent += chunk.length;
+          this.info.responseBodySize += chunk.length;
           if (eos) {
             if (chunk.length) this.res.end(chunk);
             else this.res.end();
@@ -515,7 +525,7 @@ export class ProxyStream implements SlotHost {
           this.writeHead();
           if (held?.length) {
             const body = Buffer.concat(held);
-            this.bytesSent += body.length;
+            this.info.responseBodySize += body.length;
             this.writeDownstream(body);
           }
         }
@@ -550,7 +560,7 @@ export class ProxyStream implements SlotHost {
       head.headers['content-length'] = String(chunk?.length ?? 0);
     }
     this.writeHead();
-    if (chunk?.length) this.bytesSent += chunk.length;
+    if (chunk?.length) this.info.responseBodySize += chunk.length;
     if (eos) {
       if (chunk?.length) this.res.end(chunk);
       else this.res.end();

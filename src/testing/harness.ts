@@ -36,6 +36,8 @@ export interface LoadFilterOptions {
   vmConfig?: string | Uint8Array;
   env?: Record<string, string>;
   failStrategy?: FailStrategy;
+  /** Envoy's allow_on_headers_stop_iteration: Pause from a headers callback stops only the headers. */
+  allowOnHeadersStopIteration?: boolean;
   /** Memory and CPU limits (default 64 MiB, 50 ms per callback, 1 s to start; 0 turns one off). */
   limits?: Partial<Limits>;
   /** Host functions the filter may use, by group or name; a forbidden import refuses the load or errors. */
@@ -251,6 +253,7 @@ export class FilterHarness {
       vmConfiguration: options.vmConfig,
       env: options.env,
       failStrategy: options.failStrategy,
+      allowOnHeadersStopIteration: options.allowOnHeadersStopIteration,
       limits: options.limits,
       capabilities: options.capabilities,
       sanitize: options.sanitize,

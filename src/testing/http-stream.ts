@@ -33,6 +33,13 @@ class Direction {
   bodyStarted = false;
   paused = false;
   continues = 0;
+  /**
+   * The filter stopped on headers: as in Envoy (StopIteration from a headers callback runs as
+   * StopAllIterationAndWatermark) its body and trailer callbacks wait until it continues; what comes is held.
+   */
+  stoppedAll = false;
+  heldEos = false;
+  heldTrailers = false;
 }
 
 export class HttpStreamHarness implements HttpStreamDriver {
@@ -50,6 +57,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
   /** Route cache clears: proxy_clear_route_cache calls and, as in Envoy, request header changes. */
   routeCacheCleared = 0;
   readonly info: StreamInfo;
+  private state: Map<string, Uint8Array> | undefined;
 
   constructor(
     plugin: Plugin,
@@ -75,7 +83,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
     if (this.answered) return Action.Continue;
     this.request.headers = HeaderMap.from(headers);
     return this.step(() =>
-      this.headersResult(this.request, this.context.onRequestHeaders(options.endOfStream ?? false)),
+      this.headersResult(this.request, this.context.onRequestHeaders(options.endOfStream ?? false), true),
     );
   }
 
@@ -89,6 +97,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
   sendRequestTrailers(trailers: HeaderInit): number {
     if (this.answered) return Action.Continue;
     this.request.trailers = HeaderMap.from(trailers);
+    if (this.request.stoppedAll) return this.holdTrailers(this.request);
     return this.step(() => this.headersResult(this.request, this.context.onRequestTrailers()));
   }
 
@@ -96,7 +105,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
     if (this.answered) return Action.Continue;
     this.response.headers = HeaderMap.from(headers);
     return this.step(() =>
-      this.headersResult(this.response, this.context.onResponseHeaders(options.endOfStream ?? false)),
+      this.headersResult(this.response, this.context.onResponseHeaders(options.endOfStream ?? false), true),
     );
   }
 
@@ -110,6 +119,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
   sendResponseTrailers(trailers: HeaderInit): number {
     if (this.answered) return Action.Continue;
     this.response.trailers = HeaderMap.from(trailers);
+    if (this.response.stoppedAll) return this.holdTrailers(this.response);
     return this.step(() => this.headersResult(this.response, this.context.onResponseTrailers()));
   }
 
@@ -200,6 +210,20 @@ export class HttpStreamHarness implements HttpStreamDriver {
     const d = type === StreamType.HttpRequest ? this.request : this.response;
     d.continues++;
     d.paused = false;
+    if (d.stoppedAll) {
+      // Stopped on headers: the filter now gets what was held (as Envoy's continue iterates from it).
+      d.stoppedAll = false;
+      const request = d === this.request;
+      if (d.buffer.length > 0 || (d.heldEos && !d.heldTrailers))
+        this.callBody(d, d.heldEos && !d.heldTrailers, (size, eos) =>
+          request ? this.context.onRequestBody(size, eos) : this.context.onResponseBody(size, eos),
+        );
+      if (d.heldTrailers && !this.answered) {
+        d.heldTrailers = false;
+        this.headersResult(d, request ? this.context.onRequestTrailers() : this.context.onResponseTrailers());
+      }
+      return Status.Ok;
+    }
     d.forwarded.append(d.buffer.drain());
     return Status.Ok;
   }
@@ -211,6 +235,12 @@ export class HttpStreamHarness implements HttpStreamDriver {
 
   clearRouteCache(): void {
     this.routeCacheCleared++;
+  }
+
+  /** What the filter set with proxy_set_property on this stream (Envoy's filter state, `wasm.<name>`). */
+  filterState(create = false): Map<string, Uint8Array> | undefined {
+    if (create) this.state ??= new Map();
+    return this.state;
   }
 
   property(path: readonly string[]): PropertyValue | undefined {
@@ -230,8 +260,16 @@ export class HttpStreamHarness implements HttpStreamDriver {
     return r;
   }
 
-  private headersResult(d: Direction, action: number): number {
+  /** Trailers for a direction stopped on headers: kept for the filter until it continues. */
+  private holdTrailers(d: Direction): number {
+    d.heldTrailers = true;
+    d.heldEos = true;
+    return Action.Pause;
+  }
+
+  private headersResult(d: Direction, action: number, headers = false): number {
     d.paused = action !== Action.Continue && action !== Action.ContinueAndEndStream;
+    if (headers) d.stoppedAll = d.paused && !this.context.plugin.allowOnHeadersStopIteration;
     // Continuing resumes the whole direction, as in Envoy: a body the filter held back (it returned
     // StopIterationAndBuffer and never saw end_of_stream, which the trailers carried) goes on now
     // instead of being dropped. (For headers nothing is buffered yet.)
@@ -259,6 +297,15 @@ export class HttpStreamHarness implements HttpStreamDriver {
     else this.info.responseBodySize += bytes.length;
     d.bodyStarted = true;
     d.buffer.append(bytes);
+    if (d.stoppedAll) {
+      // Held without a body callback until the filter continues (see continueStream).
+      if (eos) d.heldEos = true;
+      return DataAction.StopIterationAndWatermark;
+    }
+    return this.callBody(d, eos, call);
+  }
+
+  private callBody(d: Direction, eos: boolean, call: (size: number, eos: boolean) => number): number {
     const action = call(d.buffer.length, eos);
     if (action === DataAction.Continue) {
       d.paused = false;

@@ -271,6 +271,8 @@ export function wasmFilter(
     failStrategy?: string;
     /** Listener labels the filter is for (wasmgate's selector); every listener when absent. */
     selector?: Record<string, string>;
+    /** Envoy's allow_on_headers_stop_iteration. */
+    allowOnHeadersStopIteration?: boolean;
   } = {},
 ): object {
   return {
@@ -280,6 +282,7 @@ export function wasmFilter(
       ...(options.configuration !== undefined ? { configuration: options.configuration } : {}),
       ...(options.failStrategy ? { failStrategy: options.failStrategy } : {}),
       ...(options.selector ? { selector: { matchLabels: options.selector } } : {}),
+      ...(options.allowOnHeadersStopIteration ? { allow_on_headers_stop_iteration: true } : {}),
       vm_config: { vm_id: options.vmId ?? name, code: { local: { filename } } },
     },
   };

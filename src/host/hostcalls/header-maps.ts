@@ -1,11 +1,13 @@
 // Header maps: request/response headers and trailers, callout response headers, gRPC metadata.
 
-import { MapType, Status } from '../../abi/constants.js';
+import { AbiVersion, MapType, Status } from '../../abi/constants.js';
 import { decodePairs } from '../../abi/header-map.js';
 import { replaceVisible, visibleCopy } from '../sanitize.js';
 import type { WasmVm } from '../vm.js';
 import { resolveMap } from './resolve.js';
-import { returnPairs, returnString } from './returns.js';
+import { returnBytes, returnPairs, returnString } from './returns.js';
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * The headers the running plugin must not see in a stream's header maps (sanitize), or undefined: the
@@ -29,7 +31,9 @@ export function headerMapCalls(vm: WasmVm) {
   return {
     proxy_get_header_map_pairs(type: number, ptrPtr: number, sizePtr: number): number {
       const map = resolveMap(vm, type);
-      if (!map) return Status.BadArgument;
+      if (map === undefined) return Status.BadArgument;
+      // A map the stream does not have (yet) reads as empty, as Envoy answers (headerMapToPairs(nullptr)).
+      if (map === null) return returnBytes(vm, ptrPtr, sizePtr, EMPTY);
       const hidden = hiddenIn(vm, type);
       return returnPairs(vm, ptrPtr, sizePtr, hidden ? visibleCopy(map, hidden) : map);
     },
@@ -64,10 +68,16 @@ export function headerMapCalls(vm: WasmVm) {
       vm.memory.check(vptrPtr, 4);
       vm.memory.check(vsizePtr, 4);
       const map = resolveMap(vm, type);
-      if (!map) return Status.BadArgument;
-      if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.NotFound;
+      // ABI 0.1.0 answers a missing value with an empty one (Envoy keeps that for the old SDKs).
+      const missing = () =>
+        vm.abiVersion === AbiVersion.V0_1_0 ? returnBytes(vm, vptrPtr, vsizePtr, EMPTY) : Status.NotFound;
+      if (map === undefined) return Status.BadArgument;
+      // A map the stream never had: in proxy_on_log (a client gone before the response) "not found", as
+      // Envoy answers in its access-log phase; elsewhere the map is not available in this callback.
+      if (map === null) return vm.data.accessLogPhase ? missing() : Status.BadArgument;
+      if (hiddenIn(vm, type)?.has(key.toLowerCase())) return missing();
       const value = map.get(key);
-      if (value === undefined) return Status.NotFound;
+      if (value === undefined) return missing();
       return returnString(vm, vptrPtr, vsizePtr, value);
     },
     proxy_add_header_map_value(type: number, kptr: number, klen: number, vptr: number, vlen: number): number {

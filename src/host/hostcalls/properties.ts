@@ -2,7 +2,7 @@
 
 import { Status } from '../../abi/constants.js';
 import { encodeProperty, splitPropertyPath } from '../../abi/property-codec.js';
-import { resolveProperty } from '../properties.js';
+import { resolveProperty, setProperty } from '../properties.js';
 import { sanitizedProperty } from '../sanitize.js';
 import type { WasmVm } from '../vm.js';
 import { returnBytes } from './returns.js';
@@ -25,8 +25,7 @@ export function propertyCalls(vm: WasmVm) {
       const path = splitPropertyPath(vm.memory.string(pptr, plen));
       const value = vm.memory.copy(vptr, vlen);
       const ctx = vm.current;
-      if (!ctx) return Status.NotFound;
-      ctx.userProperties.set(path.join('.'), value);
+      if (!ctx || !setProperty(ctx, path, value)) return Status.NotFound;
       return Status.Ok;
     },
     proxy_call_foreign_function(

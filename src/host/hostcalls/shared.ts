@@ -46,7 +46,8 @@ export function sharedCalls(vm: WasmVm) {
       const vmId = vm.memory.string(vptr, vlen);
       const name = vm.memory.string(nptr, nlen);
       vm.memory.check(tokenPtr, 4);
-      const id = vm.host.queues.resolve(vmId, name);
+      // An empty vm_id means the caller's own VM, as cpp-host resolves it.
+      const id = vm.host.queues.resolve(vmId === '' ? vm.vmId : vmId, name);
       if (id === undefined) return Status.NotFound;
       vm.memory.setU32(tokenPtr, id);
       return Status.Ok;

@@ -5,13 +5,17 @@ import { decodePairs } from '../../abi/header-map.js';
 import type { WasmVm } from '../vm.js';
 import { returnBytes } from './returns.js';
 
+/** UNAUTHENTICATED, the highest code gRPC defines. */
+const MAX_GRPC_STATUS = 16;
+
 export function streamCalls(vm: WasmVm) {
   const continueStream = (type: number): number => {
     if (type < 0 || type > StreamType.Upstream) return Status.BadArgument;
+    // As Envoy's Context::continueStream: the upstream side cannot be continued; anything else without a
+    // stream of that kind (a root context, the downstream of an HTTP context: no TCP data plane here) is Ok.
+    if (type === StreamType.Upstream) return Status.Unimplemented;
     const stream = vm.current?.stream;
-    // HTTP contexts have request/response streams; TCP streams are not served by this host yet.
-    if (!stream) return Status.NotFound;
-    if (type > StreamType.HttpResponse) return Status.Unimplemented;
+    if (!stream || type > StreamType.HttpResponse) return Status.Ok;
     vm.defer(() => stream.continueStream(type as StreamType));
     return Status.Ok;
   };
@@ -24,8 +28,8 @@ export function streamCalls(vm: WasmVm) {
     proxy_close_stream(type: number): number {
       if (type < 0 || type > StreamType.Upstream) return Status.BadArgument;
       const stream = vm.current?.stream;
-      if (!stream) return Status.NotFound;
-      if (type > StreamType.HttpResponse) return Status.Unimplemented;
+      // Nothing to close (a root context; TCP sides, without a TCP data plane here): Envoy says Ok.
+      if (!stream || type > StreamType.HttpResponse) return Status.Ok;
       vm.defer(() => stream.closeStream(type as StreamType));
       return Status.Ok;
     },
@@ -44,7 +48,7 @@ export function streamCalls(vm: WasmVm) {
       const headers = decodePairs(vm.memory.view(hptr, hlen));
       if (!headers) return Status.BadArgument;
       const stream = vm.current?.stream;
-      if (!stream) return Status.NotFound;
+      if (!stream) return Status.Ok; // no stream to answer: Envoy does nothing and says Ok
       const g = grpcStatus >>> 0;
       vm.defer(() =>
         stream.sendLocalResponse({
@@ -52,7 +56,8 @@ export function streamCalls(vm: WasmVm) {
           details,
           body,
           headers,
-          grpcStatus: g === NO_GRPC_STATUS ? undefined : g,
+          // Only a known gRPC code is sent as given (Envoy); -1 and anything else map from the HTTP status.
+          grpcStatus: g === NO_GRPC_STATUS || g > MAX_GRPC_STATUS ? undefined : g,
         }),
       );
       return Status.Ok;

@@ -1,0 +1,80 @@
+// Host call edge cases answered as Envoy (proxy-wasm-cpp-host and Envoy's Wasm context) answers them, so
+// that an SDK-built filter takes the same path here (fixtures/wat/status_probe.wat): stream calls from a
+// root context, an empty vm_id, counters, absent header maps, the allocator, local reply details and codes.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Status } from '../src/abi/constants.js';
+import { loadFilter } from '../src/testing/index.js';
+import { fixture } from './support/fixtures.js';
+import { basicConfig, h1, shutdown, startProxy, startUpstream, wasmFilter } from './support/proxy.js';
+
+const PROBE = fixture('status_probe');
+
+/** The statuses a probe log line holds ('A' + status), after its tag letter. */
+function statuses(h: { logMessages(level?: 'info'): string[] }, tag: string): number[] {
+  const line = h.logMessages('info').find((m) => m.startsWith(tag));
+  assert.ok(line, `a ${tag} line in ${JSON.stringify(h.logMessages())}`);
+  return [...line.slice(1)].map((c) => c.charCodeAt(0) - 65);
+}
+
+describe('host call edge cases, as Envoy answers them', () => {
+  it('a root context: stream calls do nothing and say OK; "" resolves the own VM; a counter takes no 0', async () => {
+    const h = await loadFilter({ wasm: PROBE, vmId: 'myvm' });
+    assert.deepEqual(statuses(h, 'R'), [
+      Status.Ok, // register_shared_queue
+      Status.Ok, // resolve_shared_queue("", "q"): the caller's own vm_id
+      Status.Ok, // continue_stream without a stream
+      Status.Ok, // close_stream without a stream
+      Status.Ok, // send_local_response without a stream
+      Status.Ok, // define_metric
+      Status.BadArgument, // increment a counter by 0
+      Status.Ok, // increment it by 1
+    ]);
+  });
+
+  it('absent maps: pairs are empty (OK), a value is BAD_ARGUMENT; malloc is the allocator', async () => {
+    const h = await loadFilter({ wasm: PROBE });
+    const s = h.newStream();
+    s.sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    const [respPairs, respValue, trailerPairs, calloutPairs, missing, reqPairs, mallocs] = statuses(h, 'H');
+    assert.equal(respPairs, Status.Ok, 'response headers during on_request_headers: an empty list');
+    assert.equal(respValue, Status.BadArgument, 'a value of a map not available in this callback');
+    assert.equal(trailerPairs, Status.Ok);
+    assert.equal(calloutPairs, Status.Ok);
+    assert.equal(missing, Status.NotFound);
+    assert.equal(reqPairs, Status.Ok);
+    assert.ok(mallocs > 0, 'the request headers were returned in memory from malloc');
+  });
+
+  it('proxy_on_log of a stream that never got a response: its response headers are NOT_FOUND', async () => {
+    const h = await loadFilter({ wasm: PROBE });
+    const s = h.newStream();
+    s.sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    s.complete();
+    assert.deepEqual(statuses(h, 'L'), [Status.NotFound, Status.Ok]);
+  });
+
+  it('a gRPC status above 16 is not sent as given: the reply maps one from the HTTP status', async () => {
+    const h = await loadFilter({ wasm: PROBE });
+    const s = h.newStream();
+    s.sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    s.sendResponseHeaders({ ':status': '200' });
+    assert.deepEqual(statuses(h, 'S'), [Status.Ok]);
+    assert.equal(s.localResponse?.status, 403);
+    assert.equal(s.localResponse?.grpcStatus, undefined);
+  });
+
+  it('the proxy records local reply details without whitespace, as Envoy does', async () => {
+    const up = await startUpstream();
+    const p = await startProxy(basicConfig(up.port, [wasmFilter('probe', PROBE)]));
+    try {
+      const res = await h1(p.port(), '/', { headers: { 'x-request-id': 'details-1' } });
+      assert.equal(res.status, 403);
+      const entry = await p.accessFor('details-1');
+      assert.equal(entry.response_code_details, 'denied_by_probe');
+    } finally {
+      await shutdown(p, up);
+    }
+  });
+});
