@@ -195,21 +195,33 @@ describe('kitchen_sink: plugin lifecycle', () => {
     assert.deepEqual(host.queues.list(), [], 'no queue registered');
   });
 
-  test('a stream ends with proxy_on_done, proxy_on_log, proxy_on_delete (logging on_log/deleted)', async () => {
+  test('a stream ends as Envoy ends it: proxy_on_log, proxy_on_done, proxy_on_delete (logging on_log/deleted)', async () => {
     const h = await kitchen();
     const s = h.newStream();
     s.sendRequestHeaders(request());
     const calls = recordCallbacks(h);
     s.complete();
+    // Envoy runs the stream's access log (proxy_on_log) before it destroys the filters (on_done, on_delete).
     assert.deepEqual(
       calls.map((c) => c.name),
-      ['proxy_on_done', 'proxy_on_log', 'proxy_on_delete'],
+      ['proxy_on_log', 'proxy_on_done', 'proxy_on_delete'],
     );
     assert.ok(calls.every((c) => c.args[0] === s.context.id));
     assert.deepEqual(h.logMessages(), [`on_log ${s.context.id}`, `deleted ${s.context.id}`]);
     assert.equal(h.plugin.vm.contexts.has(s.context.id), false);
     s.complete();
     assert.equal(h.logs.length, 2, 'completing twice runs nothing more');
+  });
+
+  test('a stream that ended before reaching the filter is still logged, its context created for it', async () => {
+    const h = await kitchen();
+    const s = h.newStream();
+    const calls = recordCallbacks(h);
+    s.complete();
+    assert.deepEqual(
+      calls.map((c) => c.name),
+      ['proxy_on_context_create', 'proxy_on_log', 'proxy_on_done', 'proxy_on_delete'],
+    );
   });
 
   test('each stream has its own context id', async () => {
@@ -394,7 +406,7 @@ describe('kitchen_sink: local reply through the response path', () => {
     stream.complete();
     assert.deepEqual(
       calls.map((c) => c.name),
-      ['proxy_on_done', 'proxy_on_log', 'proxy_on_delete'],
+      ['proxy_on_log', 'proxy_on_done', 'proxy_on_delete'],
     );
   });
 
@@ -864,7 +876,7 @@ describe('kitchen_sink: misc', () => {
       ['x-header-map-size', String(expectedSize)],
       ['x-log-level', '0'],
       ['x-time-nonzero', '1'],
-      ['x-buffer-status-result', String(Status.NotFound)], // no request body in proxy_on_request_headers
+      ['x-buffer-status-result', String(Status.Ok)], // no body yet: an empty buffer, as Envoy and the proxy serve it
       ['x-done-result', String(Status.NotFound)],
       ['x-resolve-queue-result', '0'],
       ['x-resolve-queue-match', '1'],

@@ -348,13 +348,20 @@ export class HttpContext extends Context {
     );
   }
 
-  /** End of the stream: proxy_on_done, proxy_on_log, proxy_on_delete (in the spec's order). */
+  /**
+   * End of the stream, in Envoy's order: its access log runs before the filters are destroyed, so
+   * proxy_on_log, then proxy_on_done and proxy_on_delete. A stream that ended before it reached this filter
+   * (answered by an earlier one, say) is logged too, its context created for that, as Envoy's Context::log does.
+   */
   finish(): void {
     if (this.finished) return;
     this.finished = true;
     this.cancelCallouts();
-    if (this.created && !this.bypass && !this.vm.failure) {
-      this.callGuest('proxy_on_done', this.id);
+    if (!this.bypass && !this.vm.failure) {
+      if (!this.created) {
+        this.created = true;
+        this.callGuest('proxy_on_context_create', this.id, this.root.id);
+      }
       if (!this.vm.failure) {
         this.vm.data.accessLogPhase = true;
         try {
@@ -363,6 +370,7 @@ export class HttpContext extends Context {
           this.vm.data.accessLogPhase = false;
         }
       }
+      if (!this.vm.failure) this.callGuest('proxy_on_done', this.id);
       if (!this.vm.failure) this.callGuest('proxy_on_delete', this.id);
     }
     this.vm.contexts.delete(this.id);

@@ -616,7 +616,7 @@ export class ProxyStream implements SlotHost {
     }
   }
 
-  /** Once: the filters' on_done/on_log/on_delete, then the access log and stats. */
+  /** Once: the filters' on_log/on_done/on_delete, then the access log and stats. */
   private complete(): void {
     if (this.finished) return;
     this.finished = true;

@@ -30,7 +30,6 @@ class Direction {
   readonly buffer = new ByteBuffer();
   /** Data the filter let through, as it would reach the next hop. */
   readonly forwarded = new ByteBuffer();
-  bodyStarted = false;
   paused = false;
   continues = 0;
   /**
@@ -123,7 +122,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
     return this.step(() => this.headersResult(this.response, this.context.onResponseTrailers()));
   }
 
-  /** Ends the stream: proxy_on_done, proxy_on_log, proxy_on_delete. */
+  /** Ends the stream: proxy_on_log, proxy_on_done, proxy_on_delete (Envoy's order). */
   complete(): void {
     this.step(() => {
       this.info.duration = this.context.plugin.host.now() - this.info.startTime;
@@ -188,7 +187,8 @@ export class HttpStreamHarness implements HttpStreamDriver {
         : type === BufferType.HttpResponseBody
           ? this.response
           : undefined;
-    return d?.bodyStarted ? d.buffer : undefined;
+    // Empty before the first chunk, as the proxy and Envoy serve it (Envoy: OK, no bytes).
+    return d?.buffer;
   }
 
   sendLocalResponse(response: LocalResponse): void {
@@ -295,7 +295,6 @@ export class HttpStreamHarness implements HttpStreamDriver {
   ): number {
     if (d === this.request) this.info.requestBodySize += bytes.length;
     else this.info.responseBodySize += bytes.length;
-    d.bodyStarted = true;
     d.buffer.append(bytes);
     if (d.stoppedAll) {
       // Held without a body callback until the filter continues (see continueStream).
