@@ -377,6 +377,30 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
   });
 });
 
+describe('proxy: a stream answered by an earlier filter', () => {
+  it('is still logged by the filters after it (proxy_on_log), as Envoy logs every filter of the chain', async () => {
+    const up = await startUpstream();
+    const kitchen = fixture('kitchen_sink');
+    const p = await startProxy(
+      basicConfig(up.port, [wasmFilter('first', kitchen), wasmFilter('second', kitchen)]),
+    );
+    try {
+      const res = await h1(p.port(), '/x', {
+        headers: { 'x-scenario': 'local', 'x-request-id': 'answered' },
+      });
+      assert.equal(res.status, 403);
+      assert.equal(up.received.length, 0);
+      const logged = (plugin: string) =>
+        p.logs().some((l) => l.plugin === plugin && String(l.msg).startsWith('on_log '));
+      await p.waitFor('on_log of both filters', () =>
+        logged('first') && logged('second') ? true : undefined,
+      );
+    } finally {
+      await shutdown(p, up);
+    }
+  });
+});
+
 describe('proxy: WasmPlugin order (phase, then priority)', () => {
   let up: Upstream;
   let proxy: ProxyProcess;
