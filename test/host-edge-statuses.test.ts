@@ -34,10 +34,20 @@ describe('host call edge cases, as Envoy answers them', () => {
   });
 
   it('absent maps: pairs are empty (OK), a value is BAD_ARGUMENT; malloc is the allocator', async () => {
-    const h = await loadFilter({ wasm: PROBE });
+    const h = await loadFilter({ wasm: PROBE, vmConfig: 'vm-cfg' });
     const s = h.newStream();
     s.sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
-    const [respPairs, respValue, trailerPairs, calloutPairs, missing, reqPairs, mallocs] = statuses(h, 'H');
+    const [
+      respPairs,
+      respValue,
+      trailerPairs,
+      calloutPairs,
+      missing,
+      reqPairs,
+      mallocs,
+      vmConfig,
+      vmConfigSize,
+    ] = statuses(h, 'H');
     assert.equal(respPairs, Status.Ok, 'response headers during on_request_headers: an empty list');
     assert.equal(respValue, Status.BadArgument, 'a value of a map not available in this callback');
     assert.equal(trailerPairs, Status.Ok);
@@ -45,6 +55,8 @@ describe('host call edge cases, as Envoy answers them', () => {
     assert.equal(missing, Status.NotFound);
     assert.equal(reqPairs, Status.Ok);
     assert.ok(mallocs > 0, 'the request headers were returned in memory from malloc');
+    assert.equal(vmConfig, Status.Ok, 'the VM configuration is readable outside proxy_on_vm_start (Envoy)');
+    assert.equal(vmConfigSize, 'vm-cfg'.length);
   });
 
   it('proxy_on_log of a stream that never got a response: its response headers are NOT_FOUND', async () => {

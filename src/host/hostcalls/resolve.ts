@@ -31,7 +31,8 @@ export function resolveBuffer(vm: WasmVm, type: number): ResolvedBuffer | null |
   const ro = (b: Uint8Array | undefined) => (b ? { bytes: b } : null);
   switch (type) {
     case BufferType.VmConfiguration:
-      return ro(d.vmConfiguration);
+      // Readable in any callback, as Envoy serves it (not only in proxy_on_vm_start).
+      return ro(d.vmConfiguration ?? vm.configuration);
     case BufferType.PluginConfiguration:
       return ro(d.pluginConfiguration);
     case BufferType.HttpCallResponseBody:
