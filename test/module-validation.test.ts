@@ -44,6 +44,15 @@ describe('modules the host refuses', () => {
     assert.ok(!(error instanceof WebAssembly.LinkError));
   });
 
+  it('wrong_abi_import: a host function of another ABI version is refused, as Envoy does not link it', async () => {
+    const { error, path } = await refusal('wrong_abi_import');
+    assert.equal(
+      error.message,
+      `${path}: import of another ABI version: env.proxy_clear_route_cache (ABI 0.1.0 only); ` +
+        'the module is ABI 0.2.1, and Envoy does not link it for it either',
+    );
+  });
+
   it('missing_memory: memory is not exported', async () => {
     const { error, path } = await refusal('missing_memory');
     assert.equal(error.message, `${path}: the module does not export its linear memory as "memory"`);

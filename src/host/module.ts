@@ -2,7 +2,7 @@
 // the host can serve every import — refusing, with the symbol named, what Envoy would refuse.
 
 import { createHash } from 'node:crypto';
-import { ABI_MARKERS, type AbiVersion } from '../abi/constants.js';
+import { ABI_MARKERS, AbiVersion } from '../abi/constants.js';
 import { debugLineLookup, type LineLookup } from './debug-lines.js';
 import { ModuleError } from './errors.js';
 import { providesImport } from './hostcalls/index.js';
@@ -151,6 +151,17 @@ async function compileUncached(bytes: Uint8Array, source: string, sha256: string
   return validateModule(module, { source, sha256, size: bytes.length, bytes });
 }
 
+/** Host functions cpp-host links only for some ABI versions (WasmBase::registerCallbacks). */
+const ABI_ONLY: Readonly<Record<string, readonly AbiVersion[]>> = {
+  proxy_get_configuration: [AbiVersion.V0_1_0],
+  proxy_continue_request: [AbiVersion.V0_1_0],
+  proxy_continue_response: [AbiVersion.V0_1_0],
+  proxy_clear_route_cache: [AbiVersion.V0_1_0],
+  proxy_continue_stream: [AbiVersion.V0_2_0, AbiVersion.V0_2_1],
+  proxy_close_stream: [AbiVersion.V0_2_0, AbiVersion.V0_2_1],
+  proxy_get_log_level: [AbiVersion.V0_2_1],
+};
+
 export function validateModule(
   module: WebAssembly.Module,
   meta: { source: string; sha256: string; size: number; bytes?: Uint8Array },
@@ -179,6 +190,16 @@ export function validateModule(
   if (unknown.length > 0) {
     const names = unknown.map((i) => `${i.module}.${i.name}${i.kind !== 'function' ? ` (${i.kind})` : ''}`);
     throw new ModuleError(`unknown import${names.length > 1 ? 's' : ''}: ${names.join(', ')}`, meta.source);
+  }
+  const wrongAbi = imports.filter(
+    (i) => i.module === 'env' && ABI_ONLY[i.name] && !ABI_ONLY[i.name].includes(abiVersions[0]),
+  );
+  if (wrongAbi.length > 0) {
+    const names = wrongAbi.map((i) => `env.${i.name} (ABI ${ABI_ONLY[i.name].join(' / ')} only)`);
+    throw new ModuleError(
+      `import${names.length > 1 ? 's' : ''} of another ABI version: ${names.join(', ')}; the module is ABI ${abiVersions[0]}, and Envoy does not link ${names.length > 1 ? 'them' : 'it'} for it either`,
+      meta.source,
+    );
   }
   return {
     module,
