@@ -10,6 +10,7 @@ import {
   HeaderMap,
   pairsSize,
   splitPropertyPath,
+  structValue,
   utf8Length,
   writePairs,
 } from '../src/abi/index.js';
@@ -300,6 +301,25 @@ describe('property encodings', () => {
   test('non-integer numbers are truncated toward zero', () => {
     assert.equal(decodeInt64(encodeProperty(3.9)), 3n);
     assert.equal(decodeInt64(encodeProperty(-3.9)), -3n);
+  });
+
+  test('metadata (Struct) values: numbers as doubles, objects as pairs of encoded values, lists refused', () => {
+    const d = encodeProperty(structValue(1.5)!);
+    assert.equal(new DataView(d.buffer, d.byteOffset).getFloat64(0, true), 1.5);
+    assert.equal(structValue('x'), 'x');
+    assert.equal(structValue(true), true);
+    assert.equal(structValue([1]), undefined);
+    assert.equal(structValue(null), undefined);
+    const nested = structValue({ a: 'b', n: 2 }) as Uint8Array;
+    const dv = new DataView(nested.buffer, nested.byteOffset);
+    assert.equal(dv.getUint32(0, true), 2);
+    assert.deepEqual([dv.getUint32(4, true), dv.getUint32(8, true)], [1, 1]); // "a" -> "b"
+    assert.deepEqual([dv.getUint32(12, true), dv.getUint32(16, true)], [1, 8]); // "n" -> a double
+    const pairs = decodePairs(structValue({ a: 'b', c: 'd' }) as Uint8Array);
+    assert.deepEqual(pairs, [
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
   });
 
   test('booleans encode as one byte', () => {

@@ -46,6 +46,10 @@ describe('proxy: properties', () => {
           'geti:connection_id',
           'rgeti:response/grpc_status',
           'rgetm:response/trailers',
+          'get:xds/route_metadata/filter_metadata/envoy.filters.http.wasm/auth',
+          'get:route_metadata/filter_metadata/envoy.filters.http.wasm/auth',
+          'getm:xds/cluster_metadata/filter_metadata/acme',
+          'get:xds/route_metadata',
         ].join(';'),
       }),
       wasmFilter('reader', PROBE, {
@@ -54,7 +58,19 @@ describe('proxy: properties', () => {
         ),
       }),
     ]);
-    proxy = await startProxy({ ...base, node: { id: 'gw-1', cluster: 'edge', metadata: {} } });
+    proxy = await startProxy({
+      ...base,
+      node: { id: 'gw-1', cluster: 'edge', metadata: {} },
+      routes: [
+        {
+          ...base.routes[0],
+          metadata: { filter_metadata: { 'envoy.filters.http.wasm': { auth: 'cookie' } } },
+        },
+      ],
+      clusters: [
+        { ...base.clusters[0], metadata: { filter_metadata: { acme: { team: 'edge', tier: 'gold' } } } },
+      ],
+    });
   });
 
   after(() => shutdown(proxy, up));
@@ -76,6 +92,15 @@ describe('proxy: properties', () => {
     assert.equal(got['x-prop-xds.listener_direction'], '0');
     assert.equal(got['x-prop-request.size'], '5', 'from content-length, before the body arrives');
     assert.match(String(got['x-prop-connection_id']), /^\d+$/);
+  });
+
+  it("route and cluster metadata, as the Go SDK's properties example reads them", async () => {
+    await h1(proxy.port(), '/p', { headers: { 'x-request-id': 'props-meta' } });
+    const got = up.byId('props-meta').headers;
+    assert.equal(got['x-prop-xds.route_metadata.filter_metadata.envoy.filters.http.wasm.auth'], 'cookie');
+    assert.equal(got['x-prop-route_metadata.filter_metadata.envoy.filters.http.wasm.auth'], 'cookie');
+    assert.equal(got['x-prop-xds.cluster_metadata.filter_metadata.acme'], 'team=edge,tier=gold');
+    assert.equal(got['x-prop-xds.route_metadata'], 'error 1', 'the Metadata message itself is not served');
   });
 
   it('a repeated request header is one entry, its values joined with commas', async () => {

@@ -5,8 +5,21 @@
 import { encodePairs, type HeaderMap, type HeaderPairs } from './header-map.js';
 import { encodeUtf8 } from './utf8.js';
 
+/** A double (a protobuf Struct's number, as Envoy serializes it: 8 bytes little-endian). */
+export class Float64 {
+  constructor(readonly value: number) {}
+}
+
 /** A property value before encoding. `bigint` and integer `number` both encode as int64. */
-export type PropertyValue = string | number | bigint | boolean | Uint8Array | HeaderMap | HeaderPairs;
+export type PropertyValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | Uint8Array
+  | Float64
+  | HeaderMap
+  | HeaderPairs;
 
 export function encodeProperty(value: PropertyValue): Uint8Array {
   if (typeof value === 'string') return encodeUtf8(value);
@@ -18,7 +31,51 @@ export function encodeProperty(value: PropertyValue): Uint8Array {
     return out;
   }
   if (value instanceof Uint8Array) return value;
+  if (value instanceof Float64) {
+    const out = new Uint8Array(8);
+    new DataView(out.buffer).setFloat64(0, value.value, true);
+    return out;
+  }
   return encodePairs(value as HeaderPairs | HeaderMap);
+}
+
+/**
+ * A JSON value of a protobuf Struct (metadata) as Envoy serializes it: a string as it is, a number as a
+ * double, a bool as one byte, an object as pairs whose values are their own encodings; a list or null is not
+ * serializable (undefined).
+ */
+export function structValue(v: unknown): PropertyValue | undefined {
+  if (typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number') return new Float64(v);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const pairs: Array<[string, Uint8Array]> = [];
+  for (const [k, child] of Object.entries(v)) {
+    const encoded = structValue(child);
+    if (encoded === undefined) return undefined;
+    pairs.push([k, encodeProperty(encoded)]);
+  }
+  return encodeBytePairs(pairs);
+}
+
+/** The pairs wire format with byte values (nested maps, doubles). */
+function encodeBytePairs(pairs: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
+  const keys = pairs.map(([k]) => encodeUtf8(k));
+  let size = 4 + pairs.length * 8;
+  for (let i = 0; i < pairs.length; i++) size += keys[i].length + 1 + pairs[i][1].length + 1;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, pairs.length, true);
+  let data = 4 + pairs.length * 8;
+  for (let i = 0; i < pairs.length; i++) {
+    const value = pairs[i][1];
+    dv.setUint32(4 + i * 8, keys[i].length, true);
+    dv.setUint32(8 + i * 8, value.length, true);
+    out.set(keys[i], data);
+    data += keys[i].length + 1;
+    out.set(value, data);
+    data += value.length + 1;
+  }
+  return out;
 }
 
 /** Reads an int64 property value (as Envoy encodes integers). */

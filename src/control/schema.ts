@@ -42,9 +42,16 @@ const directResponse = z
   })
   .strict();
 
+/** Envoy's Metadata: filter_metadata by filter name, each a JSON object (a protobuf Struct). */
+const metadata = z
+  .object({ filter_metadata: z.record(z.string(), z.record(z.string(), z.unknown())).default({}) })
+  .strict();
+
 const route = z
   .object({
     name: z.string().optional(),
+    /** What filters read as route_metadata (xds.route_metadata). */
+    metadata: metadata.optional(),
     match: routeMatch.default({ prefix: '/' }),
     cluster: z.string().optional(),
     prefixRewrite: z.string().optional(),
@@ -75,6 +82,8 @@ const endpoint = z.union([
 const cluster = z
   .object({
     name: z.string().min(1),
+    /** What filters read as cluster_metadata (xds.cluster_metadata). */
+    metadata: metadata.optional(),
     endpoints: z.array(endpoint).min(1),
     connectTimeoutMs: durationMs.default(5000),
     /** How to speak to the endpoints: HTTP/1.1, HTTP/2 with prior knowledge (h2c), or HTTP/2 over TLS. */

@@ -5,7 +5,7 @@
 // HttpStreamDriver.property with it.
 
 import type { HeaderMap, HeaderPairs } from '../abi/header-map.js';
-import type { PropertyValue } from '../abi/property-codec.js';
+import { type PropertyValue, structValue } from '../abi/property-codec.js';
 import { httpToGrpcStatus } from './local-reply.js';
 
 export interface Address {
@@ -37,6 +37,9 @@ export interface StreamInfo {
   clusterName?: string;
   /** 0 unspecified, 1 inbound, 2 outbound (Envoy's TrafficDirection). */
   listenerDirection?: number;
+  /** The route's and its cluster's metadata ({ filter_metadata: { <filter>: {...} } }). */
+  routeMetadata?: Record<string, unknown>;
+  clusterMetadata?: Record<string, unknown>;
   /** Anything else, by dotted path (e.g. "filter_state.x" or "node.id"). */
   extra?: Record<string, PropertyValue>;
 }
@@ -59,6 +62,14 @@ export function streamAttribute(
   const extra = info.extra?.[path.join('.')];
   if (extra !== undefined) return extra;
   const [root, field] = path;
+  const metadataAt = root === 'xds' ? 1 : 0;
+  const metadataName = path[metadataAt];
+  if (metadataName === 'route_metadata' || metadataName === 'cluster_metadata')
+    return metadataValue(
+      metadataName === 'route_metadata' ? info.routeMetadata : info.clusterMetadata,
+      path,
+      metadataAt + 1,
+    );
   // xds.<name>, or <name> alone as Envoy served it before 1.33.
   const xds = path.length === 1 ? root : path.length === 2 && root === 'xds' ? field : undefined;
   if (xds !== undefined) {
@@ -222,4 +233,23 @@ function grpcStatus(headers: HeaderMap | undefined, trailers: HeaderMap | undefi
   }
   const status = headers?.get(':status');
   return status === undefined ? undefined : httpToGrpcStatus(Number(status));
+}
+
+/**
+ * A path into route or cluster metadata (`filter_metadata`, a filter's name, a key …), walked as Envoy walks the
+ * Metadata message. The message itself (no path into it) would be protobuf bytes: not served (NOT_FOUND).
+ */
+function metadataValue(
+  metadata: Record<string, unknown> | undefined,
+  path: readonly string[],
+  from: number,
+): PropertyValue | undefined {
+  if (!metadata || from >= path.length) return undefined;
+  let v: unknown = metadata;
+  for (let i = from; i < path.length; i++) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, path[i]))
+      return undefined;
+    v = (v as Record<string, unknown>)[path[i]];
+  }
+  return structValue(v);
 }

@@ -293,8 +293,11 @@ export class ProxyStream implements SlotHost {
     this.route = route;
     // As Envoy's route cache: the route's name and its cluster's, known before the filters run.
     this.info.routeName = route?.name;
-    const cluster = route?.config.cluster;
-    this.info.clusterName = cluster !== undefined && this.env.clusters.get(cluster) ? cluster : undefined;
+    const name = route?.config.cluster;
+    const cluster = name !== undefined ? this.env.clusters.get(name) : undefined;
+    this.info.clusterName = cluster ? name : undefined;
+    this.info.routeMetadata = route?.config.metadata;
+    this.info.clusterMetadata = cluster?.config.metadata;
     this.bufferLimit = route?.config.bufferLimitBytes ?? DEFAULT_BUFFER_LIMIT;
     this.requestPipeline.bufferLimit = this.bufferLimit;
   }
