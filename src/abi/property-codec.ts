@@ -57,6 +57,21 @@ export function structValue(v: unknown): PropertyValue | undefined {
   return encodeBytePairs(pairs);
 }
 
+/** structValue of what `path[from…]` leads to inside a JSON object (metadata); undefined where it leads nowhere. */
+export function structAt(
+  root: Record<string, unknown> | undefined,
+  path: readonly string[],
+  from: number,
+): PropertyValue | undefined {
+  let v: unknown = root;
+  for (let i = from; i < path.length; i++) {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, path[i]))
+      return undefined;
+    v = (v as Record<string, unknown>)[path[i]];
+  }
+  return v === undefined ? undefined : structValue(v);
+}
+
 /** The pairs wire format with byte values (nested maps, doubles). */
 function encodeBytePairs(pairs: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
   const keys = pairs.map(([k]) => encodeUtf8(k));

@@ -324,7 +324,8 @@ export const gatewaySchema = z
       .object({
         id: z.string().default('wasmgate'),
         cluster: z.string().default('wasmgate'),
-        metadata: z.record(z.string(), z.string()).default({}),
+        /** A JSON object, as Envoy's node metadata (a Struct): Istio's LABELS is a map, for instance. */
+        metadata: z.record(z.string(), z.unknown()).default({}),
       })
       .strict()
       .default({ id: 'wasmgate', cluster: 'wasmgate', metadata: {} }),

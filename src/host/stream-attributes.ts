@@ -5,7 +5,7 @@
 // HttpStreamDriver.property with it.
 
 import type { HeaderMap, HeaderPairs } from '../abi/header-map.js';
-import { type PropertyValue, structValue } from '../abi/property-codec.js';
+import { type PropertyValue, structAt } from '../abi/property-codec.js';
 import { httpToGrpcStatus } from './local-reply.js';
 
 export interface Address {
@@ -244,12 +244,5 @@ function metadataValue(
   path: readonly string[],
   from: number,
 ): PropertyValue | undefined {
-  if (!metadata || from >= path.length) return undefined;
-  let v: unknown = metadata;
-  for (let i = from; i < path.length; i++) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, path[i]))
-      return undefined;
-    v = (v as Record<string, unknown>)[path[i]];
-  }
-  return structValue(v);
+  return from >= path.length ? undefined : structAt(metadata, path, from);
 }
