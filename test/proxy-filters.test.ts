@@ -324,6 +324,43 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
     }
   });
 
+  it("a body larger than the buffer limit waits for the auth answer by flow control, not a 413 (Envoy's watermark)", async () => {
+    let answer: () => void = () => {};
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const slowAuth = await startUpstream(async (_req, res) => {
+      await answered;
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('authorized');
+    });
+    const base = basicConfig(up.port, [wasmFilter('kitchen', fixture('kitchen_sink'))]);
+    const p = await startProxy({
+      ...base,
+      routes: [{ ...base.routes[0], bufferLimitBytes: 1024 }],
+      clusters: [
+        { name: 'upstream', endpoints: [`127.0.0.1:${up.port}`] },
+        { name: 'auth_cluster', endpoints: [`127.0.0.1:${slowAuth.port}`] },
+      ],
+    });
+    try {
+      const body = 'x'.repeat(256 * 1024);
+      const pending = h1(p.port(), '/api', {
+        method: 'POST',
+        headers: { 'x-scenario': 'callout', 'x-request-id': 'callout-big' },
+        body,
+      });
+      await slowAuth.waitForStarted(1);
+      answer();
+      const res = await pending;
+      assert.equal(res.status, 200, res.body);
+      assert.equal(up.byId('callout-big').body.length, body.length);
+    } finally {
+      answer();
+      await shutdown(p, slowAuth);
+    }
+  });
+
   it('holds the request until the auth service answers, then forwards its verdict upstream', async () => {
     const res = await h1(proxy.port(), '/api', {
       headers: { 'x-scenario': 'callout', 'x-request-id': 'callout-1' },

@@ -22,6 +22,15 @@ export interface PipelineStage {
   readonly stopAllOnHeaders: boolean;
 }
 
+/**
+ * Flow control for what a filter stopped on headers holds (Envoy's StopAllIterationAndWatermark): past the
+ * buffer limit the source is asked to stop reading, and to read on once the filter let it go.
+ */
+export interface HoldWatermark {
+  high(): void;
+  low(): void;
+}
+
 export interface PipelineSink {
   headers(headers: HeaderMap, endOfStream: boolean): void;
   data(chunk: Uint8Array, endOfStream: boolean): void;
@@ -46,6 +55,7 @@ export class FilterPipeline {
   private headersEos = false;
   /** Set when the stream is answered or reset: nothing more flows. */
   stopped = false;
+  private aboveWatermark = false;
 
   constructor(
     private readonly stages: readonly PipelineStage[],
@@ -53,6 +63,8 @@ export class FilterPipeline {
     /** Bytes a filter may make this direction hold (the route's limit, known once the route is). */
     public bufferLimit: number,
     private readonly onBufferOverflow: () => void,
+    /** Without one, holding past the limit is an overflow too. */
+    private readonly watermark?: HoldWatermark,
   ) {
     this.state = stages.map(() => ({
       gotHeaders: false,
@@ -111,6 +123,10 @@ export class FilterPipeline {
         if (this.stopped) return;
       }
       if (trailers) this.deliverTrailers(index, trailers);
+      if (this.aboveWatermark && !this.stopped) {
+        this.aboveWatermark = false;
+        this.watermark?.low();
+      }
       return;
     }
     if (s.holdsHeaders) {
@@ -170,8 +186,15 @@ export class FilterPipeline {
       }
       s.buffer.append(data);
       if (s.holdsHeaders && stage.active && stage.stopAllOnHeaders) {
-        // Stopped on headers: held until proxy_continue_stream, without a body callback (see release).
-        if (s.buffer.length > this.bufferLimit) this.onBufferOverflow();
+        // Stopped on headers: held until proxy_continue_stream, without a body callback (see release). Past the
+        // limit the source stops reading (a watermark, as Envoy's), rather than the stream failing.
+        if (s.buffer.length > this.bufferLimit && !this.aboveWatermark) {
+          if (!this.watermark) this.onBufferOverflow();
+          else {
+            this.aboveWatermark = true;
+            this.watermark.high();
+          }
+        }
         return;
       }
       const wasStopped = s.stopped;

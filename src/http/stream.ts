@@ -53,6 +53,8 @@ export class ProxyStream implements SlotHost {
   private upstreamPaused = false;
   /** The client's body is paused until the upstream takes more (flow control). */
   private requestPausedForUpstream = false;
+  /** The client's body is not read while a filter stopped on headers holds more than the buffer limit. */
+  private requestHeldByFilter = false;
   /** ms from start to the first response byte sent downstream. */
   responseStartedMs: number | undefined;
   private state: Map<string, Uint8Array> | undefined;
@@ -118,6 +120,16 @@ export class ProxyStream implements SlotHost {
           { status: 413, details: 'request_payload_too_large', body: enc('Payload Too Large'), headers: [] },
           -1,
         ),
+      {
+        high: () => {
+          this.requestHeldByFilter = true;
+          this.req.pause();
+        },
+        low: () => {
+          this.requestHeldByFilter = false;
+          if (!this.requestPausedForUpstream) this.req.resume();
+        },
+      },
     );
   }
 
@@ -175,7 +187,7 @@ export class ProxyStream implements SlotHost {
   private resumeRequest(): void {
     if (this.requestPausedForUpstream) {
       this.requestPausedForUpstream = false;
-      this.req.resume();
+      if (!this.requestHeldByFilter) this.req.resume();
     }
   }
 
