@@ -285,7 +285,8 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
     await shutdown(proxy, down, up, auth);
   });
 
-  it('a request body waits with its headers: nothing reaches the upstream before the auth answer', async () => {
+  /** A proxy with kitchen_sink in front of an auth service that answers 200 only once `answer()` is called. */
+  async function behindSlowAuth(route: Record<string, unknown> = {}) {
     let answer: () => void = () => {};
     const answered = new Promise<void>((resolve) => {
       answer = resolve;
@@ -295,13 +296,20 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('authorized');
     });
+    const base = basicConfig(up.port, [wasmFilter('kitchen', fixture('kitchen_sink'))]);
     const p = await startProxy({
-      ...basicConfig(up.port, [wasmFilter('kitchen', fixture('kitchen_sink'))]),
+      ...base,
+      routes: [{ ...base.routes[0], ...route }],
       clusters: [
         { name: 'upstream', endpoints: [`127.0.0.1:${up.port}`] },
         { name: 'auth_cluster', endpoints: [`127.0.0.1:${slowAuth.port}`] },
       ],
     });
+    return { p, slowAuth, answer };
+  }
+
+  it('a request body waits with its headers: nothing reaches the upstream before the auth answer', async () => {
+    const { p, slowAuth, answer } = await behindSlowAuth();
     try {
       const before = up.started;
       const pending = h1(p.port(), '/api', {
@@ -325,24 +333,7 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
   });
 
   it("a body larger than the buffer limit waits for the auth answer by flow control, not a 413 (Envoy's watermark)", async () => {
-    let answer: () => void = () => {};
-    const answered = new Promise<void>((resolve) => {
-      answer = resolve;
-    });
-    const slowAuth = await startUpstream(async (_req, res) => {
-      await answered;
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('authorized');
-    });
-    const base = basicConfig(up.port, [wasmFilter('kitchen', fixture('kitchen_sink'))]);
-    const p = await startProxy({
-      ...base,
-      routes: [{ ...base.routes[0], bufferLimitBytes: 1024 }],
-      clusters: [
-        { name: 'upstream', endpoints: [`127.0.0.1:${up.port}`] },
-        { name: 'auth_cluster', endpoints: [`127.0.0.1:${slowAuth.port}`] },
-      ],
-    });
+    const { p, slowAuth, answer } = await behindSlowAuth({ bufferLimitBytes: 1024 });
     try {
       const body = 'x'.repeat(256 * 1024);
       const pending = h1(p.port(), '/api', {
