@@ -53,6 +53,15 @@ describe('modules the host refuses', () => {
     );
   });
 
+  it('bad_import_signature: an import declared with other parameters than the host function is refused', async () => {
+    const { error, path } = await refusal('bad_import_signature');
+    assert.equal(
+      error.message,
+      `${path}: import signature mismatch (Envoy refuses to link it too): env.proxy_log is imported with ` +
+        '2 parameters and 1 result, the host function has 3 and 1',
+    );
+  });
+
   it('missing_memory: memory is not exported', async () => {
     const { error, path } = await refusal('missing_memory');
     assert.equal(error.message, `${path}: the module does not export its linear memory as "memory"`);

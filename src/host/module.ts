@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import { ABI_MARKERS, AbiVersion } from '../abi/constants.js';
 import { debugLineLookup, type LineLookup } from './debug-lines.js';
 import { ModuleError } from './errors.js';
-import { providesImport } from './hostcalls/index.js';
+import { envSignature, providesImport } from './hostcalls/index.js';
+import { functionImportSignatures } from './import-signatures.js';
 import { type InstrumentOptions, instrument, MemoryLimitError, type OffsetMap } from './instrument.js';
 
 export interface CompiledModule {
@@ -162,6 +163,26 @@ const ABI_ONLY: Readonly<Record<string, readonly AbiVersion[]>> = {
   proxy_get_log_level: [AbiVersion.V0_2_1],
 };
 
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** Imports whose signature is not the host function's are refused, as Envoy's V8 refuses to link them. */
+function checkImportSignatures(bytes: Uint8Array, source: string): void {
+  const wrong: string[] = [];
+  for (const sig of functionImportSignatures(bytes) ?? []) {
+    if (sig.module !== 'env') continue;
+    const host = envSignature(sig.name);
+    if (!host || (host.params === sig.params && host.results === sig.results)) continue;
+    wrong.push(
+      `env.${sig.name} is imported with ${count(sig.params, 'parameter')} and ${count(sig.results, 'result')}, the host function has ${host.params} and ${host.results}`,
+    );
+  }
+  if (wrong.length > 0)
+    throw new ModuleError(
+      `import signature mismatch (Envoy refuses to link it too): ${wrong.join('; ')}`,
+      source,
+    );
+}
+
 export function validateModule(
   module: WebAssembly.Module,
   meta: { source: string; sha256: string; size: number; bytes?: Uint8Array },
@@ -201,6 +222,7 @@ export function validateModule(
       meta.source,
     );
   }
+  if (meta.bytes) checkImportSignatures(meta.bytes, meta.source);
   return {
     module,
     abiVersion: abiVersions[0],

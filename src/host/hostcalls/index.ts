@@ -38,6 +38,21 @@ const WASI_MODULES = ['wasi_snapshot_preview1', 'wasi_unstable'];
 const ENV_NAMES = new Set(Object.keys(envCalls(undefined as unknown as WasmVm)));
 const WASI_NAMES = new Set(Object.keys(wasiCalls(undefined as unknown as WasmVm)));
 
+// The env functions' signatures (parameter and result counts), as cpp-host declares them: every proxy_*
+// function returns a status and takes the parameters its implementation takes.
+const ENV_SIGNATURES: ReadonlyMap<string, { params: number; results: number }> = new Map([
+  ...Object.entries(envCalls(undefined as unknown as WasmVm)).map(
+    ([name, fn]) => [name, { params: fn.length, results: 1 }] as const,
+  ),
+  ['emscripten_notify_memory_growth', { params: 1, results: 0 }],
+  ['pthread_equal', { params: 2, results: 1 }],
+]);
+
+/** The signature of an `env` host function, for the import checks. */
+export function envSignature(name: string): { params: number; results: number } | undefined {
+  return ENV_SIGNATURES.get(name);
+}
+
 export function providesImport(module: string, name: string): boolean {
   if (module === 'env') return ENV_NAMES.has(name);
   if (WASI_MODULES.includes(module)) return WASI_NAMES.has(name);
