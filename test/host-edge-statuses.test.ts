@@ -75,6 +75,11 @@ describe('host call edge cases, as Envoy answers them', () => {
     assert.deepEqual(statuses(h, 'S'), [Status.Ok]);
     assert.equal(s.localResponse?.status, 403);
     assert.equal(s.localResponse?.grpcStatus, undefined);
+    assert.equal(
+      s.info.responseCodeDetails,
+      'denied_by_probe',
+      'response.code_details, as the proxy records it',
+    );
   });
 
   it('the proxy records local reply details without whitespace, as Envoy does', async () => {

@@ -15,6 +15,11 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
   return contentType === 'application/grpc' || (contentType?.startsWith('application/grpc+') ?? false);
 }
 
+/** response.code_details of a local reply: Envoy keeps the filter's details without whitespace. */
+export function localReplyDetails(details: string): string {
+  return details ? details.replace(/[ \t\f\v\n\r]/g, '_') : 'via_wasm';
+}
+
 /** Grpc::Utility::httpToGrpcStatus. */
 export function httpToGrpcStatus(status: number): number {
   switch (status) {

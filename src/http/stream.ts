@@ -11,7 +11,7 @@ import { MapType } from '../abi/constants.js';
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import type { LocalResponse } from '../host/driver.js';
-import { localReplyResponse } from '../host/local-reply.js';
+import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
 import type { ClusterManager } from './cluster.js';
@@ -273,8 +273,7 @@ export class ProxyStream implements SlotHost {
       this.reset();
       return;
     }
-    // Envoy keeps details without whitespace (StringUtil::replaceAllEmptySpace).
-    this.info.responseCodeDetails = r.details ? r.details.replace(/[ \t\f\v\n\r]/g, '_') : 'via_wasm';
+    this.info.responseCodeDetails = localReplyDetails(r.details);
     if (flag) this.info.responseFlags = (this.info.responseFlags ?? 0) | flag;
     this.requestPipeline.stopped = true;
     this.upstream?.abort();

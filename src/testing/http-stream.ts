@@ -9,7 +9,7 @@ import type { PropertyValue } from '../abi/property-codec.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { HttpContext } from '../host/context.js';
 import type { HttpStreamDriver, LocalResponse } from '../host/driver.js';
-import { localReplyResponse } from '../host/local-reply.js';
+import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
 
@@ -195,6 +195,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
     this.localResponse = response;
     const fromRequestPath = !this.answered && this.response.headers === undefined;
     this.answered = true;
+    this.info.responseCodeDetails = localReplyDetails(response.details);
     // As in Envoy, a reply sent before the response started goes through the filter's own response
     // callbacks (one sent from the response path replaces the response after this filter: nothing runs).
     if (!fromRequestPath) return;
