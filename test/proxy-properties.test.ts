@@ -61,6 +61,7 @@ describe('proxy: properties', () => {
     proxy = await startProxy({
       ...base,
       node: { id: 'gw-1', cluster: 'edge', metadata: {} },
+      listeners: [{ ...base.listeners[0], direction: 'OUTBOUND' }],
       routes: [
         {
           ...base.routes[0],
@@ -89,7 +90,7 @@ describe('proxy: properties', () => {
     assert.equal(got['x-prop-cluster_name'], 'upstream');
     assert.equal(got['x-prop-xds.node.id'], 'gw-1');
     assert.equal(got['x-prop-node.id'], 'gw-1');
-    assert.equal(got['x-prop-xds.listener_direction'], '0');
+    assert.equal(got['x-prop-xds.listener_direction'], '2', "the listener's direction: OUTBOUND");
     assert.equal(got['x-prop-request.size'], '5', 'from content-length, before the body arrives');
     assert.match(String(got['x-prop-connection_id']), /^\d+$/);
   });

@@ -113,6 +113,8 @@ const listener = z
     protocol: z.enum(['http1', 'h2c', 'auto']).default('auto'),
     tls: z.object({ certFile: z.string(), keyFile: z.string() }).strict().optional(),
     labels: z.record(z.string(), z.string()).default({}),
+    /** Envoy's traffic direction, what filters read as listener_direction (Istio's stats tell sidecar sides apart by it). */
+    direction: z.enum(['UNSPECIFIED', 'INBOUND', 'OUTBOUND']).default('UNSPECIFIED'),
     routes: z.array(route).optional(),
   })
   .strict();

@@ -104,6 +104,8 @@ class Generation {
   }
 }
 
+const TRAFFIC_DIRECTION = { UNSPECIFIED: 0, INBOUND: 1, OUTBOUND: 2 } as const;
+
 interface GenEnv extends StreamEnv {
   /**
    * Streams in flight. A count, not a Set of them: a Set with one add and one delete per request keeps
@@ -397,6 +399,7 @@ export class Gateway {
     const c = gen.resolved.config;
     const env: GenEnv = {
       listenerName: lc.name,
+      listenerDirection: TRAFFIC_DIRECTION[lc.direction],
       routes: new RouteTable(lc.routes ?? c.routes),
       plugins: gen.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin),
       clusters: gen.clusters,

@@ -29,6 +29,8 @@ export type DownstreamRes = ServerResponse | Http2ServerResponse;
 /** What a stream needs from its listener and the gateway. */
 export interface StreamEnv {
   listenerName: string;
+  /** listener_direction: 0 unspecified, 1 inbound, 2 outbound (Envoy's TrafficDirection). */
+  listenerDirection: number;
   routes: RouteTable;
   plugins: readonly Plugin[];
   clusters: ClusterManager;
@@ -98,7 +100,7 @@ export class ProxyStream implements SlotHost {
       requestBodySize: 0,
       responseBodySize: 0,
       connection: connectionInfo(socket, scheme),
-      listenerDirection: 0,
+      listenerDirection: env.listenerDirection,
     };
     this.requestHeaders = requestHeaderMap(
       {
