@@ -285,8 +285,8 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
     await shutdown(proxy, down, up, auth);
   });
 
-  /** A proxy with kitchen_sink in front of an auth service that answers 200 only once `answer()` is called. */
-  async function behindSlowAuth(route: Record<string, unknown> = {}) {
+  /** A proxy with `filter` in front of an auth service that answers 200 only once `answer()` is called. */
+  async function behindSlowAuth(route: Record<string, unknown> = {}, filter = 'kitchen_sink', upstream = up) {
     let answer: () => void = () => {};
     const answered = new Promise<void>((resolve) => {
       answer = resolve;
@@ -296,12 +296,12 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('authorized');
     });
-    const base = basicConfig(up.port, [wasmFilter('kitchen', fixture('kitchen_sink'))]);
+    const base = basicConfig(upstream.port, [wasmFilter('probe', fixture(filter))]);
     const p = await startProxy({
       ...base,
       routes: [{ ...base.routes[0], ...route }],
       clusters: [
-        { name: 'upstream', endpoints: [`127.0.0.1:${up.port}`] },
+        { name: 'upstream', endpoints: [`127.0.0.1:${upstream.port}`] },
         { name: 'auth_cluster', endpoints: [`127.0.0.1:${slowAuth.port}`] },
       ],
     });
@@ -349,6 +349,30 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
     } finally {
       answer();
       await shutdown(p, slowAuth);
+    }
+  });
+
+  it('a response held by a filter stopped on its headers: the upstream is not read past the limit, then all of it goes', async () => {
+    const big = 'y'.repeat(256 * 1024);
+    const bigUp = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(big);
+    });
+    const { p, slowAuth, answer } = await behindSlowAuth(
+      { bufferLimitBytes: 1024 },
+      'response_callout',
+      bigUp,
+    );
+    try {
+      const pending = h1(p.port(), '/big', { headers: { 'x-request-id': 'held-response' } });
+      await slowAuth.waitForStarted(1);
+      answer();
+      const res = await pending;
+      assert.equal(res.status, 200, 'held by flow control, not answered 500');
+      assert.equal(res.body.length, big.length);
+    } finally {
+      answer();
+      await shutdown(p, slowAuth, bigUp);
     }
   });
 

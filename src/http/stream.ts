@@ -53,6 +53,8 @@ export class ProxyStream implements SlotHost {
   clusterName: string | undefined;
   upstream: UpstreamRequest | undefined;
   private upstreamPaused = false;
+  /** The upstream is not read while a filter stopped on response headers holds more than the buffer limit. */
+  private responseHeldByFilter = false;
   /** The client's body is paused until the upstream takes more (flow control). */
   private requestPausedForUpstream = false;
   /** The client's body is not read while a filter stopped on headers holds more than the buffer limit. */
@@ -323,21 +325,40 @@ export class ProxyStream implements SlotHost {
       .slice(offset)
       .map((s) => s.responseStage);
     const forLocalReply = this.answeringLocally;
-    this.responsePipeline = new FilterPipeline(stages, this.downstreamSink(), this.bufferLimit, () => {
-      // A filter that buffers past the limit the very reply sent for an overflow (or any local reply)
-      // would be answered again and again: the stream is reset instead.
-      if (forLocalReply) this.reset();
-      else
-        this.localReply(
-          {
-            status: 500,
-            details: 'response_payload_too_large',
-            body: enc('Internal Server Error'),
-            headers: [],
+    this.responsePipeline = new FilterPipeline(
+      stages,
+      this.downstreamSink(),
+      this.bufferLimit,
+      () => {
+        // A filter that buffers past the limit the very reply sent for an overflow (or any local reply)
+        // would be answered again and again: the stream is reset instead.
+        if (forLocalReply) this.reset();
+        else
+          this.localReply(
+            {
+              status: 500,
+              details: 'response_payload_too_large',
+              body: enc('Internal Server Error'),
+              headers: [],
+            },
+            -1,
+          );
+      },
+      // What a filter stopped on response headers holds past the limit stops the upstream being read (a
+      // local reply has no upstream: there, holding past the limit is an overflow).
+      forLocalReply
+        ? undefined
+        : {
+            high: () => {
+              this.responseHeldByFilter = true;
+              this.upstream?.pause();
+            },
+            low: () => {
+              this.responseHeldByFilter = false;
+              if (!this.upstreamPaused) this.upstream?.resume();
+            },
           },
-          -1,
-        );
-    });
+    );
   }
 
   private routerSink(): PipelineSink {
@@ -595,7 +616,7 @@ export class ProxyStream implements SlotHost {
     up.pause();
     this.res.once('drain', () => {
       this.upstreamPaused = false;
-      up.resume();
+      if (!this.responseHeldByFilter) up.resume();
     });
   }
 
