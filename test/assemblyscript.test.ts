@@ -33,6 +33,32 @@ describe('as_filter.wasm (AssemblyScript SDK, ABI 0.2.0)', () => {
     assert.deepEqual(info(h), ['as config: ']);
   });
 
+  it("an HTTP callout the SDK's way: the answer comes to the root context, which goes back to the stream", async () => {
+    const h = await loadFilter({ wasm: AS_FILTER, clusters: ['auth'] });
+    const s = h.newStream();
+    assert.equal(
+      s.sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a', 'x-as-callout': 'auth' }),
+      1,
+    );
+    const call = h.httpCalls[0];
+    assert.equal(call.cluster, 'auth');
+    assert.equal(call.headers[':path'], '/check');
+    // The SDK reads proxy_on_http_call_response's id as its root context's (getRootContext): the id of the
+    // stream there would trap it.
+    call.respond({ headers: { ':status': '200', 'x-a': 'b' }, body: 'ok' });
+    assert.equal(s.requestHeaders['x-as-answer'], '2 headers, 2 bytes');
+    assert.equal(s.request.continues, 1);
+    assert.equal(h.state, 'ready');
+    assertNoAbort(h.logs);
+  });
+
+  it('stopping the plugin does not trap the SDK (no proxy_on_log for the root context, as in Envoy)', async () => {
+    const h = await loadFilter({ wasm: AS_FILTER });
+    h.close();
+    assert.equal(h.plugin.vm.failure, undefined);
+    assertNoAbort(h.logs);
+  });
+
   it('a UTF-8 configuration arrives intact', async () => {
     const h = await loadFilter({ wasm: AS_FILTER, pluginConfig: 'héllo → wörld' });
     assert.deepEqual(info(h), ['as config: héllo → wörld']);
