@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseConfig } from '../src/control/load-config.js';
 import { applyPluginSpecs } from '../src/control/plugin-set.js';
 import type { PluginSpec } from '../src/control/plugin-spec.js';
 import {
@@ -347,5 +348,44 @@ describe('sandbox settings across configuration changes', () => {
     const [a, b, c] = r.plugins.map((l) => l.plugin);
     assert.equal(a.vm, b.vm);
     assert.notEqual(a.vm, c.vm);
+  });
+});
+
+describe("Envoy's capability_restriction_config", () => {
+  const config = (allowed: Record<string, object>) =>
+    parseConfig(
+      JSON.stringify({
+        listeners: [{ name: 'main', port: 0 }],
+        routes: [{ match: { prefix: '/' }, directResponse: { status: 200 } }],
+        plugins: [
+          {
+            wasm: {
+              name: 'p',
+              vm_config: { code: { local: { filename: '/x.wasm' } } },
+              capability_restriction_config: { allowed_capabilities: allowed },
+            },
+          },
+        ],
+      }),
+      'envoy.yaml',
+      '/',
+    ).plugins[0];
+
+  it('an empty list restricts nothing; names (functions and callbacks) make an Envoy-style restriction', () => {
+    assert.equal(config({}).capabilities, undefined);
+    assert.deepEqual(config({ proxy_log: {}, proxy_on_request_headers: {} }).capabilities, {
+      allow: ['proxy_log', 'proxy_on_request_headers'],
+      onViolation: 'error',
+      style: 'envoy',
+    });
+    const caps = resolveCapabilities({ allow: ['proxy_log'], onViolation: 'error', style: 'envoy' });
+    assert.equal(caps.allowed.has('proxy_done'), false, 'nothing allowed implicitly, as cpp-host');
+  });
+
+  it('a name that is neither a host function nor a callback is a configuration error', () => {
+    assert.throws(
+      () => config({ proxy_frobnicate: {} }),
+      /proxy_frobnicate.*unknown host function or proxy_on_\* callback/s,
+    );
   });
 });

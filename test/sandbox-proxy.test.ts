@@ -351,25 +351,38 @@ describe('wasmgate run: sandbox settings it refuses', () => {
     assert.match(r.stderr, /pluginDefaults\.limits\.memoryMiB/);
   });
 
-  it("Envoy's capability_restriction_config refuses a module that imports more", async () => {
-    const r = await runProxyExpectingExit({
-      ...basicConfig(1),
-      plugins: [
-        withSandbox(wasmFilter('restricted', PROBE), {
+  it("Envoy's capability_restriction_config as cpp-host serves it: stubs answer INTERNAL_FAILURE, callbacks left out are not called", async () => {
+    const up = await startUpstream();
+    const p = await startProxy(
+      basicConfig(up.port, [
+        withSandbox(wasmFilter('restricted', fixture('status_probe')), {
           capability_restriction_config: {
             allowed_capabilities: {
               proxy_log: {},
-              proxy_get_buffer_bytes: {},
-              proxy_get_header_map_pairs: {},
+              proxy_on_configure: {},
+              proxy_define_metric: {},
+              proxy_increment_metric: {},
             },
           },
         }),
-      ],
-    });
-    assert.equal(r.code, 1, r.stderr);
-    assert.match(
-      r.stderr,
-      /restricted.*imports host functions its capabilities do not allow: .*env\.proxy_http_call \(http_call\)/,
+      ]),
     );
+    try {
+      const line = await p.waitFor("the probe's configure line", () =>
+        p.logs().find((l) => l.plugin === 'restricted' && String(l.msg).startsWith('R')),
+      );
+      const statuses = [...String(line.msg).slice(1)].map((c) => c.charCodeAt(0) - 65);
+      // register / resolve queue, continue, close, local reply: not allowed, INTERNAL_FAILURE (10); metrics allowed.
+      assert.deepEqual(statuses, [10, 10, 10, 10, 10, 0, 2, 0]);
+      // proxy_on_request_headers is not in the list: never called, the request goes through untouched.
+      const res = await h1(p.port(), '/', { headers: { 'x-request-id': 'restricted-1' } });
+      assert.equal(res.status, 200);
+      assert.equal(
+        p.logs().some((l) => l.plugin === 'restricted' && String(l.msg).startsWith('H')),
+        false,
+      );
+    } finally {
+      await shutdown(p, up);
+    }
   });
 });

@@ -141,11 +141,11 @@ function envoySandbox(c: EnvoyWasmConfig): SandboxSettings {
   if (c.limits) out.limits = c.limits;
   if (c.trace !== undefined) out.trace = c.trace;
   if (c.capabilities) out.capabilities = c.capabilities;
-  else if (c.capability_restriction_config)
-    out.capabilities = {
-      allow: Object.keys(c.capability_restriction_config.allowed_capabilities),
-      onViolation: 'refuse',
-    };
+  else if (c.capability_restriction_config) {
+    // As Envoy: an empty allow-list restricts nothing.
+    const allow = Object.keys(c.capability_restriction_config.allowed_capabilities);
+    if (allow.length > 0) out.capabilities = { allow, onViolation: 'error', style: 'envoy' };
+  }
   const sanitize = sanitizeFrom(c.sanitize);
   if (sanitize) out.sanitize = sanitize;
   return out;

@@ -2,7 +2,8 @@
 // refused with its path, before anything starts.
 
 import { z } from 'zod';
-import { capabilityNames } from '../host/capabilities.js';
+import { capabilityNames, isGatedCallback } from '../host/capabilities.js';
+import { hostcallNames } from '../host/hostcalls/index.js';
 import { MAX_MEMORY_MIB } from '../host/limits.js';
 import { sandboxFromAnnotations } from './sandbox-settings.js';
 
@@ -122,6 +123,7 @@ const listener = z
 // ---- sandboxing (wasmgate extensions): limits, trace, capabilities, sanitize --------------------------
 
 const CAPABILITY_NAMES = new Set(capabilityNames());
+const HOST_FUNCTIONS = new Set([...hostcallNames().env, ...hostcallNames().wasi]);
 
 export const limitsSchema = z
   .object({
@@ -157,15 +159,23 @@ export const sanitizeSchema = z.union([
     .strict(),
 ]);
 
-/** Envoy's capability_restriction_config: allowed host functions by name (their SanitizationConfig is ignored). */
+/**
+ * Envoy's capability_restriction_config: allowed host functions and callbacks by name (their
+ * SanitizationConfig is ignored, as in Envoy). Names are checked here, each error at its own key (a key
+ * refinement inside the record would be reported as a bare "Invalid input").
+ */
 const capabilityRestrictionSchema = z
-  .object({
-    allowed_capabilities: z.record(
-      z.string().refine((n) => CAPABILITY_NAMES.has(n), { message: 'unknown host function' }),
-      z.unknown(),
-    ),
-  })
-  .strict();
+  .object({ allowed_capabilities: z.record(z.string(), z.unknown()) })
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const name of Object.keys(c.allowed_capabilities))
+      if (!HOST_FUNCTIONS.has(name) && !isGatedCallback(name))
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown host function or proxy_on_* callback "${name}"`,
+          path: ['allowed_capabilities', name],
+        });
+  });
 
 /** Gateway-wide defaults for every plugin: a plugin's own settings replace them field by field (limits) or whole. */
 export const pluginDefaultsSchema = z

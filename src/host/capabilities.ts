@@ -1,8 +1,10 @@
 // Capability restrictions per plugin: which host functions a module may use, by group (the spec's
-// grouping) or by function name, like Envoy's capability_restriction_config (which lists function names).
-// A module importing a function outside its allow-list is refused at load (onViolation: refuse), or the
-// function is linked to a stub that answers an error (onViolation: error): UNIMPLEMENTED for proxy_*
-// functions, ENOTCAPABLE for WASI.
+// grouping) or by function name. A module importing a function outside its allow-list is refused at load
+// (onViolation: refuse), or the function is linked to a stub that answers an error (onViolation: error):
+// UNIMPLEMENTED for proxy_* functions, ENOTCAPABLE for WASI.
+// Envoy's own capability_restriction_config (style: envoy) is served as cpp-host serves it: function and
+// callback names only, nothing allowed implicitly, a stub answering INTERNAL_FAILURE (ENOTCAPABLE for WASI)
+// for a function left out, and a callback left out never called.
 
 import { hostcallNames } from './hostcalls/index.js';
 
@@ -68,9 +70,11 @@ export const ALWAYS_ALLOWED: ReadonlySet<string> = new Set([
 export type OnViolation = 'refuse' | 'error';
 
 export interface CapabilityConfig {
-  /** Group names (see CAPABILITY_GROUPS) and/or function names. */
+  /** Group names (see CAPABILITY_GROUPS) and/or function names; with style envoy, Envoy's names. */
   allow: readonly string[];
   onViolation: OnViolation;
+  /** envoy: Envoy's capability_restriction_config (see above). */
+  style?: 'envoy';
 }
 
 /** The resolved restriction: the function names allowed. */
@@ -78,6 +82,12 @@ export interface Capabilities {
   allow: readonly string[];
   onViolation: OnViolation;
   allowed: ReadonlySet<string>;
+  style?: 'envoy';
+}
+
+/** A module callback cpp-host gates by capability (the allocator is not one). */
+export function isGatedCallback(name: string): boolean {
+  return name.startsWith('proxy_on_') && name !== 'proxy_on_memory_allocate';
 }
 
 const GROUP_OF = new Map<string, string>();
@@ -96,9 +106,17 @@ export function capabilityNames(): string[] {
 
 /** Resolves an allow-list; throws naming an unknown entry. */
 export function resolveCapabilities(config: CapabilityConfig): Capabilities {
-  const allowed = new Set(ALWAYS_ALLOWED);
   const { env, wasi } = hostcallNames();
   const functions = new Set([...env, ...wasi]);
+  if (config.style === 'envoy') {
+    for (const entry of config.allow)
+      if (!functions.has(entry) && !isGatedCallback(entry))
+        throw new RangeError(
+          `unknown capability "${entry}": expected a host function or proxy_on_* callback name`,
+        );
+    return { allow: [...config.allow], onViolation: 'error', allowed: new Set(config.allow), style: 'envoy' };
+  }
+  const allowed = new Set(ALWAYS_ALLOWED);
   for (const entry of config.allow) {
     const group = CAPABILITY_GROUPS[entry];
     if (group) for (const n of group) allowed.add(n);

@@ -4,7 +4,7 @@
 import type { AbiVersion } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 import { GuestMemory } from '../abi/memory.js';
-import type { Capabilities } from './capabilities.js';
+import { type Capabilities, isGatedCallback } from './capabilities.js';
 import type { Context } from './context.js';
 import { ContextTable } from './context-table.js';
 import { CpuLimitError, type FrameSymbolizer, ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
@@ -225,8 +225,12 @@ export class WasmVm {
   private bind(instance: WebAssembly.Instance): void {
     const ex = instance.exports as Record<string, unknown>;
     this.memory = new GuestMemory(ex.memory as WebAssembly.Memory);
+    // Under Envoy's capability_restriction_config a callback left out of it is never called (cpp-host
+    // does not look it up): as if the module did not export it.
+    const caps = this.capabilities?.style === 'envoy' ? this.capabilities.allowed : undefined;
     for (const [name, value] of Object.entries(ex))
-      if (typeof value === 'function') this.fns[name] = value as GuestFn;
+      if (typeof value === 'function' && !(caps && isGatedCallback(name) && !caps.has(name)))
+        this.fns[name] = value as GuestFn;
     // malloc first, as cpp-host looks them up (TinyGo modules export both).
     this.alloc = this.fns.malloc ?? this.fns.proxy_on_memory_allocate;
   }

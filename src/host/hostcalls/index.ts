@@ -66,11 +66,21 @@ export function hostcallNames(): { env: string[]; wasi: string[] } {
 
 /**
  * A function the plugin's capabilities do not allow (onViolation: error): it answers an error status
- * (UNIMPLEMENTED, or ENOTCAPABLE for WASI), warns once per function and counts each call.
+ * (UNIMPLEMENTED, INTERNAL_FAILURE under Envoy's capability_restriction_config as cpp-host's stubs answer,
+ * or ENOTCAPABLE for WASI), warns once per function and counts each call.
  */
 function denied(vm: WasmVm, name: string, wasi: boolean): (...args: never[]) => number {
   let warned = false;
-  const answer: number = wasi ? WasiErrno.Notcapable : Status.Unimplemented;
+  const answer: number = wasi
+    ? WasiErrno.Notcapable
+    : vm.capabilities?.style === 'envoy'
+      ? Status.InternalFailure
+      : Status.Unimplemented;
+  const answerName = wasi
+    ? 'ENOTCAPABLE'
+    : answer === Status.InternalFailure
+      ? 'INTERNAL_FAILURE'
+      : 'UNIMPLEMENTED';
   return () => {
     const ctx = vm.current;
     if (ctx) ctx.plugin.capabilityDenials++;
@@ -82,7 +92,7 @@ function denied(vm: WasmVm, name: string, wasi: boolean): (...args: never[]) => 
         plugin: ctx?.plugin.name,
         vmId: vm.vmId,
         contextId: ctx?.id,
-        message: `capability denied: ${name} is not allowed for this plugin (answered ${wasi ? 'ENOTCAPABLE' : 'UNIMPLEMENTED'})`,
+        message: `capability denied: ${name} is not allowed for this plugin (answered ${answerName})`,
       });
     }
     return answer;
