@@ -25,17 +25,27 @@ const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
 const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
 
 /** A module of `() -> ()` functions exported under `funcs`, with a memory defined, or imported from env. */
+/** A module exporting `funcs` (malloc as (i32) -> i32, as Envoy wants it; the others () -> ()) and a memory. */
 function moduleBytes(funcs: string[], memory: 'exported' | 'imported'): Uint8Array {
-  const type = section(1, vec([[0x60, 0x00, 0x00]]));
+  const type = section(
+    1,
+    vec([
+      [0x60, 0x00, 0x00],
+      [0x60, 0x01, 0x7f, 0x01, 0x7f],
+    ]),
+  );
   const imports =
     memory === 'imported' ? section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, 0x01]])) : [];
-  const functions = section(3, vec(funcs.map(() => [0x00])));
+  const functions = section(3, vec(funcs.map((f) => [f === 'malloc' ? 0x01 : 0x00])));
   const memories = memory === 'exported' ? section(5, vec([[0x00, 0x01]])) : [];
   const exports = section(
     7,
     vec([...funcs.map((f, i) => [...name(f), 0x00, i]), [...name('memory'), 0x02, 0x00]]),
   );
-  const code = section(10, vec(funcs.map(() => [0x02, 0x00, 0x0b])));
+  const code = section(
+    10,
+    vec(funcs.map((f) => (f === 'malloc' ? [0x04, 0x00, 0x20, 0x00, 0x0b] : [0x02, 0x00, 0x0b]))),
+  );
   return Uint8Array.from([
     ...WASM_MAGIC,
     ...WASM_VERSION,

@@ -57,8 +57,17 @@ describe('modules the host refuses', () => {
     const { error, path } = await refusal('bad_import_signature');
     assert.equal(
       error.message,
-      `${path}: import signature mismatch (Envoy refuses to link it too): env.proxy_log is imported with ` +
-        '2 parameters and 1 result, the host function has 3 and 1',
+      `${path}: signature mismatch (Envoy refuses to link the module too): import env.proxy_log is declared ` +
+        'with 2 parameters and 1 result, the host function has 3 and 1',
+    );
+  });
+
+  it('bad_export_signature: a callback with other parameters than the ABI says is refused', async () => {
+    const { error, path } = await refusal('bad_export_signature');
+    assert.equal(
+      error.message,
+      `${path}: signature mismatch (Envoy refuses to link the module too): export proxy_on_request_headers ` +
+        'has 2 parameters and 1 result, ABI 0.2.1 wants 3 and 1',
     );
   });
 

@@ -2,12 +2,12 @@
 // the host can serve every import — refusing, with the symbol named, what Envoy would refuse.
 
 import { createHash } from 'node:crypto';
-import { ABI_MARKERS, AbiVersion } from '../abi/constants.js';
+import { ABI_MARKERS, type AbiVersion } from '../abi/constants.js';
 import { debugLineLookup, type LineLookup } from './debug-lines.js';
 import { ModuleError } from './errors.js';
-import { envSignature, providesImport } from './hostcalls/index.js';
-import { functionImportSignatures } from './import-signatures.js';
+import { providesImport } from './hostcalls/index.js';
 import { type InstrumentOptions, instrument, MemoryLimitError, type OffsetMap } from './instrument.js';
+import { checkLinkable } from './link-checks.js';
 
 export interface CompiledModule {
   module: WebAssembly.Module;
@@ -152,37 +152,6 @@ async function compileUncached(bytes: Uint8Array, source: string, sha256: string
   return validateModule(module, { source, sha256, size: bytes.length, bytes });
 }
 
-/** Host functions cpp-host links only for some ABI versions (WasmBase::registerCallbacks). */
-const ABI_ONLY: Readonly<Record<string, readonly AbiVersion[]>> = {
-  proxy_get_configuration: [AbiVersion.V0_1_0],
-  proxy_continue_request: [AbiVersion.V0_1_0],
-  proxy_continue_response: [AbiVersion.V0_1_0],
-  proxy_clear_route_cache: [AbiVersion.V0_1_0],
-  proxy_continue_stream: [AbiVersion.V0_2_0, AbiVersion.V0_2_1],
-  proxy_close_stream: [AbiVersion.V0_2_0, AbiVersion.V0_2_1],
-  proxy_get_log_level: [AbiVersion.V0_2_1],
-};
-
-const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-
-/** Imports whose signature is not the host function's are refused, as Envoy's V8 refuses to link them. */
-function checkImportSignatures(bytes: Uint8Array, source: string): void {
-  const wrong: string[] = [];
-  for (const sig of functionImportSignatures(bytes) ?? []) {
-    if (sig.module !== 'env') continue;
-    const host = envSignature(sig.name);
-    if (!host || (host.params === sig.params && host.results === sig.results)) continue;
-    wrong.push(
-      `env.${sig.name} is imported with ${count(sig.params, 'parameter')} and ${count(sig.results, 'result')}, the host function has ${host.params} and ${host.results}`,
-    );
-  }
-  if (wrong.length > 0)
-    throw new ModuleError(
-      `import signature mismatch (Envoy refuses to link it too): ${wrong.join('; ')}`,
-      source,
-    );
-}
-
 export function validateModule(
   module: WebAssembly.Module,
   meta: { source: string; sha256: string; size: number; bytes?: Uint8Array },
@@ -212,17 +181,7 @@ export function validateModule(
     const names = unknown.map((i) => `${i.module}.${i.name}${i.kind !== 'function' ? ` (${i.kind})` : ''}`);
     throw new ModuleError(`unknown import${names.length > 1 ? 's' : ''}: ${names.join(', ')}`, meta.source);
   }
-  const wrongAbi = imports.filter(
-    (i) => i.module === 'env' && ABI_ONLY[i.name] && !ABI_ONLY[i.name].includes(abiVersions[0]),
-  );
-  if (wrongAbi.length > 0) {
-    const names = wrongAbi.map((i) => `env.${i.name} (ABI ${ABI_ONLY[i.name].join(' / ')} only)`);
-    throw new ModuleError(
-      `import${names.length > 1 ? 's' : ''} of another ABI version: ${names.join(', ')}; the module is ABI ${abiVersions[0]}, and Envoy does not link ${names.length > 1 ? 'them' : 'it'} for it either`,
-      meta.source,
-    );
-  }
-  if (meta.bytes) checkImportSignatures(meta.bytes, meta.source);
+  checkLinkable(imports, meta.bytes, abiVersions[0], meta.source);
   return {
     module,
     abiVersion: abiVersions[0],

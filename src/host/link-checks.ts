@@ -1,0 +1,111 @@
+// What Envoy would refuse to link, refused at load here too, so that a module that loads in wasmgate loads in
+// Envoy: host functions of another ABI version (cpp-host links some only for their version), imports whose
+// signature is not the host function's, and callbacks whose signature is not the ABI's.
+
+import { AbiVersion } from '../abi/constants.js';
+import { ModuleError } from './errors.js';
+import { envSignature } from './hostcalls/index.js';
+import { type FunctionSignature, moduleSignatures } from './module-signatures.js';
+
+/** Host functions cpp-host links only for some ABI versions (WasmBase::registerCallbacks). */
+const ABI_ONLY: Readonly<Record<string, readonly AbiVersion[]>> = {
+  proxy_get_configuration: [AbiVersion.V0_1_0],
+  proxy_continue_request: [AbiVersion.V0_1_0],
+  proxy_continue_response: [AbiVersion.V0_1_0],
+  proxy_clear_route_cache: [AbiVersion.V0_1_0],
+  proxy_continue_stream: [AbiVersion.V0_2_0, AbiVersion.V0_2_1],
+  proxy_close_stream: [AbiVersion.V0_2_0, AbiVersion.V0_2_1],
+  proxy_get_log_level: [AbiVersion.V0_2_1],
+};
+
+const sig = (params: number, results: number): FunctionSignature => ({ params, results });
+
+/** The callbacks' signatures as cpp-host looks them up (getFunctions); the 0.1.0 headers callbacks differ. */
+const CALLBACKS: Readonly<Record<string, FunctionSignature>> = {
+  proxy_on_context_create: sig(2, 0),
+  proxy_on_vm_start: sig(2, 1),
+  proxy_on_configure: sig(2, 1),
+  proxy_on_tick: sig(1, 0),
+  proxy_on_queue_ready: sig(2, 0),
+  proxy_on_new_connection: sig(1, 1),
+  proxy_on_downstream_data: sig(3, 1),
+  proxy_on_upstream_data: sig(3, 1),
+  proxy_on_downstream_connection_close: sig(2, 0),
+  proxy_on_upstream_connection_close: sig(2, 0),
+  proxy_on_request_headers: sig(3, 1),
+  proxy_on_request_body: sig(3, 1),
+  proxy_on_request_trailers: sig(2, 1),
+  proxy_on_request_metadata: sig(2, 1),
+  proxy_on_response_headers: sig(3, 1),
+  proxy_on_response_body: sig(3, 1),
+  proxy_on_response_trailers: sig(2, 1),
+  proxy_on_response_metadata: sig(2, 1),
+  proxy_on_done: sig(1, 1),
+  proxy_on_log: sig(1, 0),
+  proxy_on_delete: sig(1, 0),
+  proxy_on_http_call_response: sig(5, 0),
+  proxy_on_grpc_receive_initial_metadata: sig(3, 0),
+  proxy_on_grpc_receive: sig(3, 0),
+  proxy_on_grpc_receive_trailing_metadata: sig(3, 0),
+  proxy_on_grpc_close: sig(3, 0),
+  proxy_on_foreign_function: sig(3, 0),
+  proxy_on_memory_allocate: sig(1, 1),
+  malloc: sig(1, 1),
+  _initialize: sig(0, 0),
+  _start: sig(0, 0),
+  main: sig(2, 1),
+};
+
+const ABI_010_HEADERS = sig(2, 1);
+
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+const describe = (s: FunctionSignature) =>
+  `${count(s.params, 'parameter')} and ${count(s.results, 'result')}`;
+
+export function checkLinkable(
+  imports: ReadonlyArray<{ module: string; name: string }>,
+  bytes: Uint8Array | undefined,
+  abi: AbiVersion,
+  source: string,
+): void {
+  const wrongAbi = imports.filter(
+    (i) => i.module === 'env' && ABI_ONLY[i.name] && !ABI_ONLY[i.name].includes(abi),
+  );
+  if (wrongAbi.length > 0) {
+    const names = wrongAbi.map((i) => `env.${i.name} (ABI ${ABI_ONLY[i.name].join(' / ')} only)`);
+    throw new ModuleError(
+      `import${names.length > 1 ? 's' : ''} of another ABI version: ${names.join(', ')}; the module is ABI ${abi}, and Envoy does not link ${names.length > 1 ? 'them' : 'it'} for it either`,
+      source,
+    );
+  }
+  const signatures = bytes ? moduleSignatures(bytes) : undefined;
+  if (!signatures) return;
+  const wrong: string[] = [];
+  for (const s of signatures.imports) {
+    if (s.module !== 'env') continue;
+    const host = envSignature(s.name);
+    if (host && (host.params !== s.params || host.results !== s.results))
+      wrong.push(
+        `import env.${s.name} is declared with ${describe(s)}, the host function has ${host.params} and ${host.results}`,
+      );
+  }
+  const exported = signatures.exports;
+  // cpp-host looks up main only beside _initialize, _start only without it, proxy_on_memory_allocate only
+  // without malloc: only those it looks up must have the right signature.
+  const unused = new Set<string>(exported.has('_initialize') ? ['_start'] : ['main']);
+  if (exported.has('malloc')) unused.add('proxy_on_memory_allocate');
+  for (const [name, s] of exported) {
+    if (unused.has(name)) continue;
+    const headers = name === 'proxy_on_request_headers' || name === 'proxy_on_response_headers';
+    const expected = headers && abi === AbiVersion.V0_1_0 ? ABI_010_HEADERS : CALLBACKS[name];
+    if (expected && (expected.params !== s.params || expected.results !== s.results))
+      wrong.push(
+        `export ${name} has ${describe(s)}, ABI ${abi} wants ${expected.params} and ${expected.results}`,
+      );
+  }
+  if (wrong.length > 0)
+    throw new ModuleError(
+      `signature mismatch (Envoy refuses to link the module too): ${wrong.join('; ')}`,
+      source,
+    );
+}
