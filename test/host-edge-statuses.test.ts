@@ -82,6 +82,54 @@ describe('host call edge cases, as Envoy answers them', () => {
     );
   });
 
+  it('a call made in proxy_on_log goes with the stream: cancelled when it ends', async () => {
+    const h = await loadFilter({ wasm: fixture('log_callout'), clusters: ['logs'] });
+    const s = h.newStream();
+    s.sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    s.complete();
+    assert.equal(h.httpCalls.length, 0, 'no call outlives its stream (nor answers a deleted root)');
+  });
+
+  it('a trap in the answer a paused stream waits for applies the failure policy to that stream', async () => {
+    const request = { ':method': 'GET', ':path': '/', ':authority': 'a' };
+    const closed = await loadFilter({ wasm: fixture('callout_trap'), clusters: ['auth'] });
+    const a = closed.newStream();
+    assert.equal(a.sendRequestHeaders(request), 1);
+    closed.httpCalls[0].respond({ headers: { ':status': '200' } });
+    assert.equal(a.localResponse?.status, 503, 'FAIL_CLOSE: answered, not left waiting');
+    assert.equal(a.localResponse?.details, 'wasm_fail_stream');
+    const open = await loadFilter({
+      wasm: fixture('callout_trap'),
+      clusters: ['auth'],
+      failStrategy: 'FAIL_OPEN',
+    });
+    const b = open.newStream();
+    assert.equal(b.sendRequestHeaders(request), 1);
+    open.httpCalls[0].respond({ headers: { ':status': '200' } });
+    assert.equal(b.requestPaused, false, 'FAIL_OPEN: the request goes on without the filter');
+    assert.equal(b.localResponse, undefined);
+  });
+
+  it('sanitized headers stay hidden from request.headers when a name repeats (the joined map)', async () => {
+    const h = await loadFilter({
+      wasm: fixture('props_probe'),
+      pluginConfig: 'getm:request/headers',
+      sanitize: { headers: ['authorization'] },
+    });
+    const s = h.newStream();
+    s.sendRequestHeaders([
+      [':method', 'GET'],
+      [':path', '/'],
+      [':authority', 'a'],
+      ['authorization', 'secret'],
+      ['x-a', '1'],
+      ['x-a', '2'],
+    ]);
+    const seen = s.requestHeaders['x-prop-request.headers'];
+    assert.match(seen, /x-a=1,2/);
+    assert.doesNotMatch(seen, /authorization|secret/);
+  });
+
   it('the proxy records local reply details without whitespace, as Envoy does', async () => {
     const up = await startUpstream();
     const p = await startProxy(basicConfig(up.port, [wasmFilter('probe', PROBE)]));

@@ -24,8 +24,8 @@ const name = (s: string) => [...leb(s.length), ...Buffer.from(s)];
 const vec = (items: number[][]) => [...leb(items.length), ...items.flat()];
 const section = (id: number, body: number[]) => [id, ...leb(body.length), ...body];
 
-/** A module of `() -> ()` functions exported under `funcs`, with a memory defined, or imported from env. */
-/** A module exporting `funcs` (malloc as (i32) -> i32, as Envoy wants it; the others () -> ()) and a memory. */
+/** A module exporting `funcs` (malloc as (i32) -> i32, as Envoy wants it; the others () -> ()) and a memory,
+ * defined or imported from env. */
 function moduleBytes(funcs: string[], memory: 'exported' | 'imported'): Uint8Array {
   const type = section(
     1,

@@ -3,6 +3,7 @@
 // callout, and the order of several WasmPlugins.
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { fixture } from './support/fixtures.js';
 import {
@@ -286,7 +287,12 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
   });
 
   /** A proxy with `filter` in front of an auth service that answers 200 only once `answer()` is called. */
-  async function behindSlowAuth(route: Record<string, unknown> = {}, filter = 'kitchen_sink', upstream = up) {
+  async function behindSlowAuth(
+    route: Record<string, unknown> = {},
+    filter = 'kitchen_sink',
+    upstream = up,
+    allowOnHeadersStopIteration = false,
+  ) {
     let answer: () => void = () => {};
     const answered = new Promise<void>((resolve) => {
       answer = resolve;
@@ -296,7 +302,9 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('authorized');
     });
-    const base = basicConfig(upstream.port, [wasmFilter('probe', fixture(filter))]);
+    const base = basicConfig(upstream.port, [
+      wasmFilter('probe', fixture(filter), { allowOnHeadersStopIteration }),
+    ]);
     const p = await startProxy({
       ...base,
       routes: [{ ...base.routes[0], ...route }],
@@ -373,6 +381,69 @@ describe('proxy: pause, HTTP callout, continue (kitchen_sink callout)', () => {
     } finally {
       answer();
       await shutdown(p, slowAuth, bigUp);
+    }
+  });
+
+  it('a request held past the limit, then denied: the rest of its body is read and the connection serves the next one', async () => {
+    const deny = await startUpstream(async (_req, res) => {
+      await new Promise((r) => setTimeout(r, 200)); // the client's body backs up meanwhile
+      res.writeHead(403);
+      res.end('no');
+    });
+    const base = basicConfig(up.port, [
+      wasmFilter('auth', fixture('example_request_auth'), {
+        configuration: JSON.stringify({ cluster: 'auth', path: '/check' }),
+      }),
+    ]);
+    const p = await startProxy({
+      ...base,
+      routes: [{ ...base.routes[0], bufferLimitBytes: 1024 }],
+      clusters: [...base.clusters, { name: 'auth', endpoints: [`127.0.0.1:${deny.port}`] }],
+    });
+    const s = connect(p.port(), '127.0.0.1');
+    try {
+      await new Promise((r) => s.once('connect', r));
+      let got = '';
+      let answers = 0;
+      const twoAnswers = new Promise<void>((resolve) =>
+        s.on('data', (d) => {
+          got += d.toString();
+          answers = got.split('HTTP/1.1 403').length - 1;
+          if (answers === 2) resolve();
+        }),
+      );
+      const size = 4 * 1024 * 1024;
+      s.write(`POST /x HTTP/1.1\r\nhost: a\r\ncontent-length: ${size}\r\n\r\n`);
+      s.write(Buffer.alloc(size, 'x'));
+      // Pipelined after the body (and denied too): answered only if the proxy reads the rest of the first
+      // request's body after denying it.
+      s.write('GET /next HTTP/1.1\r\nhost: a\r\n\r\n');
+      const stalled = new Promise<void>((_, reject) => {
+        const t = setTimeout(
+          () => reject(new Error(`${answers} of 2 answers after 10 s: the connection stalled`)),
+          10_000,
+        );
+        void twoAnswers.then(() => clearTimeout(t));
+      });
+      await Promise.race([twoAnswers, stalled]);
+      assert.equal(answers, 2);
+    } finally {
+      s.destroy();
+      await shutdown(p, deny);
+    }
+  });
+
+  it('with allow_on_headers_stop_iteration a paused request without a body goes upstream once', async () => {
+    const { p, slowAuth, answer } = await behindSlowAuth({}, 'kitchen_sink', up, true);
+    try {
+      const pending = h1(p.port(), '/once', { headers: { 'x-scenario': 'callout', 'x-request-id': 'once' } });
+      await slowAuth.waitForStarted(1);
+      answer();
+      assert.equal((await pending).status, 200);
+      assert.equal(up.received.filter((r) => r.headers['x-request-id'] === 'once').length, 1);
+    } finally {
+      answer();
+      await shutdown(p, slowAuth);
     }
   });
 

@@ -380,6 +380,7 @@ describe("Envoy's capability_restriction_config", () => {
     });
     const caps = resolveCapabilities({ allow: ['proxy_log'], onViolation: 'error', style: 'envoy' });
     assert.equal(caps.allowed.has('proxy_done'), false, 'nothing allowed implicitly, as cpp-host');
+    assert.equal(caps.allowed.has('pthread_equal'), true, 'but the toolchain helpers cpp-host always links');
   });
 
   it('a name that is neither a host function nor a callback is a configuration error', () => {

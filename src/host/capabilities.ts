@@ -114,7 +114,9 @@ export function resolveCapabilities(config: CapabilityConfig): Capabilities {
         throw new RangeError(
           `unknown capability "${entry}": expected a host function or proxy_on_* callback name`,
         );
-    return { allow: [...config.allow], onViolation: 'error', allowed: new Set(config.allow), style: 'envoy' };
+    // cpp-host links these two toolchain helpers before its capability checks: always there.
+    const allowed = new Set(['emscripten_notify_memory_growth', 'pthread_equal', ...config.allow]);
+    return { allow: [...config.allow], onViolation: 'error', allowed, style: 'envoy' };
   }
   const allowed = new Set(ALWAYS_ALLOWED);
   for (const entry of config.allow) {

@@ -1,7 +1,7 @@
 // Contexts: one root (plugin) context per plugin in a VM, one stream context per HTTP stream.
 // Each callback into the guest goes through here, so failure policy applies in one place.
 
-import { MapType, Status } from '../abi/constants.js';
+import { MapType, Status, StreamType } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from './driver.js';
@@ -89,6 +89,7 @@ export abstract class Context {
     } finally {
       this.vm.data.httpCallResponse = undefined;
     }
+    if (this.vm.failure) this.onCalloutTrap();
   }
 
   /** Delivers a gRPC callout event (initial metadata, a message, trailing metadata), to the root as above. */
@@ -127,6 +128,7 @@ export abstract class Context {
     } finally {
       d.grpcMessage = d.grpcInitialMetadata = d.grpcTrailingMetadata = undefined;
     }
+    if (this.vm.failure) this.onCalloutTrap();
   }
 
   /** The end of a gRPC callout: its status is then readable with proxy_get_status. */
@@ -134,7 +136,11 @@ export abstract class Context {
     if (!this.grpcCalls.delete(token) || this.vm.failure) return;
     this.lastStatus = this.root.lastStatus = { code: status, message: encodeUtf8(message) };
     this.callGuestIn(this.root, 'proxy_on_grpc_close', this.root.id, token, status);
+    if (this.vm.failure) this.onCalloutTrap();
   }
+
+  /** The VM trapped in the answer to a call this context made (the stream may be waiting on it). */
+  protected onCalloutTrap(): void {}
 
   /**
    * Calls a guest callback with this context current. A trap is reported and handled by the plugin's
@@ -372,6 +378,8 @@ export class HttpContext extends Context {
       }
       if (!this.vm.failure) this.callGuest('proxy_on_done', this.id);
       if (!this.vm.failure) this.callGuest('proxy_on_delete', this.id);
+      // Calls made in those last callbacks (a log shipped from proxy_on_log, say) go with the stream too.
+      this.cancelCallouts();
     }
     this.vm.contexts.delete(this.id);
   }
@@ -404,6 +412,19 @@ export class HttpContext extends Context {
   protected override onTrap(): void {
     // failStream() runs from run(); traps in on_done/on_log only end the filter.
     this.cancelCallouts();
+  }
+
+  /**
+   * A trap in the answer to this stream's callout: the stream, likely paused for it, would wait for good. The
+   * failure policy applies now, as it would in a stream callback: FAIL_CLOSE answers 503; FAIL_OPEN lets both
+   * directions go on without the filter.
+   */
+  protected override onCalloutTrap(): void {
+    if (this.finished || this.bypass || !this.created) return;
+    if (this.failStream() === 0) {
+      this.stream.continueStream(StreamType.HttpRequest);
+      this.stream.continueStream(StreamType.HttpResponse);
+    }
   }
 
   private failStream(): number {

@@ -49,6 +49,7 @@ const CALLBACKS: Readonly<Record<string, FunctionSignature>> = {
   proxy_on_grpc_receive_trailing_metadata: sig(3, 0),
   proxy_on_grpc_close: sig(3, 0),
   proxy_on_foreign_function: sig(3, 0),
+  proxy_validate_configuration: sig(2, 1),
   proxy_on_memory_allocate: sig(1, 1),
   malloc: sig(1, 1),
   _initialize: sig(0, 0),
@@ -94,6 +95,7 @@ export function checkLinkable(
   // without malloc: only those it looks up must have the right signature.
   const unused = new Set<string>(exported.has('_initialize') ? ['_start'] : ['main']);
   if (exported.has('malloc')) unused.add('proxy_on_memory_allocate');
+  if (abi === AbiVersion.V0_1_0) unused.add('proxy_on_foreign_function'); // looked up for 0.2.x only
   for (const [name, s] of exported) {
     if (unused.has(name)) continue;
     const headers = name === 'proxy_on_request_headers' || name === 'proxy_on_response_headers';

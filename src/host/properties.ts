@@ -62,10 +62,5 @@ function lookup(
     const all = parent.getAll(path[path.length - 1]);
     return all.length === 0 ? undefined : all.length === 1 ? all[0] : all.join(',');
   }
-  if (Array.isArray(parent)) {
-    // Joined pairs (a map property with repeated names already merged).
-    const key = path[path.length - 1].toLowerCase();
-    for (const [k, v] of parent) if (k === key) return v;
-  }
   return undefined;
 }

@@ -4,7 +4,7 @@
 // stream's header maps and what the driver knows about the connection. Drivers answer
 // HttpStreamDriver.property with it.
 
-import type { HeaderMap, HeaderPairs } from '../abi/header-map.js';
+import { HeaderMap, type HeaderPairs } from '../abi/header-map.js';
 import { type PropertyValue, structAt } from '../abi/property-codec.js';
 import { httpToGrpcStatus } from './local-reply.js';
 
@@ -209,7 +209,8 @@ function mapProperty(map: HeaderMap | undefined): HeaderMap | HeaderPairs {
     const had = joined.get(kv[i]);
     joined.set(kv[i], had === undefined ? kv[i + 1] : `${had},${kv[i + 1]}`);
   }
-  return [...joined];
+  // A HeaderMap still, so that sanitizing (which filters header maps) applies to it as to the original.
+  return new HeaderMap([...joined]);
 }
 
 /** Envoy's HeaderMap::byteSize: the names' and values' lengths. */

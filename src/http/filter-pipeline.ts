@@ -18,7 +18,10 @@ export interface PipelineStage {
   trailers(): number;
   /** False once the filter is bypassed (failed open): it passes everything through. */
   readonly active: boolean;
-  /** Pause from its headers callback stops everything (Envoy's default; see allowOnHeadersStopIteration). */
+  /**
+   * Pause (StopIteration) from its headers callback stops everything, as Envoy runs it by default; false with
+   * allow_on_headers_stop_iteration. An explicit StopAllIteration… (3, 4) always stops everything.
+   */
   readonly stopAllOnHeaders: boolean;
 }
 
@@ -40,6 +43,8 @@ export interface PipelineSink {
 interface StageState {
   gotHeaders: boolean;
   holdsHeaders: boolean;
+  /** Stopped on headers for everything: body and trailers wait without callbacks (see release). */
+  stopAll: boolean;
   stopped: boolean;
   readonly buffer: ByteBuffer;
   heldTrailers: HeaderMap | undefined;
@@ -69,6 +74,7 @@ export class FilterPipeline {
     this.state = stages.map(() => ({
       gotHeaders: false,
       holdsHeaders: false,
+      stopAll: false,
       stopped: false,
       buffer: new ByteBuffer(),
       heldTrailers: undefined,
@@ -110,7 +116,7 @@ export class FilterPipeline {
 
   private release(index: number): void {
     const s = this.state[index];
-    if (s.holdsHeaders && this.stages[index].stopAllOnHeaders) {
+    if (s.holdsHeaders && s.stopAll) {
       s.holdsHeaders = false;
       this.deliverHeaders(index + 1);
       if (this.stopped) return;
@@ -131,6 +137,8 @@ export class FilterPipeline {
     }
     if (s.holdsHeaders) {
       s.holdsHeaders = false;
+      // Headers that carried the end of the stream pass it on: no empty end-of-stream data after them.
+      if (this.headersEos) s.eosPassed = true;
       this.deliverHeaders(index + 1);
       if (this.stopped) return;
     }
@@ -168,6 +176,7 @@ export class FilterPipeline {
       }
       s.stopped = true;
       s.holdsHeaders = true;
+      s.stopAll = a !== Action.Pause || stage.stopAllOnHeaders;
       return;
     }
     if (!this.stopped) this.sink.headers(map, this.headersEos);
@@ -185,7 +194,7 @@ export class FilterPipeline {
         continue;
       }
       s.buffer.append(data);
-      if (s.holdsHeaders && stage.active && stage.stopAllOnHeaders) {
+      if (s.holdsHeaders && stage.active && s.stopAll) {
         // Stopped on headers: held until proxy_continue_stream, without a body callback (see release). Past the
         // limit the source stops reading (a watermark, as Envoy's), rather than the stream failing.
         if (s.buffer.length > this.bufferLimit && !this.aboveWatermark) {
@@ -233,7 +242,7 @@ export class FilterPipeline {
       const s = this.state[k];
       s.eos = true;
       const stage = this.stages[k];
-      if (!stage.active || (s.holdsHeaders && stage.stopAllOnHeaders)) {
+      if (!stage.active || (s.holdsHeaders && s.stopAll)) {
         if (s.stopped) {
           s.heldTrailers = map;
           return;

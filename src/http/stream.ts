@@ -195,6 +195,17 @@ export class ProxyStream implements SlotHost {
     }
   }
 
+  /**
+   * The stream is answered or over: whatever paused the client's body (a slow upstream, a filter holding it)
+   * no longer will resume it, so it is read on (and dropped), or the connection would stall with it.
+   */
+  private releaseRequest(): void {
+    if (!this.requestPausedForUpstream && !this.requestHeldByFilter) return;
+    this.requestPausedForUpstream = false;
+    this.requestHeldByFilter = false;
+    this.req.resume();
+  }
+
   // ---- SlotHost (what filters reach) ----
 
   headerMap(type: MapType, create: boolean): HeaderMap | undefined {
@@ -254,6 +265,7 @@ export class ProxyStream implements SlotHost {
   reset(flag: number = ResponseFlag.LocalReset): void {
     this.info.responseFlags = (this.info.responseFlags ?? 0) | flag;
     this.requestPipeline.stopped = true;
+    this.releaseRequest();
     if (this.responsePipeline) this.responsePipeline.stopped = true;
     this.upstream?.abort();
     const res = this.res as ServerResponse & { stream?: { close(code?: number): void } };
@@ -280,6 +292,7 @@ export class ProxyStream implements SlotHost {
     this.info.responseCodeDetails = localReplyDetails(r.details);
     if (flag) this.info.responseFlags = (this.info.responseFlags ?? 0) | flag;
     this.requestPipeline.stopped = true;
+    this.releaseRequest();
     this.upstream?.abort();
     this.upstream = undefined;
     const fromResponsePath = this.responsePipeline !== undefined && slot >= 0;
@@ -657,7 +670,7 @@ export class ProxyStream implements SlotHost {
   private complete(): void {
     if (this.finished) return;
     this.finished = true;
-    this.resumeRequest(); // a body the upstream will never take: Node reads (and drops) the rest
+    this.releaseRequest(); // a body the upstream will never take: Node reads (and drops) the rest
     if (!this.res.writableFinished) {
       // A reset by the proxy itself (proxy_close_stream, upstream reset or timeout) is not the downstream's.
       const byProxy =

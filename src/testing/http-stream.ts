@@ -270,7 +270,10 @@ export class HttpStreamHarness implements HttpStreamDriver {
 
   private headersResult(d: Direction, action: number, headers = false): number {
     d.paused = action !== Action.Continue && action !== Action.ContinueAndEndStream;
-    if (headers) d.stoppedAll = d.paused && !this.context.plugin.allowOnHeadersStopIteration;
+    // Pause (StopIteration) stops everything unless allowOnHeadersStopIteration; StopAll… (3, 4) always does.
+    if (headers)
+      d.stoppedAll =
+        d.paused && (action !== Action.Pause || !this.context.plugin.allowOnHeadersStopIteration);
     // Continuing resumes the whole direction, as in Envoy: a body the filter held back (it returned
     // StopIterationAndBuffer and never saw end_of_stream, which the trailers carried) goes on now
     // instead of being dropped. (For headers nothing is buffered yet.)
