@@ -10,6 +10,7 @@ import {
   HeaderMap,
   pairsSize,
   splitPropertyPath,
+  structAt,
   structValue,
   utf8Length,
   writePairs,
@@ -303,13 +304,23 @@ describe('property encodings', () => {
     assert.equal(decodeInt64(encodeProperty(-3.9)), -3n);
   });
 
-  test('metadata (Struct) values: numbers as doubles, objects as pairs of encoded values, lists refused', () => {
+  test('metadata (Struct) values: numbers as doubles, objects as pairs of encoded values, lists as element pairs', () => {
     const d = encodeProperty(structValue(1.5)!);
     assert.equal(new DataView(d.buffer, d.byteOffset).getFloat64(0, true), 1.5);
     assert.equal(structValue('x'), 'x');
     assert.equal(structValue(true), true);
-    assert.equal(structValue([1]), undefined);
     assert.equal(structValue(null), undefined);
+    // A list: pairs of (element, "") as Envoy serializes a CelList.
+    assert.deepEqual(decodePairs(structValue(['a', 'b']) as Uint8Array), [
+      ['a', ''],
+      ['b', ''],
+    ]);
+    assert.equal(structAt({ l: ['x', 'y'] }, ['l', '1'], 0), 'y', 'into a list by index');
+    assert.equal(structAt({ l: ['x'] }, ['l', 'k'], 0), undefined);
+    assert.ok(
+      structValue({ a: 'b', l: [1] }) instanceof Uint8Array,
+      'a list inside a map no longer hides it',
+    );
     const nested = structValue({ a: 'b', n: 2 }) as Uint8Array;
     const dv = new DataView(nested.buffer, nested.byteOffset);
     assert.equal(dv.getUint32(0, true), 2);

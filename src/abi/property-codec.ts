@@ -41,21 +41,32 @@ export function encodeProperty(value: PropertyValue): Uint8Array {
 
 /**
  * A JSON value of a protobuf Struct (metadata) as Envoy serializes it: a string as it is, a number as a
- * double, a bool as one byte, an object as pairs whose values are their own encodings; a list or null is not
- * serializable (undefined).
+ * double, a bool as one byte, an object as pairs whose values are their own encodings, a list as pairs whose
+ * keys are its elements' encodings and whose values are empty; null is not serializable (undefined).
  */
 export function structValue(v: unknown): PropertyValue | undefined {
   if (typeof v === 'string' || typeof v === 'boolean') return v;
   if (typeof v === 'number') return new Float64(v);
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
-  const pairs: Array<[string, Uint8Array]> = [];
+  if (Array.isArray(v)) {
+    const pairs: Array<[Uint8Array, Uint8Array]> = [];
+    for (const element of v) {
+      const encoded = structValue(element);
+      if (encoded === undefined) return undefined;
+      pairs.push([encodeProperty(encoded), EMPTY_BYTES]);
+    }
+    return encodeBytePairs(pairs);
+  }
+  if (v === null || typeof v !== 'object') return undefined;
+  const pairs: Array<[Uint8Array, Uint8Array]> = [];
   for (const [k, child] of Object.entries(v)) {
     const encoded = structValue(child);
     if (encoded === undefined) return undefined;
-    pairs.push([k, encodeProperty(encoded)]);
+    pairs.push([encodeUtf8(k), encodeProperty(encoded)]);
   }
   return encodeBytePairs(pairs);
 }
+
+const EMPTY_BYTES = new Uint8Array(0);
 
 /** structValue of what `path[from…]` leads to inside a JSON object (metadata); undefined where it leads nowhere. */
 export function structAt(
@@ -65,16 +76,22 @@ export function structAt(
 ): PropertyValue | undefined {
   let v: unknown = root;
   for (let i = from; i < path.length; i++) {
-    if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.hasOwn(v, path[i]))
-      return undefined;
+    if (Array.isArray(v)) {
+      // Into a list by index, as Envoy walks one.
+      if (!/^\d+$/.test(path[i])) return undefined;
+      v = v[Number(path[i])];
+      if (v === undefined) return undefined;
+      continue;
+    }
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, path[i])) return undefined;
     v = (v as Record<string, unknown>)[path[i]];
   }
   return v === undefined ? undefined : structValue(v);
 }
 
-/** The pairs wire format with byte values (nested maps, doubles). */
-function encodeBytePairs(pairs: ReadonlyArray<readonly [string, Uint8Array]>): Uint8Array {
-  const keys = pairs.map(([k]) => encodeUtf8(k));
+/** The pairs wire format with byte keys and values (nested maps, lists, doubles). */
+function encodeBytePairs(pairs: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Uint8Array {
+  const keys = pairs.map(([k]) => k);
   let size = 4 + pairs.length * 8;
   for (let i = 0; i < pairs.length; i++) size += keys[i].length + 1 + pairs[i][1].length + 1;
   const out = new Uint8Array(size);
