@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { Host, type LogEntry, ModuleError } from '../src/host/index.js';
+import { envSignature } from '../src/host/hostcalls/index.js';
+import { Host, hostcallNames, type LogEntry, ModuleError } from '../src/host/index.js';
 import { loadFilter } from '../src/testing/index.js';
 import { fixture } from './support/fixtures.js';
 
@@ -144,5 +145,64 @@ describe('WASI start functions', () => {
         'wasi_start: _start count 1',
       ],
     );
+  });
+});
+
+describe('host function signatures', () => {
+  // Parameter counts as proxy-wasm-cpp-host declares them (exports.h); every one returns a status word. The
+  // import check compares modules against these, so an implementation's arity must not drift from them.
+  const CPP_HOST: Record<string, number> = {
+    proxy_log: 3,
+    proxy_get_log_level: 1,
+    proxy_get_current_time_nanoseconds: 1,
+    proxy_set_tick_period_milliseconds: 1,
+    proxy_get_buffer_bytes: 5,
+    proxy_set_buffer_bytes: 5,
+    proxy_get_buffer_status: 3,
+    proxy_get_configuration: 2,
+    proxy_get_header_map_pairs: 3,
+    proxy_set_header_map_pairs: 3,
+    proxy_get_header_map_size: 2,
+    proxy_get_header_map_value: 5,
+    proxy_add_header_map_value: 5,
+    proxy_replace_header_map_value: 5,
+    proxy_remove_header_map_value: 3,
+    proxy_continue_stream: 1,
+    proxy_continue_request: 0,
+    proxy_continue_response: 0,
+    proxy_close_stream: 1,
+    proxy_send_local_response: 8,
+    proxy_clear_route_cache: 0,
+    proxy_done: 0,
+    proxy_set_effective_context: 1,
+    proxy_get_status: 3,
+    proxy_http_call: 10,
+    proxy_grpc_call: 12,
+    proxy_grpc_stream: 9,
+    proxy_grpc_send: 4,
+    proxy_grpc_cancel: 1,
+    proxy_grpc_close: 1,
+    proxy_get_shared_data: 5,
+    proxy_set_shared_data: 5,
+    proxy_register_shared_queue: 3,
+    proxy_resolve_shared_queue: 5,
+    proxy_enqueue_shared_queue: 3,
+    proxy_dequeue_shared_queue: 3,
+    proxy_define_metric: 4,
+    proxy_increment_metric: 2,
+    proxy_record_metric: 2,
+    proxy_get_metric: 2,
+    proxy_get_property: 4,
+    proxy_set_property: 4,
+    proxy_call_foreign_function: 6,
+  };
+
+  it("every env host function has cpp-host's signature", () => {
+    for (const name of hostcallNames().env) {
+      if (!name.startsWith('proxy_')) continue;
+      assert.deepEqual(envSignature(name), { params: CPP_HOST[name], results: 1 }, name);
+    }
+    assert.deepEqual(envSignature('emscripten_notify_memory_growth'), { params: 1, results: 0 });
+    assert.deepEqual(envSignature('pthread_equal'), { params: 2, results: 1 });
   });
 });
