@@ -14,11 +14,12 @@ import type { LocalResponse } from '../host/driver.js';
 import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
-import type { ClusterManager } from './cluster.js';
+import type { Cluster, ClusterManager } from './cluster.js';
 import { validFieldName, validFieldValue } from './field-syntax.js';
 import { FilterPipeline, type PipelineSink } from './filter-pipeline.js';
 import { FilterSlot, type SlotHost } from './filter-slot.js';
 import { requestHeaderMap, toOutgoingHeaders, toUpstreamHeaders } from './headers.js';
+import { FILTER_HOLD, PauseReasons, SLOW_PEER } from './pause-reasons.js';
 import { ResponseFlag } from './response-flags.js';
 import { DEFAULT_BUFFER_LIMIT, type Route, type RouteTable, routeTimeout } from './router.js';
 import { UpstreamRequest } from './upstream.js';
@@ -50,15 +51,14 @@ export class ProxyStream implements SlotHost {
   responseHeaders: HeaderMap | undefined;
   responseTrailers: HeaderMap | undefined;
   route: Route | undefined;
+  /** The route's cluster, resolved with the route (undefined when it names none that exists). */
+  private routeCluster: Cluster | undefined;
   clusterName: string | undefined;
   upstream: UpstreamRequest | undefined;
-  private upstreamPaused = false;
-  /** The upstream is not read while a filter stopped on response headers holds more than the buffer limit. */
-  private responseHeldByFilter = false;
-  /** The client's body is paused until the upstream takes more (flow control). */
-  private requestPausedForUpstream = false;
-  /** The client's body is not read while a filter stopped on headers holds more than the buffer limit. */
-  private requestHeldByFilter = false;
+  /** Why the client's body is not read: a slow upstream (flow control), a filter holding it past the limit. */
+  private readonly requestPaused = new PauseReasons(() => this.req);
+  /** Why the upstream's response is not read: a slow client, a filter holding it past the limit. */
+  private readonly upstreamPaused = new PauseReasons(() => this.upstream);
   /** ms from start to the first response byte sent downstream. */
   responseStartedMs: number | undefined;
   private state: Map<string, Uint8Array> | undefined;
@@ -125,14 +125,8 @@ export class ProxyStream implements SlotHost {
           -1,
         ),
       {
-        high: () => {
-          this.requestHeldByFilter = true;
-          this.req.pause();
-        },
-        low: () => {
-          this.requestHeldByFilter = false;
-          if (!this.requestPausedForUpstream) this.req.resume();
-        },
+        high: () => this.requestPaused.add(FILTER_HOLD),
+        low: () => this.requestPaused.remove(FILTER_HOLD),
       },
     );
   }
@@ -189,10 +183,7 @@ export class ProxyStream implements SlotHost {
 
   /** The client's body was paused for a slow upstream: once that upstream is done with it, read on. */
   private resumeRequest(): void {
-    if (this.requestPausedForUpstream) {
-      this.requestPausedForUpstream = false;
-      if (!this.requestHeldByFilter) this.req.resume();
-    }
+    this.requestPaused.remove(SLOW_PEER);
   }
 
   /**
@@ -200,10 +191,7 @@ export class ProxyStream implements SlotHost {
    * no longer will resume it, so it is read on (and dropped), or the connection would stall with it.
    */
   private releaseRequest(): void {
-    if (!this.requestPausedForUpstream && !this.requestHeldByFilter) return;
-    this.requestPausedForUpstream = false;
-    this.requestHeldByFilter = false;
-    this.req.resume();
+    this.requestPaused.clear();
   }
 
   // ---- SlotHost (what filters reach) ----
@@ -295,6 +283,7 @@ export class ProxyStream implements SlotHost {
     this.releaseRequest();
     this.upstream?.abort();
     this.upstream = undefined;
+    this.upstreamPaused.clear(); // the reply has no upstream to pause
     const fromResponsePath = this.responsePipeline !== undefined && slot >= 0;
     if (this.responsePipeline) this.responsePipeline.stopped = true;
     const offset = fromResponsePath ? this.slots.length - slot : 0;
@@ -323,6 +312,7 @@ export class ProxyStream implements SlotHost {
     this.info.routeName = route?.name;
     const name = route?.config.cluster;
     const cluster = name !== undefined ? this.env.clusters.get(name) : undefined;
+    this.routeCluster = cluster;
     this.info.clusterName = cluster ? name : undefined;
     this.info.routeMetadata = route?.config.metadata;
     this.info.clusterMetadata = cluster?.config.metadata;
@@ -362,14 +352,8 @@ export class ProxyStream implements SlotHost {
       forLocalReply
         ? undefined
         : {
-            high: () => {
-              this.responseHeldByFilter = true;
-              this.upstream?.pause();
-            },
-            low: () => {
-              this.responseHeldByFilter = false;
-              if (!this.upstreamPaused) this.upstream?.resume();
-            },
+            high: () => this.upstreamPaused.add(FILTER_HOLD),
+            low: () => this.upstreamPaused.remove(FILTER_HOLD),
           },
     );
   }
@@ -401,9 +385,8 @@ export class ProxyStream implements SlotHost {
           );
           return;
         }
-        const cluster = this.env.clusters.get(c.cluster!);
+        const cluster = this.routeCluster;
         this.clusterName = c.cluster;
-        this.info.clusterName = cluster ? c.cluster : undefined;
         if (!cluster) {
           this.localReply(
             { status: 503, details: 'cluster_not_found', body: enc('cluster not found'), headers: [] },
@@ -494,9 +477,8 @@ export class ProxyStream implements SlotHost {
           if (eos) up.end();
         }
         // Flow control: the client waits while the upstream is slower to take the body.
-        if (!more && !eos && !this.requestPausedForUpstream) {
-          this.requestPausedForUpstream = true;
-          this.req.pause();
+        if (!more && !eos && !this.requestPaused.has(SLOW_PEER)) {
+          this.requestPaused.add(SLOW_PEER);
           up.whenDrained(() => this.resumeRequest());
         }
       },
@@ -622,15 +604,10 @@ export class ProxyStream implements SlotHost {
    * upstream is not read until the client has taken what was written (memory stays bounded).
    */
   private writeDownstream(chunk: Uint8Array): void {
-    if ((this.res as ServerResponse).write(chunk) || this.upstreamPaused) return;
-    const up = this.upstream;
-    if (!up) return;
-    this.upstreamPaused = true;
-    up.pause();
-    this.res.once('drain', () => {
-      this.upstreamPaused = false;
-      if (!this.responseHeldByFilter) up.resume();
-    });
+    if ((this.res as ServerResponse).write(chunk) || this.upstreamPaused.has(SLOW_PEER) || !this.upstream)
+      return;
+    this.upstreamPaused.add(SLOW_PEER);
+    this.res.once('drain', () => this.upstreamPaused.remove(SLOW_PEER));
   }
 
   private writeHead(): void {
