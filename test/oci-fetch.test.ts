@@ -14,7 +14,6 @@ import { parseConfig } from '../src/control/load-config.js';
 import { ModuleFetchError, ModuleFetcher, setDefaultFetcher } from '../src/control/module-source.js';
 import { fetchPluginModule, PluginLoadError } from '../src/control/plugin-loader.js';
 import { reloadPlugins } from '../src/control/plugin-set.js';
-import { Gateway } from '../src/http/gateway.js';
 import {
   type BuiltImage,
   buildImage,
@@ -26,6 +25,7 @@ import {
   sha256Hex,
   writeTar,
 } from '../src/oci/index.js';
+import { Gateway } from '../src/server/gateway.js';
 import { startFakeRegistry } from './support/fake-registry.js';
 import { fixture, repoRoot } from './support/fixtures.js';
 import { freePort, type Registry, startRegistry } from './support/registry.js';

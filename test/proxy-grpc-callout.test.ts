@@ -7,8 +7,8 @@ import { createServer, type Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseConfig } from '../src/control/load-config.js';
-import { Gateway } from '../src/http/gateway.js';
 import { createLogger } from '../src/observe/logger.js';
+import { Gateway } from '../src/server/gateway.js';
 import { fixture } from './support/fixtures.js';
 
 function frame(s: string): Buffer {

@@ -8,7 +8,7 @@ import { ConfigError } from '../control/config-error.js';
 import { ConfigSource } from '../control/config-source.js';
 import { parseConfig, type ResolvedConfig } from '../control/load-config.js';
 import { startEchoUpstream } from '../http/echo-upstream.js';
-import { Gateway } from '../http/gateway.js';
+import { Gateway } from '../server/gateway.js';
 
 export interface RunOptions {
   config?: string;

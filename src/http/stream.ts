@@ -13,6 +13,7 @@ import type { PropertyValue } from '../abi/property-codec.js';
 import type { LocalResponse } from '../host/driver.js';
 import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
+import { ResponseFlag } from '../host/response-flags.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
 import type { Cluster, ClusterManager } from './cluster.js';
 import { validFieldName, validFieldValue } from './field-syntax.js';
@@ -20,7 +21,6 @@ import { FilterPipeline, type PipelineSink } from './filter-pipeline.js';
 import { FilterSlot, type SlotHost } from './filter-slot.js';
 import { requestHeaderMap, toOutgoingHeaders, toUpstreamHeaders } from './headers.js';
 import { FILTER_HOLD, PauseReasons, SLOW_PEER } from './pause-reasons.js';
-import { ResponseFlag } from './response-flags.js';
 import { DEFAULT_BUFFER_LIMIT, type Route, type RouteTable, routeTimeout } from './router.js';
 import { UpstreamRequest } from './upstream.js';
 

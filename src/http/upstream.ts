@@ -3,6 +3,7 @@
 
 import { type ClientHttp2Stream, constants as h2constants, type IncomingHttpHeaders } from 'node:http2';
 import type { HeaderMap } from '../abi/header-map.js';
+import { ResponseFlag } from '../host/response-flags.js';
 import { type Cluster, type Endpoint, sessionConnected } from './cluster.js';
 import { INTERNAL } from './h1/connection.js';
 import { BODY_LENGTH, type Exchange, UpstreamError } from './h1/exchange.js';
@@ -14,7 +15,6 @@ import {
   toHttp2Headers,
   withoutPseudo,
 } from './headers.js';
-import { ResponseFlag } from './response-flags.js';
 
 export interface UpstreamFailure {
   status: number;

@@ -1,6 +1,6 @@
 // The proxy's per-listener and per-cluster series, looked up once, not per request.
 
-import type { Stats } from '../observe/stats.js';
+import type { Stats } from './stats.js';
 
 export class ListenerStats {
   readonly total;

@@ -1,0 +1,139 @@
+// What the admin API shows of a running gateway and what it may change there: the Prometheus page (proxy,
+// plugin and cluster series), the effective configuration, each plugin's state, the log level, plugin
+// changes and trace switches. src/observe/admin.ts serves it; the gateway stays unaware of HTTP routes.
+
+import type { LogLevelName } from '../abi/constants.js';
+import type { Plugin } from '../host/plugin.js';
+import { type AdminSource, type ApplyAnswer, redact } from '../observe/admin.js';
+import type { ApplyReport, Gateway } from './gateway.js';
+
+/** Per plugin in /stats/prometheus: series kind, name, help, and where its value comes from. */
+const PLUGIN_SERIES: ReadonlyArray<['counter' | 'gauge', string, string, (p: Plugin) => number]> = [
+  ['counter', 'wasmgate_wasm_traps_total', 'Traps in wasm plugins', (p) => p.failures],
+  [
+    'counter',
+    'wasmgate_wasm_vm_reloads_total',
+    'VMs replaced after a failure (FAIL_RELOAD)',
+    (p) => p.reloads,
+  ],
+  [
+    'gauge',
+    'wasmgate_wasm_plugin_failed',
+    '1 when the plugin VM has failed',
+    (p) => (p.state === 'failed' ? 1 : 0),
+  ],
+  [
+    'counter',
+    'wasmgate_wasm_cpu_limit_hits_total',
+    'Callbacks stopped by the CPU limit (each also a trap)',
+    (p) => p.cpuLimitHits,
+  ],
+  [
+    'counter',
+    'wasmgate_wasm_memory_limit_hits_total',
+    'memory.grow refused by the memory limit',
+    (p) => p.memoryLimitHits,
+  ],
+  [
+    'counter',
+    'wasmgate_wasm_capability_denials_total',
+    'Host calls answered with an error because the capabilities do not allow them',
+    (p) => p.capabilityDenials,
+  ],
+  ['gauge', 'wasmgate_wasm_memory_bytes', 'Linear memory of the plugin VM', (p) => p.vm.memory?.size ?? 0],
+];
+
+const answer = (r: ApplyReport): ApplyAnswer => ({
+  generation: r.generation,
+  plugins: r.plugins,
+  listeners: r.listeners,
+});
+
+export function adminView(g: Gateway): AdminSource {
+  return {
+    ready: () => !g.draining,
+    prometheus: () => {
+      for (const p of g.plugins) {
+        const labels = { plugin: p.spec.name };
+        for (const [kind, name, help, value] of PLUGIN_SERIES)
+          g.stats[kind](name, help, labels).value = value(p.plugin);
+      }
+      for (const c of g.clusters.all()) {
+        g.stats.gauge('wasmgate_cluster_healthy_endpoints', 'Endpoints not ejected', {
+          cluster: c.name,
+        }).value = c.healthyCount();
+        g.stats.gauge(
+          'wasmgate_cluster_upstream_rq_pending_active',
+          'Requests waiting for an HTTP/1.1 connection (maxPendingRequests bounds them)',
+          { cluster: c.name },
+        ).value = c.pending.count;
+      }
+      g.stats.gauge('wasmgate_config_generation', 'Configuration generation serving new streams').value =
+        g.generation;
+      return g.stats.prometheus(g.host.metrics);
+    },
+    configDump: () => ({
+      file: g.resolved.file,
+      generation: g.generation,
+      config: redact(g.resolved.config),
+      plugins: g.plugins.map((p) => redact({ ...p.spec, configuration: safeJson(p.spec.configuration) })),
+    }),
+    plugins: () =>
+      g.plugins.map((p) => ({
+        key: p.spec.key,
+        name: p.spec.name,
+        url: p.spec.url,
+        sha256: p.plugin.module.sha256,
+        root_id: p.spec.rootId,
+        vm_id: p.spec.vmId,
+        abi_version: p.plugin.abiVersion,
+        vm_instance: p.plugin.vm.instance,
+        root_context_id: p.plugin.root.id,
+        phase: p.spec.phase,
+        priority: p.spec.priority,
+        fail_strategy: p.spec.failStrategy,
+        state: p.plugin.state,
+        failures: p.plugin.failures,
+        reloads: p.plugin.reloads,
+        limits: p.plugin.limits,
+        cpu_limit_hits: p.plugin.cpuLimitHits,
+        memory_limit_hits: p.plugin.memoryLimitHits,
+        memory_bytes: p.plugin.vm.memory?.size ?? 0,
+        trace: p.plugin.trace,
+        capabilities: p.plugin.capabilities
+          ? { allow: p.plugin.capabilities.allow, on_violation: p.plugin.capabilities.onViolation }
+          : null,
+        capability_denials: p.plugin.capabilityDenials,
+        sanitize: p.plugin.sanitizer
+          ? { headers: [...p.plugin.sanitizer.headers], source_address: p.plugin.sanitizer.sourceAddress }
+          : null,
+        listeners: g.listenersUsing(p.plugin),
+      })),
+    logLevel: () => g.logLevel,
+    setLogLevel: (l: LogLevelName) => g.setLogLevel(l),
+    putPlugin: async (ns, name, body) => answer(await g.putPlugin(ns, name, body)),
+    deletePlugin: async (ns, name) => {
+      const r = await g.deletePlugin(ns, name);
+      return r && answer(r);
+    },
+    reload: async () => answer(await g.reload()),
+    pluginTrace: (key, enabled) => {
+      const p = g.plugins.find((l) => l.spec.key === key);
+      if (!p) return undefined;
+      if (enabled !== undefined) {
+        p.plugin.setTrace(enabled);
+        g.logger.info({ plugin: p.spec.name, trace: enabled }, 'wasm trace switched');
+      }
+      return p.plugin.trace;
+    },
+    lastError: () => g.lastApplyError,
+  };
+}
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return s;
+  }
+}

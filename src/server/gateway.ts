@@ -1,0 +1,376 @@
+// The proxy assembled: plugins started from the configuration, one filter chain per listener (plugins
+// selected by listener labels and ports, ordered by phase and priority), clusters, stream records (stats,
+// access log), the admin API, graceful shutdown — and configuration changes while serving.
+//
+// A change is one transaction (apply): plugins are fetched, compiled and started, new listeners bound;
+// only then are the listeners' chains swapped, for new streams. Streams in flight finish on the generation
+// they started with; a retired generation's plugins and clusters are stopped when its last stream ends (or
+// at the drain deadline). A failed change leaves the running configuration untouched.
+
+import type { Server } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import type { LogLevelName } from '../abi/constants.js';
+import { ConfigError } from '../control/config-error.js';
+import { type ConfigProvider, StaticConfig } from '../control/config-source.js';
+import type { ResolvedConfig } from '../control/load-config.js';
+import type { LoadedPlugin } from '../control/plugin-loader.js';
+import { applyPluginSpecs, type PluginChange } from '../control/plugin-set.js';
+import { fromWasmPlugin, orderPlugins, type PluginSpec } from '../control/plugin-spec.js';
+import { effectiveSettings, type SandboxSettings, sanitizeFrom } from '../control/sandbox-settings.js';
+import { wasmPluginSchema } from '../control/schema.js';
+import { Host } from '../host/host.js';
+import type { Plugin } from '../host/plugin.js';
+import { ClusterCallouts } from '../http/callouts.js';
+import { ClusterManager } from '../http/cluster.js';
+import { nodeProperties } from '../http/node-properties.js';
+import type { ProxyStream } from '../http/stream.js';
+import { AccessLog } from '../observe/access-log.js';
+import { startAdmin } from '../observe/admin.js';
+import { createLogger, hostLogSink, setLoggerLevel } from '../observe/logger.js';
+import { Stats } from '../observe/stats.js';
+import { StreamRecords } from '../observe/stream-records.js';
+import { adminView } from './admin-view.js';
+import { Generation, type ListenerEnv } from './generation.js';
+import { ListenerSet, type RunningListener } from './listener-set.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  /** Watch the configuration's files and apply their changes (default: on when the provider can watch). */
+  watch?: boolean;
+}
+
+/** What one apply changed. */
+export interface ApplyReport {
+  generation: number;
+  plugins: Array<{ key: string; change: PluginChange }>;
+  listeners: { added: string[]; removed: string[]; kept: string[] };
+}
+
+export class Gateway {
+  readonly host: Host;
+  readonly stats = new Stats();
+  readonly logger: Logger;
+  private current!: Generation;
+  private readonly listeners: ListenerSet;
+  private readonly records: StreamRecords;
+  private readonly retiring = new Set<Generation>();
+  private admin: { server: Server; port: number } | undefined;
+  private readonly callouts: ClusterCallouts;
+  private shuttingDown = false;
+  private level: LogLevelName;
+  private generationIds = 0;
+  /** Applies run one at a time. */
+  private applying: Promise<unknown> = Promise.resolve();
+  private stopWatching: (() => void) | undefined;
+  lastApplyError: string | undefined;
+
+  private constructor(
+    readonly provider: ConfigProvider,
+    first: ResolvedConfig,
+    options: GatewayOptions,
+  ) {
+    const c = first.config;
+    this.level = c.logLevel;
+    this.logger = options.logger ?? createLogger(c.logLevel);
+    this.callouts = new ClusterCallouts(() => this.current.clusters);
+    this.host = new Host({
+      log: hostLogSink(this.logger),
+      logLevel: c.logLevel,
+      callouts: this.callouts,
+      properties: (path) => nodeProperties(this.current.resolved.config.node)(path),
+    });
+    this.records = new StreamRecords(this.stats, new AccessLog(c.accessLog.enabled, c.accessLog.path));
+    this.listeners = new ListenerSet(this.records, () => this.host.now());
+  }
+
+  /**
+   * Starts plugins, then listeners and the admin API. Nothing listens if any plugin fails. Given a
+   * ConfigProvider (a config file with its plugin directories), the gateway can reload it.
+   */
+  static async start(
+    config: ResolvedConfig | ConfigProvider,
+    options: GatewayOptions = {},
+  ): Promise<Gateway> {
+    const provider: ConfigProvider = 'load' in config ? config : new StaticConfig(config);
+    const first = provider.load();
+    const g = new Gateway(provider, first, options);
+    try {
+      await g.apply(first);
+      const c = first.config;
+      if (c.admin) {
+        g.admin = await startAdmin(adminView(g), c.admin.port, c.admin.address);
+        g.logger.info({ port: g.admin.port }, 'admin listener started');
+      }
+    } catch (e) {
+      await g.close(0);
+      throw e;
+    }
+    if ((options.watch ?? true) && provider.watch) {
+      g.stopWatching = provider.watch(() => {
+        g.reload().then(
+          (r) =>
+            g.logger.info(
+              { generation: r.generation, plugins: r.plugins, listeners: r.listeners },
+              'configuration reloaded',
+            ),
+          () => undefined, // reported by apply
+        );
+      });
+    }
+    return g;
+  }
+
+  /** Bound ports, by listener name (port 0 in the config picks a free one). */
+  get ports(): Record<string, number> {
+    return this.listeners.ports();
+  }
+
+  get adminPort(): number | undefined {
+    return this.admin?.port;
+  }
+
+  get resolved(): ResolvedConfig {
+    return this.current.resolved;
+  }
+
+  get plugins(): readonly LoadedPlugin[] {
+    return this.current.plugins;
+  }
+
+  get clusters(): ClusterManager {
+    return this.current.clusters;
+  }
+
+  get generation(): number {
+    return this.current?.id ?? 0;
+  }
+
+  /** True once shutdown began (the admin API's /ready answers 503). */
+  get draining(): boolean {
+    return this.shuttingDown;
+  }
+
+  get logLevel(): LogLevelName {
+    return this.level;
+  }
+
+  /** Names of the listeners whose current chain holds `plugin`. */
+  listenersUsing(plugin: Plugin): string[] {
+    return this.listeners.using(plugin);
+  }
+
+  /** Re-reads the configuration (file, plugin directories, admin changes) and applies it. */
+  reload(): Promise<ApplyReport> {
+    return this.serialized(() => this.applyNow(() => this.provider.load()));
+  }
+
+  /** Applies a configuration as one transaction; rejects (changing nothing) if any part fails. */
+  apply(resolved: ResolvedConfig): Promise<ApplyReport> {
+    return this.serialized(() => this.applyNow(() => resolved));
+  }
+
+  /** Creates or replaces one WasmPlugin (admin API PUT /plugins/<namespace>/<name>). */
+  putPlugin(namespace: string, name: string, body: unknown): Promise<ApplyReport> {
+    let revert: (() => void) | undefined;
+    return this.serialized(() =>
+      this.applyNow(() => {
+        const r = wasmPluginSchema.safeParse(body);
+        if (!r.success) {
+          throw new ConfigError(
+            `${namespace}/${name}`,
+            r.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`),
+          );
+        }
+        if (r.data.metadata.name !== name || r.data.metadata.namespace !== namespace) {
+          throw new ConfigError(`${namespace}/${name}`, [
+            `metadata says ${r.data.metadata.namespace}/${r.data.metadata.name}`,
+          ]);
+        }
+        const spec = { ...fromWasmPlugin(r.data, this.provider.baseDir, process.env), origin: 'admin API' };
+        revert = this.provider.stage(spec.key, spec);
+        return this.provider.load();
+      }).catch((e: unknown) => {
+        revert?.();
+        throw e;
+      }),
+    );
+  }
+
+  /** Removes one plugin (admin API DELETE /plugins/<namespace>/<name>); undefined when there is none. */
+  deletePlugin(namespace: string, name: string): Promise<ApplyReport | undefined> {
+    return this.serialized(async () => {
+      const key = `${namespace}/${name}`;
+      if (!this.current.plugins.some((p) => p.spec.key === key)) return undefined;
+      const revert = this.provider.stage(key, null);
+      try {
+        return await this.applyNow(() => this.provider.load());
+      } catch (e) {
+        revert();
+        throw e;
+      }
+    });
+  }
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.applying.then(work, work);
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Loads (`produce` may throw: an invalid file or resource) and applies; every refusal is reported. */
+  private async applyNow(produce: () => ResolvedConfig): Promise<ApplyReport> {
+    const metric = (result: string) =>
+      this.stats.counter('wasmgate_config_applies_total', 'Configuration changes applied or refused', {
+        result,
+      }).value++;
+    try {
+      const report = await this.transaction(produce());
+      this.lastApplyError = undefined;
+      metric('success');
+      return report;
+    } catch (e) {
+      this.lastApplyError = e instanceof Error ? e.message : String(e);
+      metric('failure');
+      if (this.current) {
+        this.logger.error(
+          { error: this.lastApplyError },
+          'configuration change refused; the running configuration is unchanged',
+        );
+      }
+      throw e;
+    }
+  }
+
+  private async transaction(resolved: ResolvedConfig): Promise<ApplyReport> {
+    if (this.shuttingDown) throw new Error('the proxy is shutting down');
+    const old = this.current as Generation | undefined;
+    const c = resolved.config;
+    // 1. Plugins: fetched, compiled, started (all or none), each with its sandbox settings resolved
+    // against the gateway's pluginDefaults.
+    const defaults: SandboxSettings = {
+      ...c.pluginDefaults,
+      sanitize: sanitizeFrom(c.pluginDefaults.sanitize),
+    };
+    const specs = resolved.plugins.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
+    const set = await applyPluginSpecs(this.host, old?.plugins ?? [], specs);
+    const plugins = orderPlugins(set.plugins);
+    const clusters =
+      old && isDeepStrictEqual(old.resolved.config.clusters, c.clusters)
+        ? old.clusters
+        : new ClusterManager(c.clusters);
+    const gen = new Generation(++this.generationIds, resolved, plugins, clusters);
+    for (const lc of c.listeners) gen.addListener(lc, this.logger, (s, env) => this.streamDone(s, env));
+    // 2. Listeners: new ones bound before anything is swapped.
+    let bound: RunningListener[];
+    let kept: string[];
+    try {
+      ({ bound, kept } = await this.listeners.bind(gen));
+    } catch (e) {
+      for (const p of set.plugins) if (!old?.plugins.includes(p)) p.plugin.stop();
+      if (clusters !== old?.clusters) void clusters.close();
+      throw e;
+    }
+    // 3. Commit: swap chains for new streams; removed listeners stop accepting.
+    const removed = this.listeners.commit(gen, bound);
+    for (const rl of bound) {
+      this.logger.info(
+        { listener: rl.config.name, port: rl.listener.port, plugins: rl.env.plugins.map((p) => p.name) },
+        'listener started',
+      );
+    }
+    set.commit();
+    for (const { key, change } of set.changes) {
+      const spec =
+        change === 'created' || change === 'updated' ? specs.find((s) => s.key === key) : undefined;
+      for (const why of spec?.unused ?? []) this.logger.warn({ plugin: key }, why);
+    }
+    this.current = gen;
+    if (old && c.logLevel !== old.resolved.config.logLevel) this.setLogLevel(c.logLevel);
+    if (old) this.retire(old, set.retired, removed);
+    return {
+      generation: gen.id,
+      plugins: set.changes,
+      listeners: {
+        added: bound.map((b) => b.config.name),
+        removed: removed.map((r) => r.config.name).filter((n) => !c.listeners.some((l) => l.name === n)),
+        kept,
+      },
+    };
+  }
+
+  /**
+   * Retires a generation once its last stream ended (or at the drain deadline): stops the plugins the new
+   * generation no longer uses, its clusters if they were replaced, and removed listeners' connections.
+   */
+  private retire(gen: Generation, plugins: LoadedPlugin[], listeners: RunningListener[]): void {
+    gen.retired = true;
+    this.retiring.add(gen);
+    const finish = () => {
+      if (!this.retiring.delete(gen)) return;
+      clearTimeout(deadline);
+      for (const rl of listeners) rl.listener.destroyAll();
+      for (const p of plugins) p.plugin.stop();
+      if (gen.clusters !== this.current.clusters) void gen.clusters.close();
+      this.logger.debug({ generation: gen.id }, 'configuration generation retired');
+    };
+    const deadline = setTimeout(finish, gen.resolved.config.drainTimeoutMs);
+    deadline.unref();
+    gen.finishRetirement = finish;
+    if (gen.activeStreams() === 0) finish();
+  }
+
+  private streamDone(s: ProxyStream, env: ListenerEnv): void {
+    env.active--;
+    const gen = env.generation;
+    if (gen.retired && gen.activeStreams() === 0) gen.finishRetirement?.();
+    this.records.record(s, env.listenerName);
+    if (this.shuttingDown) this.checkDrained();
+  }
+
+  private drainedResolve: (() => void) | undefined;
+
+  private activeStreams(): number {
+    let n = this.current?.activeStreams() ?? 0;
+    for (const g of this.retiring) n += g.activeStreams();
+    return n;
+  }
+
+  private checkDrained(): void {
+    if (this.activeStreams() === 0) this.drainedResolve?.();
+  }
+
+  setLogLevel(level: LogLevelName): void {
+    this.level = level;
+    setLoggerLevel(this.logger, level);
+    this.host.setLogLevel(level);
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let in-flight requests finish up to `deadlineMs`, then close what
+   * is left, the plugins and the clusters.
+   */
+  async close(deadlineMs = this.current?.resolved.config.drainTimeoutMs ?? 0): Promise<void> {
+    this.shuttingDown = true;
+    this.stopWatching?.();
+    this.listeners.stopAccepting();
+    if (this.activeStreams() > 0 && deadlineMs > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, deadlineMs);
+        this.drainedResolve = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+    this.listeners.destroyAll();
+    const gens = [...this.retiring, ...(this.current ? [this.current] : [])];
+    for (const g of [...this.retiring]) g.finishRetirement?.();
+    for (const p of this.current?.plugins ?? []) p.plugin.stop();
+    this.admin?.server.close();
+    this.admin?.server.closeAllConnections();
+    // Clusters close their endpoints' connections, gRPC callout sessions included.
+    await Promise.all([...new Set(gens.map((g) => g.clusters))].map((c) => c.close()));
+    await this.records.close();
+  }
+}

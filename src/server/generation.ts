@@ -1,0 +1,64 @@
+// One configuration generation: its plugins, clusters, and a stream environment per listener. Streams in
+// flight keep the generation they started with; it retires when the last of them ends.
+
+import type { Logger } from 'pino';
+import type { ResolvedConfig } from '../control/load-config.js';
+import type { LoadedPlugin } from '../control/plugin-loader.js';
+import { pluginAppliesTo } from '../control/plugin-spec.js';
+import type { ListenerConfig } from '../control/schema.js';
+import type { ClusterManager } from '../http/cluster.js';
+import { RouteTable } from '../http/router.js';
+import type { ProxyStream, StreamEnv } from '../http/stream.js';
+
+const TRAFFIC_DIRECTION = { UNSPECIFIED: 0, INBOUND: 1, OUTBOUND: 2 } as const;
+
+/** A listener's stream environment within one generation. */
+export interface ListenerEnv extends StreamEnv {
+  /**
+   * Streams in flight. A count, not a Set of them: a Set with one add and one delete per request keeps
+   * whole streams alive through young-generation GCs (src/util/live-set.ts says why).
+   */
+  active: number;
+  generation: Generation;
+}
+
+export class Generation {
+  readonly envs = new Map<string, ListenerEnv>();
+  retired = false;
+  /** Set while retiring: finishes the retirement (last stream ended, deadline, or shutdown). */
+  finishRetirement: (() => void) | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly resolved: ResolvedConfig,
+    readonly plugins: LoadedPlugin[],
+    readonly clusters: ClusterManager,
+  ) {}
+
+  /** The environment of `lc`'s streams: its routes and the plugins that apply to it, in chain order. */
+  addListener(
+    lc: ListenerConfig,
+    logger: Logger,
+    onComplete: (s: ProxyStream, env: ListenerEnv) => void,
+  ): ListenerEnv {
+    const env: ListenerEnv = {
+      listenerName: lc.name,
+      listenerDirection: TRAFFIC_DIRECTION[lc.direction],
+      routes: new RouteTable(lc.routes ?? this.resolved.config.routes),
+      plugins: this.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin),
+      clusters: this.clusters,
+      logger,
+      active: 0,
+      generation: this,
+      onComplete: (s) => onComplete(s, env),
+    };
+    this.envs.set(lc.name, env);
+    return env;
+  }
+
+  activeStreams(): number {
+    let n = 0;
+    for (const e of this.envs.values()) n += e.active;
+    return n;
+  }
+}
