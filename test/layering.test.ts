@@ -2,9 +2,10 @@
 // a lower layer never imports a higher one. A new folder, or a new edge, is a decision: make it here.
 
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, it } from 'node:test';
+import { sources } from './support/built.js';
 import { repoRoot } from './support/fixtures.js';
 
 const SRC = join(repoRoot, 'src');
@@ -103,12 +104,6 @@ function allTypes(statement: string): boolean {
     .map((n) => n.trim())
     .filter(Boolean);
   return list.length > 0 && list.every((n) => n.startsWith('type '));
-}
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-  );
 }
 
 describe('layering of src/', () => {

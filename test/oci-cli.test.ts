@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { sha256Hex } from '../src/oci/index.js';
+import { builtCli } from './support/built.js';
 import { fixture, repoRoot } from './support/fixtures.js';
 import { freePort, type Registry, startRegistry } from './support/registry.js';
 
-const main = join(repoRoot, 'dist', 'cli', 'main.js');
+const main = builtCli();
 const addHeader = join(repoRoot, 'examples', 'add-header', 'add_header.wasm');
 
 function env(dir: string): NodeJS.ProcessEnv {
@@ -46,7 +47,6 @@ describe('wasmgate image commands', () => {
   let reg: Registry;
   let dir: string;
   before(async () => {
-    assert.ok(existsSync(main), 'run `npm run build` first');
     reg = await startRegistry();
     dir = mkdtempSync(join(tmpdir(), 'wasmgate-cli-'));
   });

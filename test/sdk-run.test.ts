@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse, stringify } from 'yaml';
+import { builtCli } from './support/built.js';
 import { fixture, repoRoot } from './support/fixtures.js';
 
-const CLI = join(repoRoot, 'dist', 'cli', 'main.js');
+const CLI = builtCli();
 
 interface Seen {
   method: string;

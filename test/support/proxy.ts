@@ -25,9 +25,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { repoRoot } from './fixtures.js';
+import { builtCli } from './built.js';
 
-export const CLI = join(repoRoot, 'dist', 'cli', 'main.js');
+/** The CLI as users run it, refused when dist/ is older than src/ (./built.ts). */
+export const CLI = builtCli();
 
 /** A fresh temporary directory for one test's files. */
 export function tempDir(prefix = 'wasmgate-e2e-'): string {
