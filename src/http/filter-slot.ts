@@ -6,16 +6,17 @@ import { BufferType, type MapType, Status, StreamType } from '../abi/constants.j
 import type { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import type { HttpContext } from '../host/context.js';
+import { RequestStage, ResponseStage } from '../host/context-stages.js';
 import type { HttpStreamDriver, LocalResponse } from '../host/driver.js';
 import type { Plugin } from '../host/plugin.js';
-import type { PipelineStage } from './filter-pipeline.js';
+import type { Direction } from './filter-chain.js';
 
 /** What a slot needs from its stream. */
 export interface SlotHost {
   headerMap(type: MapType, create: boolean): HeaderMap | undefined;
-  bodyBuffer(slot: number, direction: 'request' | 'response'): ByteBuffer | undefined;
+  bodyBuffer(slot: number, direction: Direction): ByteBuffer | undefined;
   localReply(response: LocalResponse, slot: number): void;
-  resume(slot: number, direction: 'request' | 'response'): void;
+  resume(slot: number, direction: Direction): void;
   reset(): void;
   clearRouteCache(): void;
   property(path: readonly string[]): PropertyValue | undefined;
@@ -24,8 +25,8 @@ export interface SlotHost {
 
 export class FilterSlot implements HttpStreamDriver {
   readonly context: HttpContext;
-  readonly requestStage: PipelineStage;
-  readonly responseStage: PipelineStage;
+  readonly requestStage: RequestStage;
+  readonly responseStage: ResponseStage;
 
   constructor(
     readonly plugin: Plugin,
@@ -73,47 +74,5 @@ export class FilterSlot implements HttpStreamDriver {
 
   filterState(create: boolean): Map<string, Uint8Array> | undefined {
     return this.stream.filterState(create);
-  }
-}
-
-// The two directions as classes, not object literals: a literal with a getter is a dictionary-mode object
-// whose AccessorPair V8 allocates in old space; it points at the getter's closure and through it at the
-// stream, so every stream outlived the young-generation GC (test/proxy-hot-path.test.ts).
-
-class RequestStage implements PipelineStage {
-  constructor(private readonly ctx: HttpContext) {}
-  headers(eos: boolean): number {
-    return this.ctx.onRequestHeaders(eos);
-  }
-  body(size: number, eos: boolean): number {
-    return this.ctx.onRequestBody(size, eos);
-  }
-  trailers(): number {
-    return this.ctx.onRequestTrailers();
-  }
-  get active(): boolean {
-    return this.ctx.active;
-  }
-  get stopAllOnHeaders(): boolean {
-    return !this.ctx.plugin.allowOnHeadersStopIteration;
-  }
-}
-
-class ResponseStage implements PipelineStage {
-  constructor(private readonly ctx: HttpContext) {}
-  headers(eos: boolean): number {
-    return this.ctx.onResponseHeaders(eos);
-  }
-  body(size: number, eos: boolean): number {
-    return this.ctx.onResponseBody(size, eos);
-  }
-  trailers(): number {
-    return this.ctx.onResponseTrailers();
-  }
-  get active(): boolean {
-    return this.ctx.active;
-  }
-  get stopAllOnHeaders(): boolean {
-    return !this.ctx.plugin.allowOnHeadersStopIteration;
   }
 }

@@ -1,6 +1,6 @@
-// One simulated HTTP stream through one filter, with Envoy's buffering rules: a body callback that
-// returns StopIterationAndBuffer keeps the data buffered (the next callback sees all of it) until the
-// filter continues; Continue forwards what is buffered.
+// One simulated HTTP stream through one filter. Each direction runs the filter's stage through the same
+// FilterPipeline the proxy uses (Envoy's iteration rules: pause, buffering, stop-all on headers, continue),
+// into an in-memory sink that records what the filter let through.
 
 import { ByteBuffer } from '../abi/byte-buffer.js';
 import { Action, BufferType, DataAction, MapType, Status, StreamType } from '../abi/constants.js';
@@ -8,7 +8,9 @@ import { type HeaderInit, HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { HttpContext } from '../host/context.js';
+import { RequestStage, ResponseStage } from '../host/context-stages.js';
 import type { HttpStreamDriver, LocalResponse } from '../host/driver.js';
+import { FilterPipeline, IterationState, type PipelineSink } from '../host/filter-pipeline.js';
 import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
@@ -23,28 +25,52 @@ export interface StreamOptions {
 type Body = string | Uint8Array;
 const text = new TextDecoder();
 
+/** The next hop of a direction: what the filter let through. */
+class MemorySink implements PipelineSink {
+  readonly forwarded = new ByteBuffer();
+  headers(): void {}
+  data(chunk: Uint8Array): void {
+    this.forwarded.append(chunk);
+  }
+  trailers(): void {}
+}
+
+/** One direction: the filter's header maps, and its stage in a pipeline ending in memory. */
 class Direction {
   headers: HeaderMap | undefined;
   trailers: HeaderMap | undefined;
-  /** Data the filter holds (buffered while paused). */
-  readonly buffer = new ByteBuffer();
-  /** Data the filter let through, as it would reach the next hop. */
-  readonly forwarded = new ByteBuffer();
-  paused = false;
   continues = 0;
-  /**
-   * The filter stopped on headers: as in Envoy (StopIteration from a headers callback runs as
-   * StopAllIterationAndWatermark) its body and trailer callbacks wait until it continues; what comes is held.
-   */
-  stoppedAll = false;
-  heldEos = false;
-  heldTrailers = false;
+  private readonly sink = new MemorySink();
+  /** @internal */
+  readonly pipeline: FilterPipeline;
+
+  constructor(
+    /** @internal */
+    readonly stage: RequestStage | ResponseStage,
+  ) {
+    // No buffer limit: the harness holds what the filter makes it hold.
+    this.pipeline = new FilterPipeline([stage], this.sink, Number.POSITIVE_INFINITY, () => {});
+  }
+
+  /** Data the filter holds (buffered while paused). */
+  get buffer(): ByteBuffer {
+    return this.pipeline.bufferOf(0)!;
+  }
+
+  /** Data the filter let through, as it would reach the next hop. */
+  get forwarded(): ByteBuffer {
+    return this.sink.forwarded;
+  }
+
+  get paused(): boolean {
+    return this.pipeline.iterationState(0) !== IterationState.Continue;
+  }
 }
 
 export class HttpStreamHarness implements HttpStreamDriver {
   readonly context: HttpContext;
-  readonly request = new Direction();
-  readonly response = new Direction();
+  readonly request: Direction;
+  readonly response: Direction;
   localResponse: LocalResponse | undefined;
   /**
    * The stream was answered with a local reply. As in Envoy, the filter's request and response callbacks
@@ -74,61 +100,51 @@ export class HttpStreamHarness implements HttpStreamDriver {
       extra: { ...options.info?.extra, ...options.properties },
     };
     this.context = plugin.newHttpContext(this);
+    this.request = new Direction(new RequestStage(this.context));
+    this.response = new Direction(new ResponseStage(this.context));
   }
 
   // ---- driving the filter ----
 
   sendRequestHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
     if (this.answered) return Action.Continue;
-    this.request.headers = HeaderMap.from(headers);
-    return this.step(() =>
-      this.headersResult(this.request, this.context.onRequestHeaders(options.endOfStream ?? false), true),
-    );
+    const d = this.request;
+    d.headers = HeaderMap.from(headers);
+    return this.step(d, Action.Continue, () => d.pipeline.headers(d.headers!, options.endOfStream ?? false));
   }
 
   sendRequestBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
     if (this.answered) return Action.Continue;
-    return this.body(this.request, chunk, options.endOfStream ?? false, (size, eos) =>
-      this.context.onRequestBody(size, eos),
-    );
+    return this.body(this.request, chunk, options.endOfStream ?? false);
   }
 
   sendRequestTrailers(trailers: HeaderInit): number {
     if (this.answered) return Action.Continue;
-    this.request.trailers = HeaderMap.from(trailers);
-    if (this.request.stoppedAll) return this.holdTrailers(this.request);
-    return this.step(() => this.headersResult(this.request, this.context.onRequestTrailers()));
+    return this.trailers(this.request, trailers);
   }
 
   sendResponseHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
     if (this.answered) return Action.Continue;
-    this.response.headers = HeaderMap.from(headers);
-    return this.step(() =>
-      this.headersResult(this.response, this.context.onResponseHeaders(options.endOfStream ?? false), true),
-    );
+    const d = this.response;
+    d.headers = HeaderMap.from(headers);
+    return this.step(d, Action.Continue, () => d.pipeline.headers(d.headers!, options.endOfStream ?? false));
   }
 
   sendResponseBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
     if (this.answered) return Action.Continue;
-    return this.body(this.response, chunk, options.endOfStream ?? false, (size, eos) =>
-      this.context.onResponseBody(size, eos),
-    );
+    return this.body(this.response, chunk, options.endOfStream ?? false);
   }
 
   sendResponseTrailers(trailers: HeaderInit): number {
     if (this.answered) return Action.Continue;
-    this.response.trailers = HeaderMap.from(trailers);
-    if (this.response.stoppedAll) return this.holdTrailers(this.response);
-    return this.step(() => this.headersResult(this.response, this.context.onResponseTrailers()));
+    return this.trailers(this.response, trailers);
   }
 
   /** Ends the stream: proxy_on_log, proxy_on_done, proxy_on_delete (Envoy's order). */
   complete(): void {
-    this.step(() => {
-      this.info.duration = this.context.plugin.host.now() - this.info.startTime;
-      this.context.finish();
-      return 0;
-    });
+    this.info.duration = this.context.plugin.host.now() - this.info.startTime;
+    this.context.finish();
+    this.afterStep();
   }
 
   // ---- what the filter did ----
@@ -196,36 +212,29 @@ export class HttpStreamHarness implements HttpStreamDriver {
     const fromRequestPath = !this.answered && this.response.headers === undefined;
     this.answered = true;
     this.info.responseCodeDetails = localReplyDetails(response.details);
+    this.request.pipeline.stopped = true;
     // As in Envoy, a reply sent before the response started goes through the filter's own response
     // callbacks (one sent from the response path replaces the response after this filter: nothing runs).
-    if (!fromRequestPath) return;
+    if (!fromRequestPath) {
+      this.response.pipeline.stopped = true;
+      return;
+    }
     const { headers, body } = localReplyResponse(response, this.request.headers?.get('content-type'));
-    this.response.headers = headers;
-    this.response.trailers = undefined;
-    this.headersResult(this.response, this.context.onResponseHeaders(body.length === 0));
-    if (body.length > 0)
-      this.feedBody(this.response, body, true, (size, eos) => this.context.onResponseBody(size, eos));
+    const d = this.response;
+    d.headers = headers;
+    d.trailers = undefined;
+    d.pipeline.headers(headers, body.length === 0);
+    if (body.length > 0) {
+      this.info.responseBodySize += body.length;
+      d.pipeline.data(body, true);
+    }
   }
 
   continueStream(type: StreamType): Status {
     const d = type === StreamType.HttpRequest ? this.request : this.response;
     d.continues++;
-    d.paused = false;
-    if (d.stoppedAll) {
-      // Stopped on headers: the filter now gets what was held (as Envoy's continue iterates from it).
-      d.stoppedAll = false;
-      const request = d === this.request;
-      if (d.buffer.length > 0 || (d.heldEos && !d.heldTrailers))
-        this.callBody(d, d.heldEos && !d.heldTrailers, (size, eos) =>
-          request ? this.context.onRequestBody(size, eos) : this.context.onResponseBody(size, eos),
-        );
-      if (d.heldTrailers && !this.answered) {
-        d.heldTrailers = false;
-        this.headersResult(d, request ? this.context.onRequestTrailers() : this.context.onResponseTrailers());
-      }
-      return Status.Ok;
-    }
-    d.forwarded.append(d.buffer.drain());
+    // Stopped on headers, the filter now gets what was held (as Envoy's continue iterates from it).
+    d.pipeline.resume(0);
     return Status.Ok;
   }
 
@@ -255,68 +264,28 @@ export class HttpStreamHarness implements HttpStreamDriver {
 
   // ---- internals ----
 
-  private step(run: () => number): number {
-    const r = run();
+  /**
+   * Runs one step of the stream through the direction's pipeline, then what the host deferred. Returns what
+   * the filter's callback returned, or `held`, what Envoy reports for data held without a callback.
+   */
+  private step(d: Direction, held: number, run: () => void): number {
+    d.stage.last = held;
+    run();
     this.afterStep();
-    return r;
+    return d.stage.last;
   }
 
-  /** Trailers for a direction stopped on headers: kept for the filter until it continues. */
-  private holdTrailers(d: Direction): number {
-    d.heldTrailers = true;
-    d.heldEos = true;
-    return Action.Pause;
-  }
-
-  private headersResult(d: Direction, action: number, headers = false): number {
-    d.paused = action !== Action.Continue && action !== Action.ContinueAndEndStream;
-    // Pause (StopIteration) stops everything unless allowOnHeadersStopIteration; StopAll… (3, 4) always does.
-    if (headers)
-      d.stoppedAll =
-        d.paused && (action !== Action.Pause || !this.context.plugin.allowOnHeadersStopIteration);
-    // Continuing resumes the whole direction, as in Envoy: a body the filter held back (it returned
-    // StopIterationAndBuffer and never saw end_of_stream, which the trailers carried) goes on now
-    // instead of being dropped. (For headers nothing is buffered yet.)
-    if (!d.paused) d.forwarded.append(d.buffer.drain());
-    return action;
-  }
-
-  private body(
-    d: Direction,
-    chunk: Body,
-    eos: boolean,
-    call: (size: number, eos: boolean) => number,
-  ): number {
+  private body(d: Direction, chunk: Body, eos: boolean): number {
     const bytes = typeof chunk === 'string' ? encodeUtf8(chunk) : chunk;
-    return this.step(() => this.feedBody(d, bytes, eos, call));
-  }
-
-  private feedBody(
-    d: Direction,
-    bytes: Uint8Array,
-    eos: boolean,
-    call: (size: number, eos: boolean) => number,
-  ): number {
     if (d === this.request) this.info.requestBodySize += bytes.length;
     else this.info.responseBodySize += bytes.length;
-    d.buffer.append(bytes);
-    if (d.stoppedAll) {
-      // Held without a body callback until the filter continues (see continueStream).
-      if (eos) d.heldEos = true;
-      return DataAction.StopIterationAndWatermark;
-    }
-    return this.callBody(d, eos, call);
+    const held = d.pipeline.holdsAll(0) ? DataAction.StopIterationAndWatermark : DataAction.Continue;
+    return this.step(d, held, () => d.pipeline.data(bytes, eos));
   }
 
-  private callBody(d: Direction, eos: boolean, call: (size: number, eos: boolean) => number): number {
-    const action = call(d.buffer.length, eos);
-    if (action === DataAction.Continue) {
-      d.paused = false;
-      d.forwarded.append(d.buffer.drain());
-    } else if (action === DataAction.StopIterationNoBuffer) {
-      d.paused = true;
-      d.buffer.drain();
-    } else d.paused = true;
-    return action;
+  private trailers(d: Direction, trailers: HeaderInit): number {
+    d.trailers = HeaderMap.from(trailers);
+    const held = d.pipeline.holdsAll(0) ? Action.Pause : Action.Continue;
+    return this.step(d, held, () => d.pipeline.trailers(d.trailers!));
   }
 }
