@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { envSignature } from '../src/host/hostcalls/index.js';
+import { hostcallSpec } from '../src/abi/hostcalls.js';
+import { hostcallImplementations } from '../src/host/hostcalls/index.js';
 import { Host, hostcallNames, type LogEntry, ModuleError } from '../src/host/index.js';
 import { loadFilter } from '../src/testing/index.js';
 import { fixture } from './support/fixtures.js';
@@ -197,6 +198,11 @@ describe('host function signatures', () => {
     proxy_call_foreign_function: 6,
   };
 
+  const envSignature = (name: string) => {
+    const spec = hostcallSpec('env', name);
+    return spec && { params: spec.params.length, results: spec.results.length };
+  };
+
   it("every env host function has cpp-host's signature", () => {
     for (const name of hostcallNames().env) {
       if (!name.startsWith('proxy_')) continue;
@@ -204,5 +210,15 @@ describe('host function signatures', () => {
     }
     assert.deepEqual(envSignature('emscripten_notify_memory_growth'), { params: 1, results: 0 });
     assert.deepEqual(envSignature('pthread_equal'), { params: 2, results: 1 });
+  });
+
+  it("every implementation takes its table entry's parameters (the trace and the guard pass that many)", () => {
+    const impls = hostcallImplementations(undefined as never);
+    assert.equal(impls.size, hostcallNames().env.length + hostcallNames().wasi.length);
+    for (const [spec, fn] of impls) {
+      // An env implementation declares each parameter; WASI's stubs may ignore trailing ones.
+      if (spec.module === 'env') assert.equal(fn.length, spec.params.length, spec.name);
+      else assert.ok(fn.length <= spec.params.length, spec.name);
+    }
   });
 });

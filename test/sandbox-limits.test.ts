@@ -15,7 +15,7 @@ import {
   PluginStartError,
   WasmTrap,
 } from '../src/host/index.js';
-import { instrument, MemoryLimitError } from '../src/host/instrument.js';
+import { instrument, MemoryLimitError } from '../src/host/wasm/instrument.js';
 import { type FilterHarness, loadFilter } from '../src/testing/index.js';
 import { fixture, repoRoot } from './support/fixtures.js';
 

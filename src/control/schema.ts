@@ -2,8 +2,8 @@
 // refused with its path, before anything starts.
 
 import { z } from 'zod';
+import { hostcallNames } from '../abi/hostcalls.js';
 import { capabilityNames, isGatedCallback } from '../host/capabilities.js';
-import { hostcallNames } from '../host/hostcalls/index.js';
 import { MAX_MEMORY_MIB } from '../host/limits.js';
 import { sandboxFromAnnotations } from './sandbox-settings.js';
 

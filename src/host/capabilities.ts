@@ -6,66 +6,21 @@
 // callback names only, nothing allowed implicitly, a stub answering INTERNAL_FAILURE (ENOTCAPABLE for WASI)
 // for a function left out, and a callback left out never called.
 
-import { hostcallNames } from './hostcalls/index.js';
+import { CAPABILITY_GROUP_NAMES, HOSTCALLS, hostcallNames } from '../abi/hostcalls.js';
 
-export const CAPABILITY_GROUPS: Readonly<Record<string, readonly string[]>> = {
-  logging: ['proxy_log', 'proxy_get_log_level'],
-  timers: ['proxy_get_current_time_nanoseconds', 'proxy_set_tick_period_milliseconds'],
-  buffers: [
-    'proxy_get_buffer_bytes',
-    'proxy_set_buffer_bytes',
-    'proxy_get_buffer_status',
-    'proxy_get_configuration',
-  ],
-  headers: [
-    'proxy_get_header_map_pairs',
-    'proxy_set_header_map_pairs',
-    'proxy_get_header_map_size',
-    'proxy_get_header_map_value',
-    'proxy_add_header_map_value',
-    'proxy_replace_header_map_value',
-    'proxy_remove_header_map_value',
-  ],
-  stream: [
-    'proxy_continue_stream',
-    'proxy_close_stream',
-    'proxy_continue_request',
-    'proxy_continue_response',
-    'proxy_send_local_response',
-    'proxy_clear_route_cache',
-  ],
-  http_call: ['proxy_http_call'],
-  grpc_call: [
-    'proxy_grpc_call',
-    'proxy_grpc_stream',
-    'proxy_grpc_send',
-    'proxy_grpc_cancel',
-    'proxy_grpc_close',
-  ],
-  shared_data: ['proxy_get_shared_data', 'proxy_set_shared_data'],
-  shared_queue: [
-    'proxy_register_shared_queue',
-    'proxy_resolve_shared_queue',
-    'proxy_enqueue_shared_queue',
-    'proxy_dequeue_shared_queue',
-  ],
-  metrics: ['proxy_define_metric', 'proxy_increment_metric', 'proxy_record_metric', 'proxy_get_metric'],
-  properties: ['proxy_get_property', 'proxy_set_property'],
-  foreign_function: ['proxy_call_foreign_function'],
-  wasi: hostcallNames().wasi,
-};
+/** The functions of each group one can allow, from the hostcall table. */
+export const CAPABILITY_GROUPS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  CAPABILITY_GROUP_NAMES.map((g) => [g, HOSTCALLS.filter((h) => h.group === g).map((h) => h.name)]),
+);
 
 /**
- * Always allowed: contexts cannot work without them (proxy_done, proxy_set_effective_context,
- * proxy_get_status) and toolchain runtime helpers that reach nothing outside the VM.
+ * Always allowed (the table's lifecycle group): contexts cannot work without them (proxy_done,
+ * proxy_set_effective_context, proxy_get_status) and toolchain runtime helpers that reach nothing outside
+ * the VM.
  */
-export const ALWAYS_ALLOWED: ReadonlySet<string> = new Set([
-  'proxy_done',
-  'proxy_set_effective_context',
-  'proxy_get_status',
-  'emscripten_notify_memory_growth',
-  'pthread_equal',
-]);
+export const ALWAYS_ALLOWED: ReadonlySet<string> = new Set(
+  HOSTCALLS.filter((h) => h.group === 'lifecycle').map((h) => h.name),
+);
 
 export type OnViolation = 'refuse' | 'error';
 
@@ -90,8 +45,7 @@ export function isGatedCallback(name: string): boolean {
   return name.startsWith('proxy_on_') && name !== 'proxy_on_memory_allocate';
 }
 
-const GROUP_OF = new Map<string, string>();
-for (const [group, names] of Object.entries(CAPABILITY_GROUPS)) for (const n of names) GROUP_OF.set(n, group);
+const GROUP_OF = new Map<string, string>(HOSTCALLS.map((h) => [h.name, h.group]));
 
 /** The capability group a host function belongs to ("lifecycle" for the always-allowed ones). */
 export function capabilityGroup(name: string): string {

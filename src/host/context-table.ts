@@ -5,13 +5,12 @@
 // rarely collide), linear probing, deletion by backward shift (no tombstones). A deleted context's slot is
 // cleared at once, and a table only ever points at live contexts.
 
-import type { Context } from './context.js';
-
 const MIN_CAPACITY = 16;
 
-export class ContextTable {
+/** Contexts (anything with an id) by id. */
+export class ContextTable<C extends { readonly id: number } = { readonly id: number }> {
   private ids: number[] = new Array(MIN_CAPACITY).fill(0);
-  private slots: Array<Context | undefined> = new Array(MIN_CAPACITY).fill(undefined);
+  private slots: Array<C | undefined> = new Array(MIN_CAPACITY).fill(undefined);
   private mask = MIN_CAPACITY - 1;
   private count = 0;
 
@@ -19,7 +18,7 @@ export class ContextTable {
     return this.count;
   }
 
-  get(id: number): Context | undefined {
+  get(id: number): C | undefined {
     const slots = this.slots;
     for (let i = id & this.mask; ; i = (i + 1) & this.mask) {
       const c = slots[i];
@@ -32,7 +31,7 @@ export class ContextTable {
     return this.get(id) !== undefined;
   }
 
-  set(id: number, ctx: Context): void {
+  set(id: number, ctx: C): void {
     for (let i = id & this.mask; ; i = (i + 1) & this.mask) {
       if (this.slots[i] === undefined) {
         this.ids[i] = id;
@@ -79,8 +78,8 @@ export class ContextTable {
   }
 
   /** Contexts in id order. */
-  values(): Context[] {
-    return this.keys().map((id) => this.get(id) as Context);
+  values(): C[] {
+    return this.keys().map((id) => this.get(id) as C);
   }
 
   private resize(capacity: number): void {

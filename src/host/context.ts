@@ -6,9 +6,22 @@ import type { HeaderMap } from '../abi/header-map.js';
 import { encodeUtf8 } from '../abi/utf8.js';
 import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from './driver.js';
 import { WasmTrap } from './errors.js';
-import type { Plugin } from './plugin.js';
+import type { CallContext, PluginView } from './hostcalls/env.js';
 import { hiddenCount } from './sanitize.js';
 import type { WasmVm } from './vm.js';
+
+export type FailStrategy = 'FAIL_CLOSE' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+
+/** What a context needs of its plugin (plugin.ts implements it): the failure policy and its counters. */
+export interface ContextPlugin extends PluginView {
+  readonly failStrategy: FailStrategy;
+  readonly failOpen: boolean;
+  /** Envoy's allow_on_headers_stop_iteration (see PluginOptions). */
+  readonly allowOnHeadersStopIteration: boolean;
+  /** Traps seen (including CPU limit stops). */
+  failures: number;
+  reportTrap(trap: WasmTrap, contextId: number): void;
+}
 
 const NO_STATUS = Object.freeze({ code: 0, message: new Uint8Array(0) });
 
@@ -17,7 +30,7 @@ const MAX_HEADERS_ACTION = 4;
 const MAX_DATA_ACTION = 3;
 const MAX_TRAILERS_ACTION = 1;
 
-export abstract class Context {
+export abstract class Context implements CallContext {
   readonly id: number;
   // Created on first use: most stream contexts set no property and make no callout, and these are per
   // request (allocation here is garbage the proxy pays for under load).
@@ -33,7 +46,7 @@ export abstract class Context {
     vm.contexts.set(this.id, this);
   }
 
-  get plugin(): Plugin {
+  get plugin(): ContextPlugin {
     return this.root.plugin;
   }
 
@@ -191,12 +204,12 @@ export class RootContext extends Context {
 
   constructor(
     vm: WasmVm,
-    private readonly owner: Plugin,
+    private readonly owner: ContextPlugin,
   ) {
     super(vm);
   }
 
-  override get plugin(): Plugin {
+  override get plugin(): ContextPlugin {
     return this.owner;
   }
 

@@ -1,10 +1,9 @@
+export { hostcallNames } from '../abi/hostcalls.js';
 export * from './capabilities.js';
 export * from './context.js';
 export * from './driver.js';
 export * from './errors.js';
 export * from './host.js';
-export { hostcallNames } from './hostcalls/index.js';
-export * from './instrument.js';
 export * from './limits.js';
 export * from './metrics-store.js';
 export * from './module.js';
@@ -12,3 +11,4 @@ export * from './plugin.js';
 export * from './sanitize.js';
 export * from './stream-attributes.js';
 export * from './vm.js';
+export * from './wasm/instrument.js';

@@ -1,7 +1,7 @@
 // Per-VM resource limits: memory (MiB) and CPU time per callback (ms). See instrument.ts for how they are
 // enforced and docs/host.md for the reasoning.
 
-import type { InstrumentOptions } from './instrument.js';
+import type { InstrumentOptions } from './wasm/instrument.js';
 
 export interface Limits {
   /** Linear memory per VM, MiB; 0: no limit (up to the 4 GiB of wasm32). */

@@ -3,20 +3,9 @@
 // signature is not the host function's, and callbacks whose signature is not the ABI's.
 
 import { AbiVersion } from '../abi/constants.js';
+import { hostcallSpec } from '../abi/hostcalls.js';
 import { ModuleError } from './errors.js';
-import { envSignature } from './hostcalls/index.js';
-import { type FunctionSignature, moduleSignatures } from './module-signatures.js';
-
-/** Host functions cpp-host links only for some ABI versions (WasmBase::registerCallbacks). */
-const ABI_ONLY: Readonly<Record<string, readonly AbiVersion[]>> = {
-  proxy_get_configuration: [AbiVersion.V0_1_0],
-  proxy_continue_request: [AbiVersion.V0_1_0],
-  proxy_continue_response: [AbiVersion.V0_1_0],
-  proxy_clear_route_cache: [AbiVersion.V0_1_0],
-  proxy_continue_stream: [AbiVersion.V0_2_0, AbiVersion.V0_2_1],
-  proxy_close_stream: [AbiVersion.V0_2_0, AbiVersion.V0_2_1],
-  proxy_get_log_level: [AbiVersion.V0_2_1],
-};
+import { type FunctionSignature, moduleSignatures } from './wasm/signatures.js';
 
 const sig = (params: number, results: number): FunctionSignature => ({ params, results });
 
@@ -69,11 +58,14 @@ export function checkLinkable(
   abi: AbiVersion,
   source: string,
 ): void {
-  const wrongAbi = imports.filter(
-    (i) => i.module === 'env' && ABI_ONLY[i.name] && !ABI_ONLY[i.name].includes(abi),
-  );
+  const onlyFor = (i: { module: string; name: string }) =>
+    i.module === 'env' ? hostcallSpec('env', i.name)?.abi : undefined;
+  const wrongAbi = imports.filter((i) => {
+    const versions = onlyFor(i);
+    return versions !== undefined && !versions.includes(abi);
+  });
   if (wrongAbi.length > 0) {
-    const names = wrongAbi.map((i) => `env.${i.name} (ABI ${ABI_ONLY[i.name].join(' / ')} only)`);
+    const names = wrongAbi.map((i) => `env.${i.name} (ABI ${onlyFor(i)?.join(' / ')} only)`);
     throw new ModuleError(
       `import${names.length > 1 ? 's' : ''} of another ABI version: ${names.join(', ')}; the module is ABI ${abi}, and Envoy does not link ${names.length > 1 ? 'them' : 'it'} for it either`,
       source,
@@ -84,10 +76,10 @@ export function checkLinkable(
   const wrong: string[] = [];
   for (const s of signatures.imports) {
     if (s.module !== 'env') continue;
-    const host = envSignature(s.name);
-    if (host && (host.params !== s.params || host.results !== s.results))
+    const host = hostcallSpec('env', s.name);
+    if (host && (host.params.length !== s.params || host.results.length !== s.results))
       wrong.push(
-        `import env.${s.name} is declared with ${describe(s)}, the host function has ${host.params} and ${host.results}`,
+        `import env.${s.name} is declared with ${describe(s)}, the host function has ${host.params.length} and ${host.results.length}`,
       );
   }
   const exported = signatures.exports;

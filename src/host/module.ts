@@ -3,11 +3,11 @@
 
 import { createHash } from 'node:crypto';
 import { ABI_MARKERS, type AbiVersion } from '../abi/constants.js';
-import { debugLineLookup, type LineLookup } from './debug-lines.js';
+import { hostcallSpec } from '../abi/hostcalls.js';
 import { ModuleError } from './errors.js';
-import { providesImport } from './hostcalls/index.js';
-import { type InstrumentOptions, instrument, MemoryLimitError, type OffsetMap } from './instrument.js';
 import { checkLinkable } from './link-checks.js';
+import { debugLineLookup, type LineLookup } from './wasm/debug-lines.js';
+import { type InstrumentOptions, instrument, MemoryLimitError, type OffsetMap } from './wasm/instrument.js';
 
 export interface CompiledModule {
   module: WebAssembly.Module;
@@ -176,7 +176,7 @@ export function validateModule(
     );
   }
   const imports = WebAssembly.Module.imports(module);
-  const unknown = imports.filter((i) => i.kind !== 'function' || !providesImport(i.module, i.name));
+  const unknown = imports.filter((i) => i.kind !== 'function' || !hostcallSpec(i.module, i.name));
   if (unknown.length > 0) {
     const names = unknown.map((i) => `${i.module}.${i.name}${i.kind !== 'function' ? ` (${i.kind})` : ''}`);
     throw new ModuleError(`unknown import${names.length > 1 ? 's' : ''}: ${names.join(', ')}`, meta.source);

@@ -8,7 +8,7 @@ import {
   forbiddenImports,
   resolveCapabilities,
 } from './capabilities.js';
-import { HttpContext, RootContext } from './context.js';
+import { type ContextPlugin, type FailStrategy, HttpContext, RootContext } from './context.js';
 import type { HttpStreamDriver } from './driver.js';
 import { CpuLimitError, PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
@@ -17,7 +17,7 @@ import type { CompiledModule } from './module.js';
 import { makeSanitizer, type SanitizeConfig, type Sanitizer } from './sanitize.js';
 import { type VmOptions, WasmVm } from './vm.js';
 
-export type FailStrategy = 'FAIL_CLOSE' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+export type { FailStrategy } from './context.js';
 
 export interface PluginOptions {
   /** Plugin name (Istio's pluginName / metadata.name): what logs and properties call it. */
@@ -51,7 +51,7 @@ export type PluginState = 'ready' | 'failed';
 const RELOAD_BACKOFF_START_MS = 1000;
 const RELOAD_BACKOFF_MAX_MS = 60_000;
 
-export class Plugin {
+export class Plugin implements ContextPlugin {
   readonly name: string;
   readonly rootId: string;
   readonly vmId: string;
@@ -112,7 +112,7 @@ export class Plugin {
     const vm = this.vm;
     if (!vm) return;
     let any = on;
-    for (const ctx of vm.contexts.values()) if (ctx.root === ctx && ctx.plugin.trace) any = true;
+    for (const ctx of vm.contexts.values()) if (ctx.root.id === ctx.id && ctx.plugin.trace) any = true;
     if (any !== vm.tracing) vm.setTracing(any);
   }
 

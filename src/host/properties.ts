@@ -5,12 +5,12 @@
 
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
-import type { Context } from './context.js';
+import type { CallContext } from './hostcalls/env.js';
 
 /** Envoy's prefix for what proxy_set_property stores in the stream's filter state. */
 const FILTER_STATE_PREFIX = 'wasm.';
 
-export function resolveProperty(ctx: Context, path: readonly string[]): PropertyValue | undefined {
+export function resolveProperty(ctx: CallContext, path: readonly string[]): PropertyValue | undefined {
   const plugin = ctx.plugin;
   if (path.length === 1) {
     switch (path[0]) {
@@ -44,7 +44,7 @@ export function resolveProperty(ctx: Context, path: readonly string[]): Property
  * proxy_set_property: into the stream's filter state, shared by the filters on the stream. Outside a stream
  * (a root context) there is none: NotFound, as Envoy answers.
  */
-export function setProperty(ctx: Context, path: readonly string[], value: Uint8Array): boolean {
+export function setProperty(ctx: CallContext, path: readonly string[], value: Uint8Array): boolean {
   const state = ctx.stream?.filterState(true);
   if (!state) return false;
   state.set(path.join('\0'), value);

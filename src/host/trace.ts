@@ -11,7 +11,10 @@
 
 import { statusName } from '../abi/constants.js';
 import { decodePairs } from '../abi/header-map.js';
-import type { WasmVm } from './vm.js';
+import { type ArgKinds, hostcallSpec } from '../abi/hostcalls.js';
+import { WasmTrap } from './errors.js';
+import type { CallContext, HostcallEnv } from './hostcalls/env.js';
+import type { HostcallSlot } from './hostcalls/guard.js';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -24,63 +27,6 @@ const ERRNO_NAMES: Record<number, string> = {
   58: 'NOTSUP',
   70: 'SPIPE',
   76: 'NOTCAPABLE',
-};
-
-/**
- * Argument kinds, in order (each consumes the wasm arguments it names):
- *   i   an i32, printed signed                    l   an i64
- *   s   (ptr, len) a string                       m   (ptr, len) a serialized header map
- *   p   (ptr, len) a property path (NUL-separated segments, printed dotted)
- *   S   (ptr_ptr, size_ptr) a returned string/bytes     M   (ptr_ptr, size_ptr) a returned map
- *   u   (ptr) a returned u32                      U   (ptr) a returned u64
- * Returned values are printed after the status when the call succeeded.
- */
-const SIGNATURES: Record<string, string> = {
-  proxy_log: 'is',
-  proxy_get_log_level: 'u',
-  proxy_get_current_time_nanoseconds: 'U',
-  proxy_set_tick_period_milliseconds: 'i',
-  proxy_get_buffer_bytes: 'iiiS',
-  proxy_set_buffer_bytes: 'iiis',
-  proxy_get_buffer_status: 'iuu',
-  proxy_get_configuration: 'S',
-  proxy_get_header_map_pairs: 'iM',
-  proxy_set_header_map_pairs: 'im',
-  proxy_get_header_map_size: 'iu',
-  proxy_get_header_map_value: 'isS',
-  proxy_add_header_map_value: 'iss',
-  proxy_replace_header_map_value: 'iss',
-  proxy_remove_header_map_value: 'is',
-  proxy_continue_stream: 'i',
-  proxy_close_stream: 'i',
-  proxy_continue_request: '',
-  proxy_continue_response: '',
-  proxy_send_local_response: 'issmi',
-  proxy_clear_route_cache: '',
-  proxy_done: '',
-  proxy_set_effective_context: 'i',
-  proxy_get_status: 'uS',
-  proxy_http_call: 'smsmiu',
-  proxy_grpc_call: 'sssmsiu',
-  proxy_grpc_stream: 'sssmu',
-  proxy_grpc_send: 'isi',
-  proxy_grpc_cancel: 'i',
-  proxy_grpc_close: 'i',
-  proxy_get_shared_data: 'sSu',
-  proxy_set_shared_data: 'ssi',
-  proxy_register_shared_queue: 'su',
-  proxy_resolve_shared_queue: 'ssu',
-  proxy_enqueue_shared_queue: 'is',
-  proxy_dequeue_shared_queue: 'iS',
-  proxy_define_metric: 'isu',
-  proxy_increment_metric: 'il',
-  proxy_record_metric: 'il',
-  proxy_get_metric: 'iU',
-  proxy_get_property: 'pS',
-  proxy_set_property: 'ps',
-  proxy_call_foreign_function: 'ssS',
-  emscripten_notify_memory_growth: 'i',
-  pthread_equal: 'ii',
 };
 
 const MAX_TEXT = 256;
@@ -98,10 +44,13 @@ function quoteMap(bytes: Uint8Array): string {
   return `{${pairs.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')}}`;
 }
 
-/** Decodes the arguments the guest passed; `outs` collects the return slots to read afterwards. */
+/**
+ * Decodes the arguments the guest passed by their kinds in the hostcall table; `outs` collects the return
+ * slots to read afterwards.
+ */
 function decodeArgs(
-  vm: WasmVm,
-  sig: string,
+  vm: HostcallEnv,
+  sig: ArgKinds,
   args: unknown[],
   outs: Array<{ kind: string; a: number; b: number }>,
 ): string[] {
@@ -153,7 +102,7 @@ function decodeArgs(
   return shown;
 }
 
-function decodeOuts(vm: WasmVm, outs: Array<{ kind: string; a: number; b: number }>): string[] {
+function decodeOuts(vm: HostcallEnv, outs: Array<{ kind: string; a: number; b: number }>): string[] {
   const mem = vm.memory;
   return outs.map((o) => {
     try {
@@ -174,12 +123,12 @@ function decodeOuts(vm: WasmVm, outs: Array<{ kind: string; a: number; b: number
 }
 
 /** Whether a trace line is wanted now: the running context's plugin traces (any plugin, outside one). */
-export function traceWanted(vm: WasmVm): boolean {
+export function traceWanted(vm: HostcallEnv): boolean {
   const ctx = vm.current;
   return ctx ? ctx.plugin.trace : vm.tracing;
 }
 
-export function traceLine(vm: WasmVm, message: string): void {
+export function traceLine(vm: HostcallEnv, message: string): void {
   const ctx = vm.current;
   vm.host.trace({
     level: 'trace',
@@ -193,8 +142,8 @@ export function traceLine(vm: WasmVm, message: string): void {
 }
 
 /** A hostcall implementation that logs its call, decoded, after it returned. */
-export function tracedHostcall(vm: WasmVm, name: string, raw: Fn, wasi: boolean): Fn {
-  const sig = SIGNATURES[name] ?? '';
+function tracedHostcall(vm: HostcallEnv, name: string, raw: Fn, wasi: boolean): Fn {
+  const sig = hostcallSpec('env', name)?.args ?? '';
   const f = raw as unknown as (...a: unknown[]) => unknown;
   return ((...args: unknown[]) => {
     if (!traceWanted(vm)) return f(...args);
@@ -220,4 +169,45 @@ export function tracedHostcall(vm: WasmVm, name: string, raw: Fn, wasi: boolean)
     traceLine(vm, `[vm->host] ${name}(${shown.join(', ')})${text}`);
     return result;
   }) as unknown as Fn;
+}
+
+/**
+ * Turns the trace log on or off for a VM's hostcalls: swaps every guarded hostcall's implementation for a
+ * logging one (or back). Lines are written only for contexts whose plugin traces.
+ */
+export function traceHostcalls(vm: HostcallEnv, slots: readonly HostcallSlot[], on: boolean): void {
+  for (const slot of slots) slot.set(on ? tracedHostcall(vm, slot.name, slot.raw, slot.wasi) : slot.raw);
+}
+
+/** A callback into the guest, logged with its arguments and its result (or trap) when its plugin traces. */
+export function tracedCallback(
+  vm: HostcallEnv,
+  ctx: CallContext,
+  name: string,
+  args: ReadonlyArray<number | undefined>,
+  run: () => number | undefined,
+): number | undefined {
+  if (!ctx.plugin.trace) return run();
+  const shown = args.filter((x) => x !== undefined).map((x) => String((x as number) | 0));
+  const prev = vm.current;
+  const line = (text: string) => {
+    vm.current = ctx;
+    traceLine(vm, text);
+    vm.current = prev;
+  };
+  line(`[host->vm] ${name}(${shown.join(', ')})`);
+  let r: number | undefined;
+  try {
+    r = run();
+  } catch (err) {
+    const cause = err instanceof WasmTrap ? describe(err.cause) : String(err);
+    line(`[host<-vm] ${name} -> trap: ${cause}`);
+    throw err;
+  }
+  line(`[host<-vm] ${name} -> ${r}`);
+  return r;
+}
+
+function describe(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

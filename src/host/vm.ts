@@ -2,19 +2,21 @@
 // A trap marks the VM failed: a VM with possibly corrupted state is never called again.
 
 import type { AbiVersion } from '../abi/constants.js';
-import type { HeaderMap } from '../abi/header-map.js';
 import { GuestMemory } from '../abi/memory.js';
+import { VmBudget } from './budget.js';
 import { type Capabilities, isGatedCallback } from './capabilities.js';
-import type { Context } from './context.js';
 import { ContextTable } from './context-table.js';
-import { CpuLimitError, type FrameSymbolizer, ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
+import { type FrameSymbolizer, ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
 import type { Host } from './host.js';
+import type { CallbackData, CallContext, HostcallEnv } from './hostcalls/env.js';
 import type { HostcallSlot } from './hostcalls/guard.js';
 import { createImports } from './hostcalls/index.js';
-import { FUEL_IMPORT, GROW_IMPORT, INSTRUMENT_MODULE, PAGE_SIZE } from './instrument.js';
-import { DEFAULT_LIMITS, FUEL_QUANTUM, instrumentOptions, type Limits } from './limits.js';
+import { DEFAULT_LIMITS, instrumentOptions, type Limits } from './limits.js';
 import { type CompiledModule, type ModuleVariant, moduleVariant, moduleVariantSync } from './module.js';
-import { tracedHostcall, traceLine, traceWanted } from './trace.js';
+import { tracedCallback, traceHostcalls, traceLine, traceWanted } from './trace.js';
+import { INSTRUMENT_MODULE } from './wasm/instrument.js';
+
+export type { CallbackData } from './hostcalls/env.js';
 
 export interface VmOptions {
   vmId?: string;
@@ -36,22 +38,9 @@ type GuestFn = (...args: number[]) => number | undefined;
 // deep recursion in the guest.
 if (Error.stackTraceLimit < 50) Error.stackTraceLimit = 50;
 
-/** Data a callback may read while it runs (buffers and maps that are not a stream's). */
-export interface CallbackData {
-  vmConfiguration?: Uint8Array;
-  pluginConfiguration?: Uint8Array;
-  httpCallResponse?: { headers: HeaderMap; body: Uint8Array; trailers: HeaderMap };
-  grpcMessage?: Uint8Array;
-  grpcInitialMetadata?: HeaderMap;
-  grpcTrailingMetadata?: HeaderMap;
-  foreignArguments?: Uint8Array;
-  /** proxy_on_log of a stream runs: a map the stream never had is "not found" then, not a bad argument (Envoy). */
-  accessLogPhase?: boolean;
-}
-
 let instances = 0;
 
-export class WasmVm {
+export class WasmVm implements HostcallEnv {
   /** Which VM instance this is, process-wide (a replaced or reloaded VM gets a new one). */
   readonly instance = ++instances;
   readonly vmId: string;
@@ -59,35 +48,26 @@ export class WasmVm {
   readonly configuration: Uint8Array;
   readonly env: Record<string, string>;
   memory!: GuestMemory;
-  readonly contexts = new ContextTable();
+  readonly contexts = new ContextTable<CallContext>();
   /** The context hostcalls act on: the running callback's, or the one set by proxy_set_effective_context. */
-  current: Context | undefined;
+  current: CallContext | undefined;
   data: CallbackData = {};
   failure: WasmTrap | undefined;
   nextToken = 1;
   readonly limits: Limits;
   readonly capabilities: Capabilities | undefined;
-  /** The guarded hostcalls' implementation slots (createImports fills them). */
-  hostcallSlots: HostcallSlot[] = [];
+  /** The guarded hostcalls' implementation slots (createImports fills them; tracing swaps them). */
+  private readonly hostcallSlots: HostcallSlot[] = [];
   /** Whether calls are traced (some plugin of this VM has its trace on): see trace.ts. */
   tracing = false;
-  /** Grows refused by the memory limit, callbacks stopped by the CPU limit (also counted per plugin). */
-  memoryLimitHits = 0;
-  cpuLimitHits = 0;
+  private readonly budget: VmBudget;
   private nextContextId = 1;
   private fns: Record<string, GuestFn> = {};
   private alloc!: GuestFn;
   private depth = 0;
   private after: Array<() => void> = [];
   private variant!: ModuleVariant;
-  // CPU limit: each outermost guest call is a new "slice"; the fuel hook notes when it first ran in a
-  // slice and, at later calls, whether the slice exceeded its budget.
-  private callSeq = 0;
-  private sliceSeq = -1;
-  private sliceStart = 0;
-  private budgetMs = 0;
   private startPhase = false;
-  private cpuExceeded: CpuLimitError | undefined;
 
   private constructor(
     readonly host: Host,
@@ -101,6 +81,16 @@ export class WasmVm {
     this.limits = options.limits ?? { ...DEFAULT_LIMITS };
     this.capabilities = options.capabilities;
     this.tracing = options.trace ?? false;
+    this.budget = new VmBudget(this, this.limits);
+  }
+
+  /** Grows refused by the memory limit, callbacks stopped by the CPU limit (also counted per plugin). */
+  get memoryLimitHits(): number {
+    return this.budget.memoryLimitHits;
+  }
+
+  get cpuLimitHits(): number {
+    return this.budget.cpuLimitHits;
   }
 
   /** Instantiates the module and runs its start functions (_initialize then main, or _start). */
@@ -123,7 +113,7 @@ export class WasmVm {
   private instantiate(
     make: () => WebAssembly.Instance | Promise<WebAssembly.Instance>,
   ): WasmVm | Promise<WasmVm> {
-    this.beginSlice(this.limits.startCpuMs);
+    this.budget.begin(this.limits.startCpuMs);
     const finish = (instance: WebAssembly.Instance) => {
       this.bind(instance);
       this.start();
@@ -153,61 +143,12 @@ export class WasmVm {
   }
 
   private imports(): WebAssembly.Imports {
-    const imports = createImports(this);
+    const imports = createImports(this, this.capabilities, this.hostcallSlots);
     if (this.tracing) this.setTracing(true);
     const v = this.variant;
-    if (v.fuel || v.memoryHook) {
-      const own: Record<string, (...a: number[]) => number> = {};
-      if (v.fuel) own[FUEL_IMPORT] = () => this.fuel();
-      if (v.memoryHook) own[GROW_IMPORT] = (r: number) => this.memoryGrown(r);
-      imports[INSTRUMENT_MODULE] = own;
-    }
+    if (v.fuel || v.memoryHook)
+      imports[INSTRUMENT_MODULE] = this.budget.imports(v.fuel, v.memoryHook, v.maxPages);
     return imports;
-  }
-
-  /** A new outermost guest call with this CPU budget (ms, 0: none). */
-  private beginSlice(budgetMs: number): void {
-    this.callSeq++;
-    this.budgetMs = budgetMs;
-  }
-
-  /**
-   * wasmgate.fuel: the guest used up its fuel. Returns the next quantum, or 0 (the guest then traps) once
-   * the current call ran past its budget. The clock is read here only, every FUEL_QUANTUM loop iterations
-   * and function entries, never per call: a call's time is counted from the first time it runs out of
-   * fuel, which is at most one quantum after it started.
-   */
-  private fuel(): number {
-    const now = performance.now();
-    if (this.sliceSeq !== this.callSeq) {
-      this.sliceSeq = this.callSeq;
-      this.sliceStart = now;
-      return FUEL_QUANTUM;
-    }
-    const elapsed = now - this.sliceStart;
-    if (this.budgetMs === 0 || elapsed < this.budgetMs) return FUEL_QUANTUM;
-    this.cpuExceeded = new CpuLimitError(elapsed, this.budgetMs);
-    this.cpuLimitHits++;
-    return 0;
-  }
-
-  /** wasmgate.memory_grown: sees each memory.grow's result; -1 past the limit (the declared maximum). */
-  private memoryGrown(result: number): number {
-    if (result === -1) {
-      this.memoryLimitHits++;
-      const ctx = this.current;
-      if (ctx) ctx.plugin.memoryLimitHits++;
-      const size = this.memory ? this.memory.size : 0;
-      this.host.log({
-        level: 'warn',
-        source: 'host',
-        plugin: ctx?.plugin.name,
-        vmId: this.vmId,
-        contextId: ctx?.id,
-        message: `memory limit: memory.grow refused at ${Math.round(size / 1048576)} MiB (limit ${this.limits.memoryMiB} MiB, ${(this.variant.maxPages ?? 0) * PAGE_SIZE} bytes)`,
-      });
-    }
-    return result;
   }
 
   /** Maps frames of an instrumented module back to the original module's functions and offsets. */
@@ -245,7 +186,7 @@ export class WasmVm {
     if (has('_initialize') && has('main')) steps.push(['main', () => this.fns.main(0, 0)]);
     for (const [name, run] of steps) {
       this.host.activeCalls++;
-      this.beginSlice(this.limits.startCpuMs);
+      this.budget.begin(this.limits.startCpuMs);
       if (this.tracing) traceLine(this, `[host->vm] ${name}(${name === 'main' ? '0, 0' : ''})`);
       try {
         run();
@@ -271,8 +212,7 @@ export class WasmVm {
    */
   setTracing(on: boolean): void {
     this.tracing = on;
-    for (const slot of this.hostcallSlots)
-      slot.set(on ? tracedHostcall(this, slot.name, slot.raw, slot.wasi) : slot.raw);
+    traceHostcalls(this, this.hostcallSlots, on);
   }
 
   /** Runs `fn` (calls into the VM) with the start-up CPU limit: proxy_on_vm_start, proxy_on_configure. */
@@ -296,7 +236,7 @@ export class WasmVm {
    * not export it. A trap is logged and rethrown as WasmTrap; the VM is then failed for good.
    */
   call(
-    ctx: Context,
+    ctx: CallContext,
     name: string,
     a?: number,
     b?: number,
@@ -307,47 +247,13 @@ export class WasmVm {
     const fn = this.fns[name];
     if (fn === undefined) return undefined;
     if (this.failure) throw this.failure;
-    if (this.tracing) return this.tracedCall(ctx, name, a, b, c, d, e);
+    if (this.tracing)
+      return tracedCallback(this, ctx, name, [a, b, c, d, e], () => this.run(ctx, name, fn, a, b, c, d, e));
     return this.run(ctx, name, fn, a, b, c, d, e);
   }
 
-  /** call(), logging the callback and its result (or trap) when the context's plugin traces. */
-  private tracedCall(
-    ctx: Context,
-    name: string,
-    a?: number,
-    b?: number,
-    c?: number,
-    d?: number,
-    e?: number,
-  ): number | undefined {
-    const fn = this.fns[name];
-    if (!ctx.plugin.trace) return this.run(ctx, name, fn, a, b, c, d, e);
-    const args = [a, b, c, d, e].filter((x) => x !== undefined).map((x) => String((x as number) | 0));
-    const prev = this.current;
-    this.current = ctx;
-    traceLine(this, `[host->vm] ${name}(${args.join(', ')})`);
-    this.current = prev;
-    let r: number | undefined;
-    try {
-      r = this.run(ctx, name, fn, a, b, c, d, e);
-    } catch (err) {
-      this.current = ctx;
-      traceLine(
-        this,
-        `[host<-vm] ${name} -> trap: ${err instanceof WasmTrap ? describeCause(err.cause) : String(err)}`,
-      );
-      this.current = prev;
-      throw err;
-    }
-    this.current = ctx;
-    traceLine(this, `[host<-vm] ${name} -> ${r}`);
-    this.current = prev;
-    return r;
-  }
-
   private run(
-    ctx: Context,
+    ctx: CallContext,
     name: string,
     fn: GuestFn,
     a?: number,
@@ -358,10 +264,7 @@ export class WasmVm {
   ): number | undefined {
     const prev = this.current;
     this.current = ctx;
-    if (this.depth === 0) {
-      this.callSeq++;
-      this.budgetMs = this.startPhase ? this.limits.startCpuMs : this.limits.cpuMs;
-    }
+    if (this.depth === 0) this.budget.begin(this.startPhase ? this.limits.startCpuMs : this.limits.cpuMs);
     this.depth++;
     this.host.activeCalls++;
     try {
@@ -393,7 +296,8 @@ export class WasmVm {
   private fail(callback: string, err: unknown): WasmTrap {
     if (err instanceof WasmTrap) return err;
     // The trap the fuel check executes once the budget is spent is reported as what it is.
-    const cause = this.cpuExceeded && err instanceof WebAssembly.RuntimeError ? this.cpuExceeded : err;
+    const exceeded = this.budget.exceeded;
+    const cause = exceeded && err instanceof WebAssembly.RuntimeError ? exceeded : err;
     const trap = new WasmTrap(callback, cause, wasmBacktrace(err, this.symbolizer()));
     this.failure ??= trap;
     return trap;
@@ -413,8 +317,4 @@ export class WasmVm {
     if (ptr === 0 || ptr + size > this.memory.size) return 0;
     return ptr;
   }
-}
-
-function describeCause(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -1,11 +1,11 @@
 // Buffers (bodies, configurations, callout bodies …) and the 0.1.0 proxy_get_configuration.
 
 import { Status } from '../../abi/constants.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 import { resolveBuffer } from './resolve.js';
 import { returnBytes } from './returns.js';
 
-export function bufferCalls(vm: WasmVm) {
+export function bufferCalls(vm: HostcallEnv) {
   return {
     proxy_get_buffer_bytes(
       type: number,

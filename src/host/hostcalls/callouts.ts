@@ -3,11 +3,11 @@
 
 import { Status } from '../../abi/constants.js';
 import { decodePairs, HeaderMap } from '../../abi/header-map.js';
-import type { Context } from '../context.js';
-import type { GrpcHandle } from '../driver.js';
-import type { WasmVm } from '../vm.js';
 
-function findGrpc(vm: WasmVm, token: number): { ctx: Context; handle: GrpcHandle } | undefined {
+import type { GrpcHandle } from '../driver.js';
+import type { CallContext, HostcallEnv } from './env.js';
+
+function findGrpc(vm: HostcallEnv, token: number): { ctx: CallContext; handle: GrpcHandle } | undefined {
   const cur = vm.current;
   const h = cur?.grpcCalls.get(token);
   if (cur && h) return { ctx: cur, handle: h };
@@ -18,7 +18,7 @@ function findGrpc(vm: WasmVm, token: number): { ctx: Context; handle: GrpcHandle
   return undefined;
 }
 
-export function calloutCalls(vm: WasmVm) {
+export function calloutCalls(vm: HostcallEnv) {
   const startGrpc = (
     uptr: number,
     ulen: number,

@@ -6,7 +6,7 @@
 import { Status, WasiErrno } from '../../abi/constants.js';
 import { MemoryFault } from '../../abi/memory.js';
 import { ProcExit, WasmTrap } from '../errors.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -31,9 +31,15 @@ export interface HostcallSlot {
   set(fn: Fn): void;
 }
 
+/**
+ * Wraps `fn` so that nothing it throws reaches the guest but what must unwind it. The wrapper takes the
+ * table's parameter count (`arity`), whatever the implementation declares: every argument the guest passed
+ * reaches a swapped-in implementation (the trace log's).
+ */
 export function guard<F extends Fn>(
-  vm: WasmVm,
+  vm: HostcallEnv,
   name: string,
+  arity: number,
   fn: F,
   wasi: boolean,
   slots?: HostcallSlot[],
@@ -62,7 +68,7 @@ export function guard<F extends Fn>(
     },
   });
   let wrapped: (...a: unknown[]) => unknown;
-  switch (fn.length) {
+  switch (arity) {
     case 0:
       wrapped = () => {
         try {

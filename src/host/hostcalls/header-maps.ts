@@ -3,7 +3,7 @@
 import { AbiVersion, MapType, Status } from '../../abi/constants.js';
 import { decodePairs } from '../../abi/header-map.js';
 import { replaceVisible, visibleCopy } from '../sanitize.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 import { resolveMap } from './resolve.js';
 import { returnBytes, returnPairs, returnString } from './returns.js';
 
@@ -14,7 +14,7 @@ const EMPTY = new Uint8Array(0);
  * common case, which then takes the plain paths below. Callout responses and gRPC metadata are the
  * filter's own and never sanitized.
  */
-function hiddenIn(vm: WasmVm, type: number): ReadonlySet<string> | undefined {
+function hiddenIn(vm: HostcallEnv, type: number): ReadonlySet<string> | undefined {
   if (type > MapType.HttpResponseTrailers) return undefined;
   return vm.current?.plugin.sanitizer?.headers;
 }
@@ -23,11 +23,11 @@ function hiddenIn(vm: WasmVm, type: number): ReadonlySet<string> | undefined {
  * Envoy clears the route cache whenever a Wasm filter changes the request headers (add, replace, remove,
  * set pairs): the route is resolved again from the headers as the filters left them.
  */
-function requestHeadersChanged(vm: WasmVm, type: number): void {
+function requestHeadersChanged(vm: HostcallEnv, type: number): void {
   if (type === MapType.HttpRequestHeaders) vm.current?.stream?.clearRouteCache();
 }
 
-export function headerMapCalls(vm: WasmVm) {
+export function headerMapCalls(vm: HostcallEnv) {
   return {
     proxy_get_header_map_pairs(type: number, ptrPtr: number, sizePtr: number): number {
       const map = resolveMap(vm, type);

@@ -1,9 +1,9 @@
 // Logging, clocks and timers.
 
 import { LOG_LEVEL_NAMES, Status } from '../../abi/constants.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 
-export function loggingCalls(vm: WasmVm) {
+export function loggingCalls(vm: HostcallEnv) {
   return {
     proxy_log(level: number, ptr: number, len: number): number {
       if (level < 0 || level > 5) return Status.BadArgument;

@@ -1,9 +1,9 @@
 // Metrics defined and updated by filters.
 
 import { Status } from '../../abi/constants.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 
-export function metricCalls(vm: WasmVm) {
+export function metricCalls(vm: HostcallEnv) {
   return {
     proxy_define_metric(type: number, nptr: number, nlen: number, idPtr: number): number {
       const name = vm.memory.string(nptr, nlen);

@@ -4,10 +4,10 @@ import { Status } from '../../abi/constants.js';
 import { encodeProperty, splitPropertyPath } from '../../abi/property-codec.js';
 import { resolveProperty, setProperty } from '../properties.js';
 import { sanitizedProperty } from '../sanitize.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 import { returnBytes } from './returns.js';
 
-export function propertyCalls(vm: WasmVm) {
+export function propertyCalls(vm: HostcallEnv) {
   return {
     proxy_get_property(pptr: number, plen: number, vptrPtr: number, vsizePtr: number): number {
       const path = splitPropertyPath(vm.memory.string(pptr, plen));

@@ -3,10 +3,10 @@
 import type { ByteBuffer } from '../../abi/byte-buffer.js';
 import { BUFFER_TYPE_MAX, BufferType, MAP_TYPE_MAX, MapType } from '../../abi/constants.js';
 import type { HeaderMap } from '../../abi/header-map.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 
 /** undefined: unknown id (BAD_ARGUMENT); null: known but not available here. */
-export function resolveMap(vm: WasmVm, type: number, create = false): HeaderMap | null | undefined {
+export function resolveMap(vm: HostcallEnv, type: number, create = false): HeaderMap | null | undefined {
   if (type < 0 || type > MAP_TYPE_MAX) return undefined;
   switch (type) {
     case MapType.HttpCallResponseHeaders:
@@ -25,7 +25,7 @@ export function resolveMap(vm: WasmVm, type: number, create = false): HeaderMap 
 /** A readable view of a buffer, or a writable stream body buffer. */
 export type ResolvedBuffer = { bytes: Uint8Array; writable?: ByteBuffer };
 
-export function resolveBuffer(vm: WasmVm, type: number): ResolvedBuffer | null | undefined {
+export function resolveBuffer(vm: HostcallEnv, type: number): ResolvedBuffer | null | undefined {
   if (type < 0 || type > BUFFER_TYPE_MAX) return undefined;
   const d = vm.data;
   const ro = (b: Uint8Array | undefined) => (b ? { bytes: b } : null);

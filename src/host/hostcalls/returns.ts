@@ -4,9 +4,9 @@
 import { Status } from '../../abi/constants.js';
 import { type HeaderMap, writePairs } from '../../abi/header-map.js';
 import { utf8Length, writeUtf8 } from '../../abi/utf8.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 
-export function returnBytes(vm: WasmVm, ptrPtr: number, sizePtr: number, data: Uint8Array): number {
+export function returnBytes(vm: HostcallEnv, ptrPtr: number, sizePtr: number, data: Uint8Array): number {
   const mem = vm.memory;
   mem.check(ptrPtr, 4);
   mem.check(sizePtr, 4);
@@ -22,7 +22,7 @@ export function returnBytes(vm: WasmVm, ptrPtr: number, sizePtr: number, data: U
 }
 
 /** Encodes straight into guest memory: no intermediate byte array. */
-export function returnString(vm: WasmVm, ptrPtr: number, sizePtr: number, text: string): number {
+export function returnString(vm: HostcallEnv, ptrPtr: number, sizePtr: number, text: string): number {
   const mem = vm.memory;
   mem.check(ptrPtr, 4);
   mem.check(sizePtr, 4);
@@ -38,7 +38,7 @@ export function returnString(vm: WasmVm, ptrPtr: number, sizePtr: number, text: 
   return Status.Ok;
 }
 
-export function returnPairs(vm: WasmVm, ptrPtr: number, sizePtr: number, map: HeaderMap): number {
+export function returnPairs(vm: HostcallEnv, ptrPtr: number, sizePtr: number, map: HeaderMap): number {
   const mem = vm.memory;
   mem.check(ptrPtr, 4);
   mem.check(sizePtr, 4);

@@ -1,10 +1,10 @@
 // Shared data (key-value with CAS) and shared queues.
 
 import { Status } from '../../abi/constants.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 import { returnBytes } from './returns.js';
 
-export function sharedCalls(vm: WasmVm) {
+export function sharedCalls(vm: HostcallEnv) {
   return {
     proxy_get_shared_data(
       kptr: number,

@@ -2,13 +2,13 @@
 
 import { NO_GRPC_STATUS, Status, StreamType } from '../../abi/constants.js';
 import { decodePairs } from '../../abi/header-map.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 import { returnBytes } from './returns.js';
 
 /** UNAUTHENTICATED, the highest code gRPC defines. */
 const MAX_GRPC_STATUS = 16;
 
-export function streamCalls(vm: WasmVm) {
+export function streamCalls(vm: HostcallEnv) {
   const continueStream = (type: number): number => {
     if (type < 0 || type > StreamType.Upstream) return Status.BadArgument;
     // As Envoy's Context::continueStream: the upstream side cannot be continued; anything else without a

@@ -7,7 +7,7 @@ import { randomFillSync } from 'node:crypto';
 import { WasiErrno } from '../../abi/constants.js';
 import { encodeUtf8 } from '../../abi/utf8.js';
 import { ProcExit } from '../errors.js';
-import type { WasmVm } from '../vm.js';
+import type { HostcallEnv } from './env.js';
 
 const MAX_RANDOM = 64 * 1024;
 const decoder = new TextDecoder();
@@ -44,7 +44,7 @@ export const WASI_UNSUPPORTED = [
   'sock_shutdown',
 ];
 
-export function wasiCalls(vm: WasmVm) {
+export function wasiCalls(vm: HostcallEnv) {
   const mem = () => vm.memory;
   const envEntries = () => Object.entries(vm.env).map(([k, v]) => encodeUtf8(`${k}=${v}\0`));
   const calls: Record<string, (...args: never[]) => number | undefined> = {

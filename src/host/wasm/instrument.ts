@@ -17,9 +17,11 @@
 // The module is validated (imports checked against the host's) before it is instrumented: the added
 // imports are the host's own, never the module's.
 
-import { InstrumentError, Reader, readSections, type Section } from './wasm-reader.js';
+import { Reader, readSections, type Section, WasmFormatError } from './reader.js';
+import { leb, Writer } from './writer.js';
 
-export { InstrumentError };
+/** What this rewriter cannot handle (or a malformed module): the reader's error, by its former name. */
+export { WasmFormatError as InstrumentError } from './reader.js';
 
 export const FUEL_IMPORT = 'fuel';
 export const GROW_IMPORT = 'memory_grown';
@@ -88,59 +90,6 @@ export interface Instrumented {
   memoryHook: boolean;
   /** Memory 0's maximum in the instrumented module (pages), when capped. */
   maxPages?: number;
-}
-
-// ---- writing ---------------------------------------------------------------------------------------
-
-class Writer {
-  buf = new Uint8Array(1024);
-  len = 0;
-
-  private ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-  }
-
-  byte(v: number): void {
-    this.ensure(1);
-    this.buf[this.len++] = v;
-  }
-
-  bytes(v: Uint8Array): void {
-    this.ensure(v.length);
-    this.buf.set(v, this.len);
-    this.len += v.length;
-  }
-
-  u32(v: number): void {
-    let x = v >>> 0;
-    do {
-      let byte = x & 0x7f;
-      x >>>= 7;
-      if (x !== 0) byte |= 0x80;
-      this.byte(byte);
-    } while (x !== 0);
-  }
-
-  name(s: string): void {
-    const b = new TextEncoder().encode(s);
-    this.u32(b.length);
-    this.bytes(b);
-  }
-
-  result(): Uint8Array {
-    return this.buf.slice(0, this.len);
-  }
-}
-
-function leb(v: number): Uint8Array {
-  const w = new Writer();
-  w.u32(v);
-  return w.result();
 }
 
 // ---- the module ------------------------------------------------------------------------------------
@@ -335,7 +284,7 @@ class Instrumenter {
     for (let i = 0; i < n; i++) {
       const form = r.u8();
       if (form !== 0x60)
-        throw new InstrumentError(
+        throw new WasmFormatError(
           'the module uses GC types (rec/sub), which the instrumentation does not handle',
         );
       for (let k = 0, np = r.u32(); k < np; k++) r.skipValType();
@@ -373,7 +322,7 @@ class Instrumenter {
           r.u32();
           break;
         default:
-          throw new InstrumentError(`unknown import kind ${kind}`);
+          throw new WasmFormatError(`unknown import kind ${kind}`);
       }
     }
   }
@@ -574,7 +523,7 @@ class Instrumenter {
         this.anchors.push(base + body.anchors[k], body.anchors[k + 1], body.anchors[k + 2]);
       r.p = bodyEnd;
     }
-    if (r.p !== s.end) throw new InstrumentError('code section size mismatch');
+    if (r.p !== s.end) throw new WasmFormatError('code section size mismatch');
     const size = out.len - payloadStart;
     for (let k = 0; k < 5; k++) out.buf[sizeAt + k] = ((size >>> (7 * k)) & 0x7f) | (k < 4 ? 0x80 : 0);
   }
@@ -676,7 +625,7 @@ class Instrumenter {
         case 0xfe: {
           const sub = r.u32();
           if (fuel && (sub === 0x01 || sub === 0x02))
-            throw new InstrumentError('memory.atomic.wait could block past the CPU limit');
+            throw new WasmFormatError('memory.atomic.wait could block past the CPU limit');
           skipPrefixed(r, 0xfe, sub);
           break;
         }
@@ -684,7 +633,7 @@ class Instrumenter {
           skipImmediates(r, op);
       }
     }
-    if (r.p !== end) throw new InstrumentError('function body size mismatch');
+    if (r.p !== end) throw new WasmFormatError('function body size mismatch');
     flush(end);
     const bytes = w.result();
     return { bytes, size: bytes.length, anchors };
@@ -906,7 +855,7 @@ function skipImmediates(r: Reader, op: number): void {
       return;
     }
     default:
-      throw new InstrumentError(`unsupported instruction 0x${op.toString(16)} (GC or an unknown proposal)`);
+      throw new WasmFormatError(`unsupported instruction 0x${op.toString(16)} (GC or an unknown proposal)`);
   }
 }
 
@@ -959,7 +908,7 @@ function skipPrefixed(r: Reader, prefix: number, sub: number): void {
       return;
     }
   }
-  throw new InstrumentError(
+  throw new WasmFormatError(
     `unsupported instruction 0x${prefix.toString(16)} ${sub} (an unknown or unsupported proposal)`,
   );
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Reader, readSections } from './reader.js';
 
 export type LineLookup = (offset: number) => string | undefined;
 
@@ -64,115 +65,53 @@ function lookupRows(rows: Row[], address: number): string | undefined {
 
 // ---- wasm ------------------------------------------------------------------------------------------
 
-function uleb(b: Uint8Array, p: { p: number }): number {
-  let result = 0;
-  let shift = 0;
-  for (;;) {
-    const byte = b[p.p++];
-    if (byte === undefined) throw new Error('truncated');
-    result += (byte & 0x7f) * 2 ** shift;
-    if ((byte & 0x80) === 0) return result;
-    shift += 7;
-  }
-}
-
-function sleb(b: Uint8Array, p: { p: number }): number {
-  let result = 0;
-  let shift = 0;
-  let byte: number;
-  do {
-    byte = b[p.p++];
-    if (byte === undefined) throw new Error('truncated');
-    result += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (byte & 0x80);
-  if (byte & 0x40) result -= 2 ** shift;
-  return result;
-}
-
 /** Offset of the code section's payload: DWARF addresses in wasm count from there. */
 function codeSectionPayload(b: Uint8Array): number | undefined {
-  const p = { p: 8 };
-  while (p.p < b.length) {
-    const id = b[p.p++];
-    const size = uleb(b, p);
-    if (id === 10) return p.p;
-    p.p += size;
-  }
-  return undefined;
+  return readSections(b).find((s) => s.id === 10)?.payload;
 }
 
 function readName(b: Uint8Array): string {
-  const p = { p: 0 };
-  const len = uleb(b, p);
-  return new TextDecoder().decode(b.subarray(p.p, p.p + len));
+  return new Reader(b, 0).name();
 }
 
 // ---- DWARF .debug_line (versions 2 to 5) -----------------------------------------------------------
 
-const decoder = new TextDecoder();
-
-function cstring(b: Uint8Array, p: { p: number }): string {
-  const start = p.p;
-  while (b[p.p] !== 0) {
-    if (p.p >= b.length) throw new Error('truncated string');
-    p.p++;
-  }
-  return decoder.decode(b.subarray(start, p.p++));
-}
-
-function u16(b: Uint8Array, p: { p: number }): number {
-  const v = b[p.p] | (b[p.p + 1] << 8);
-  p.p += 2;
-  return v;
-}
-
-function u32(b: Uint8Array, p: { p: number }): number {
-  const v = (b[p.p] | (b[p.p + 1] << 8) | (b[p.p + 2] << 16) | (b[p.p + 3] << 24)) >>> 0;
-  p.p += 4;
-  return v;
-}
-
 function strAt(section: Uint8Array | undefined, offset: number): string {
   if (!section) return '?';
-  return cstring(section, { p: offset });
+  return new Reader(section, offset).cstring();
 }
 
 /** Reads one DWARF 5 entry-format attribute value (the forms .debug_line uses). */
 function formValue(
-  b: Uint8Array,
-  p: { p: number },
+  r: Reader,
   form: number,
   str: Uint8Array | undefined,
   lineStr: Uint8Array | undefined,
 ): string | number {
   switch (form) {
     case 0x08: // string
-      return cstring(b, p);
+      return r.cstring();
     case 0x0e: // strp
-      return strAt(str, u32(b, p));
+      return strAt(str, r.u32le());
     case 0x1f: // line_strp
-      return strAt(lineStr, u32(b, p));
+      return strAt(lineStr, r.u32le());
     case 0x0b: // data1
-      return b[p.p++];
+      return r.u8();
     case 0x05: // data2
-      return u16(b, p);
+      return r.u16le();
     case 0x06: // data4
-      return u32(b, p);
+      return r.u32le();
     case 0x07: // data8
-      p.p += 8;
+      r.skip(8);
       return 0;
     case 0x1e: // data16 (MD5)
-      p.p += 16;
+      r.skip(16);
       return 0;
     case 0x0f: // udata
-      return uleb(b, p);
-    case 0x09: {
-      // block
-      const n = uleb(b, p);
-      p.p += n;
+      return r.uleb();
+    case 0x09: // block
+      r.skip(r.uleb());
       return 0;
-    }
     default:
       throw new Error(`unsupported DWARF form 0x${form.toString(16)}`);
   }
@@ -185,45 +124,40 @@ function join(dir: string, file: string): string {
 
 export function parseDebugLine(b: Uint8Array, str?: Uint8Array, lineStr?: Uint8Array): Row[] {
   const rows: Row[] = [];
-  const p = { p: 0 };
-  while (p.p < b.length) {
-    let unitLength = u32(b, p);
+  const r = new Reader(b, 0);
+  while (r.p < b.length) {
+    let unitLength = r.u32le();
     let offsetSize = 4;
     if (unitLength === 0xffffffff) {
-      unitLength = Number(new DataView(b.buffer, b.byteOffset + p.p, 8).getBigUint64(0, true));
-      p.p += 8;
+      unitLength = r.u64le();
       offsetSize = 8;
     }
-    const unitEnd = p.p + unitLength;
-    const version = u16(b, p);
-    if (version >= 5) p.p += 2; // address_size, segment_selector_size
-    const headerLength =
-      offsetSize === 8
-        ? Number(new DataView(b.buffer, b.byteOffset + p.p, 8).getBigUint64(0, true))
-        : u32(b, p);
-    if (offsetSize === 8) p.p += 8;
-    const programStart = p.p + headerLength;
-    const minInst = b[p.p++];
-    if (version >= 4) p.p++; // maximum_operations_per_instruction
-    p.p++; // default_is_stmt
-    const lineBase = (b[p.p++] << 24) >> 24;
-    const lineRange = b[p.p++];
-    const opcodeBase = b[p.p++];
+    const unitEnd = r.p + unitLength;
+    const version = r.u16le();
+    if (version >= 5) r.skip(2); // address_size, segment_selector_size
+    const headerLength = offsetSize === 8 ? r.u64le() : r.u32le();
+    const programStart = r.p + headerLength;
+    const minInst = r.u8();
+    if (version >= 4) r.skip(1); // maximum_operations_per_instruction
+    r.skip(1); // default_is_stmt
+    const lineBase = (r.u8() << 24) >> 24;
+    const lineRange = r.u8();
+    const opcodeBase = r.u8();
     const stdLengths = [0];
-    for (let i = 1; i < opcodeBase; i++) stdLengths.push(b[p.p++]);
+    for (let i = 1; i < opcodeBase; i++) stdLengths.push(r.u8());
     const dirs: string[] = [];
     const files: string[] = [];
     if (version >= 5) {
       const readEntries = (out: string[], isFile: boolean) => {
-        const formatCount = b[p.p++];
+        const formatCount = r.u8();
         const format: Array<[number, number]> = [];
-        for (let i = 0; i < formatCount; i++) format.push([uleb(b, p), uleb(b, p)]);
-        const count = uleb(b, p);
+        for (let i = 0; i < formatCount; i++) format.push([r.uleb(), r.uleb()]);
+        const count = r.uleb();
         for (let i = 0; i < count; i++) {
           let name = '';
           let dirIndex = 0;
           for (const [type, form] of format) {
-            const v = formValue(b, p, form, str, lineStr);
+            const v = formValue(r, form, str, lineStr);
             if (type === 1)
               name = String(v); // DW_LNCT_path
             else if (type === 2) dirIndex = Number(v); // DW_LNCT_directory_index
@@ -236,21 +170,21 @@ export function parseDebugLine(b: Uint8Array, str?: Uint8Array, lineStr?: Uint8A
     } else {
       dirs.push(''); // index 0: the compilation directory
       for (;;) {
-        const d = cstring(b, p);
+        const d = r.cstring();
         if (d === '') break;
         dirs.push(d);
       }
       files.push(''); // files count from 1 before DWARF 5
       for (;;) {
-        const f = cstring(b, p);
+        const f = r.cstring();
         if (f === '') break;
-        const dirIndex = uleb(b, p);
-        uleb(b, p); // mtime
-        uleb(b, p); // length
+        const dirIndex = r.uleb();
+        r.uleb(); // mtime
+        r.uleb(); // length
         files.push(join(dirs[dirIndex] ?? '', f));
       }
     }
-    p.p = programStart;
+    r.p = programStart;
     // The state machine.
     let address = 0;
     let file = 1;
@@ -264,61 +198,58 @@ export function parseDebugLine(b: Uint8Array, str?: Uint8Array, lineStr?: Uint8A
     };
     const emit = (end = false) =>
       rows.push({ address, file: files[file] ?? `file${file}`, line, column, ...(end ? { end } : {}) });
-    while (p.p < unitEnd) {
-      const op = b[p.p++];
+    while (r.p < unitEnd) {
+      const op = r.u8();
       if (op >= opcodeBase) {
         const adj = op - opcodeBase;
         address += Math.floor(adj / lineRange) * minInst;
         line += lineBase + (adj % lineRange);
         emit();
       } else if (op === 0) {
-        const len = uleb(b, p);
-        const end = p.p + len;
-        const sub = b[p.p++];
+        const len = r.uleb();
+        const end = r.p + len;
+        const sub = r.u8();
         if (sub === 1) {
           emit(true);
           reset();
         } else if (sub === 2) {
           // set_address: a 4-byte (wasm32) or 8-byte address
-          address =
-            len - 1 === 8
-              ? Number(new DataView(b.buffer, b.byteOffset + p.p, 8).getBigUint64(0, true))
-              : u32(b, p);
+          address = len - 1 === 8 ? r.u64le() : r.u32le();
         } else if (sub === 3) {
-          const f = cstring(b, p);
-          const dirIndex = uleb(b, p);
+          const f = r.cstring();
+          const dirIndex = r.uleb();
           files.push(join(dirs[dirIndex] ?? '', f));
         }
-        p.p = end;
+        r.p = end;
       } else {
         switch (op) {
           case 1: // copy
             emit();
             break;
           case 2: // advance_pc
-            address += uleb(b, p) * minInst;
+            address += r.uleb() * minInst;
             break;
           case 3: // advance_line
-            line += sleb(b, p);
+            line += r.sleb();
             break;
           case 4: // set_file
-            file = uleb(b, p);
+            file = r.uleb();
             break;
           case 5: // set_column
-            column = uleb(b, p);
+            column = r.uleb();
             break;
           case 8: // const_add_pc
             address += Math.floor((255 - opcodeBase) / lineRange) * minInst;
             break;
           case 9: // fixed_advance_pc
-            address += u16(b, p);
+            address += r.u16le();
             break;
           default:
-            for (let i = 0; i < stdLengths[op]; i++) uleb(b, p);
+            for (let i = 0; i < stdLengths[op]; i++) r.uleb();
         }
       }
     }
-    p.p = unitEnd;
+    r.p = unitEnd;
   }
   // Sequences may come in any order; an end row sorts before a sequence that starts at its address.
   rows.sort((a, c) => a.address - c.address || (a.end ? -1 : 0) - (c.end ? -1 : 0));

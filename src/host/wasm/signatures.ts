@@ -3,7 +3,7 @@
 // signature ("import type mismatch") or whose callback does not have the ABI's ("Bad function signature"),
 // where V8 here would let JavaScript call anything with any arguments.
 
-import { Reader, readSections } from './wasm-reader.js';
+import { Reader, readSections } from './reader.js';
 
 export interface FunctionSignature {
   params: number;

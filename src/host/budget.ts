@@ -1,0 +1,82 @@
+// A VM's CPU and memory budget: the imports the instrumented module calls (wasmgate.fuel when its fuel
+// counter runs out, wasmgate.memory_grown after each memory.grow), the time each outermost guest call may
+// run, and the counts of what the limits stopped. See wasm/instrument.ts for the module side.
+
+import { CpuLimitError } from './errors.js';
+import { type HostcallEnv, logForCurrent } from './hostcalls/env.js';
+import { FUEL_QUANTUM, type Limits } from './limits.js';
+import { FUEL_IMPORT, GROW_IMPORT, PAGE_SIZE } from './wasm/instrument.js';
+
+export class VmBudget {
+  /** Callbacks stopped by the CPU limit; grows refused by the memory limit (also counted per plugin). */
+  cpuLimitHits = 0;
+  memoryLimitHits = 0;
+  /** Set when the running call ran past its budget: the trap that follows is reported as this. */
+  exceeded: CpuLimitError | undefined;
+  // Each outermost guest call is a new "slice"; the fuel hook notes when it first ran in a slice and, at
+  // later calls, whether the slice exceeded its budget.
+  private callSeq = 0;
+  private sliceSeq = -1;
+  private sliceStart = 0;
+  private budgetMs = 0;
+
+  constructor(
+    private readonly vm: HostcallEnv,
+    private readonly limits: Limits,
+  ) {}
+
+  /** A new outermost guest call with this CPU budget (ms, 0: none). */
+  begin(budgetMs: number): void {
+    this.callSeq++;
+    this.budgetMs = budgetMs;
+  }
+
+  /** The `wasmgate` import module for a module instrumented with these hooks. */
+  imports(
+    fuel: boolean,
+    memoryHook: boolean,
+    maxPages: number | undefined,
+  ): Record<string, (...a: number[]) => number> {
+    const own: Record<string, (...a: number[]) => number> = {};
+    if (fuel) own[FUEL_IMPORT] = () => this.fuel();
+    if (memoryHook) own[GROW_IMPORT] = (r: number) => this.memoryGrown(r, maxPages ?? 0);
+    return own;
+  }
+
+  /**
+   * wasmgate.fuel: the guest used up its fuel. Returns the next quantum, or 0 (the guest then traps) once
+   * the current call ran past its budget. The clock is read here only, every FUEL_QUANTUM loop iterations
+   * and function entries, never per call: a call's time is counted from the first time it runs out of
+   * fuel, which is at most one quantum after it started.
+   */
+  fuel(): number {
+    const now = performance.now();
+    if (this.sliceSeq !== this.callSeq) {
+      this.sliceSeq = this.callSeq;
+      this.sliceStart = now;
+      return FUEL_QUANTUM;
+    }
+    const elapsed = now - this.sliceStart;
+    if (this.budgetMs === 0 || elapsed < this.budgetMs) return FUEL_QUANTUM;
+    this.exceeded = new CpuLimitError(elapsed, this.budgetMs);
+    this.cpuLimitHits++;
+    return 0;
+  }
+
+  /** wasmgate.memory_grown: sees each memory.grow's result; -1 past the limit (the declared maximum). */
+  private memoryGrown(result: number, maxPages: number): number {
+    if (result === -1) {
+      const vm = this.vm;
+      this.memoryLimitHits++;
+      const ctx = vm.current;
+      if (ctx) ctx.plugin.memoryLimitHits++;
+      const size = vm.memory ? vm.memory.size : 0;
+      logForCurrent(
+        vm,
+        'warn',
+        `memory limit: memory.grow refused at ${Math.round(size / 1048576)} MiB (limit ${this.limits.memoryMiB} MiB, ${maxPages * PAGE_SIZE} bytes)`,
+      );
+    }
+    return result;
+  }
+}
