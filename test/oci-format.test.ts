@@ -127,7 +127,7 @@ describe('image formats', () => {
     assert.equal(image.digest, digestOf(image.manifestBytes));
     const { format, layer } = detectFormat(m, 'x');
     assert.equal(format, 'oci');
-    assert.deepEqual(wasmFromLayer(format, image.blobs.get(layer.digest)!, 'x').wasm, w);
+    assert.deepEqual((await wasmFromLayer(format, image.blobs.get(layer.digest)!, 'x')).wasm, w);
     // Reproducible: the same module and time give the same digest.
     assert.equal((await buildImage(w, { format: 'oci', rootIds: ['r1'], created })).digest, image.digest);
   });
@@ -152,10 +152,10 @@ describe('image formats', () => {
     assert.equal(config.config.Labels['module.wasm.image/abi-versions'], '0.2.1');
     const { format, layer } = detectFormat(m, 'x');
     assert.equal(format, 'compat');
-    assert.deepEqual(wasmFromLayer(format, image.blobs.get(layer.digest)!, 'x').wasm, w);
+    assert.deepEqual((await wasmFromLayer(format, image.blobs.get(layer.digest)!, 'x')).wasm, w);
   });
 
-  it("Docker images: Istio's rules (last layer, which must be a Docker tar.gz layer)", () => {
+  it("Docker images: Istio's rules (last layer, which must be a Docker tar.gz layer)", async () => {
     const w = wasm();
     const layer = gzipSync(
       writeTar([
@@ -175,7 +175,7 @@ describe('image formats', () => {
     const { format, layer: chosen } = detectFormat(docker, 'x');
     assert.equal(format, 'compat');
     assert.equal(chosen.digest, digestOf(layer));
-    assert.deepEqual(wasmFromLayer('compat', new Uint8Array(layer), 'x').wasm, w);
+    assert.deepEqual((await wasmFromLayer('compat', new Uint8Array(layer), 'x')).wasm, w);
     const wrong = { ...docker, layers: [{ ...docker.layers[0], mediaType: MediaType.ociLayerTarGzip }] };
     assert.throws(
       () => detectFormat(wrong, 'img'),
@@ -187,9 +187,8 @@ describe('image formats', () => {
       layers: [{ mediaType: 'application/x-other', digest: digestOf('z'), size: 1 }],
     };
     assert.throws(() => detectFormat(none, 'img'), /not a Wasm image: .*found application\/x-other/);
-    assert.throws(
-      () =>
-        wasmFromLayer('compat', new Uint8Array(gzipSync(writeTar([{ name: 'other.wasm', data: w }]))), 'img'),
+    await assert.rejects(
+      wasmFromLayer('compat', new Uint8Array(gzipSync(writeTar([{ name: 'other.wasm', data: w }]))), 'img'),
       /plugin\.wasm not found/,
     );
   });

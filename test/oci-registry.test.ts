@@ -46,7 +46,7 @@ async function roundTrip(
   assert.equal(pulled.digest, image.digest);
   const { format: f, layer } = detectFormat(pulled.manifest, ref.toString());
   assert.equal(f, format);
-  assert.deepEqual(wasmFromLayer(f, pulled.blobs.get(layer.digest)!, ref.toString()).wasm, module);
+  assert.deepEqual((await wasmFromLayer(f, pulled.blobs.get(layer.digest)!, ref.toString())).wasm, module);
   return { image, pushed, ref };
 }
 
@@ -172,7 +172,7 @@ describe('registry client: anonymous registry', () => {
       assert.equal(pulled.manifest.mediaType, manifestType);
       const { format, layer } = detectFormat(pulled.manifest, tag);
       assert.equal(format, 'compat');
-      assert.deepEqual(wasmFromLayer(format, pulled.blobs.get(layer.digest)!, tag).wasm, wasm);
+      assert.deepEqual((await wasmFromLayer(format, pulled.blobs.get(layer.digest)!, tag)).wasm, wasm);
     }
   });
 });

@@ -7,19 +7,13 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CredentialStore } from '../oci/auth.js';
 import { digestOf, sha256Hex } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
-import {
-  buildImage,
-  detectFormat,
-  type ImageFormat,
-  parseManifestJson,
-  type RuntimeConfig,
-  runtimeConfigFromConfigBlob,
-  wasmFromLayer,
-} from '../oci/image.js';
+import { buildImage, type ImageFormat, parseManifestJson } from '../oci/image.js';
 import { ModuleCache } from '../oci/module-cache.js';
 import { ImageReference } from '../oci/reference.js';
 import { RegistryClient } from '../oci/registry.js';
 import { ImageStore } from '../oci/store.js';
+import { insecureFromEnv } from '../oci/transport.js';
+import { type BlobReader, readWasmImage } from '../oci/wasm-image.js';
 import { progressReporter } from './progress.js';
 import { compileProject, initProject, LANGUAGES, type Language, readProject } from './project.js';
 
@@ -32,9 +26,8 @@ function say(line: string): void {
 }
 
 function client(o: { insecure?: boolean }): RegistryClient {
-  const env = process.env.WASMGATE_INSECURE_REGISTRIES;
   return new RegistryClient({
-    insecure: o.insecure ? true : env ? env.split(',').map((s) => s.trim()) : undefined,
+    insecure: o.insecure ? true : insecureFromEnv(),
     onProgress: progressReporter(),
   });
 }
@@ -80,30 +73,26 @@ async function describe(
   reference: string,
   digest: string,
   manifestBytes: Uint8Array,
-  blob: (digest: string) => Promise<Uint8Array>,
+  readBlob: BlobReader,
   source: 'local' | 'remote',
 ): Promise<InspectResult> {
   const manifest = parseManifestJson(manifestBytes, reference);
   if (!('layers' in manifest)) throw new OciError('format', `${reference}: an image index, not an image`);
-  const { format, layer } = detectFormat(manifest, reference);
-  const configBytes = await blob(manifest.config.digest);
-  let config: unknown;
+  const image = await readWasmImage(manifest, readBlob, reference);
+  let config: unknown = null;
   try {
-    config = JSON.parse(new TextDecoder().decode(configBytes));
+    if (image.configBytes) config = JSON.parse(new TextDecoder().decode(image.configBytes));
   } catch {
     config = null;
   }
-  const extracted = wasmFromLayer(format, await blob(layer.digest), reference);
-  const rc: RuntimeConfig | undefined =
-    runtimeConfigFromConfigBlob(manifest, configBytes) ?? extracted.runtimeConfig;
   return {
     reference,
     digest,
     mediaType: manifest.mediaType ?? '',
-    format,
-    abiVersions: rc?.abiVersions ?? [],
-    rootIds: rc?.rootIds ?? [],
-    module: { sha256: sha256Hex(extracted.wasm), size: extracted.wasm.length },
+    format: image.format,
+    abiVersions: image.runtimeConfig?.abiVersions ?? [],
+    rootIds: image.runtimeConfig?.rootIds ?? [],
+    module: { sha256: sha256Hex(image.wasm), size: image.wasm.length },
     manifest,
     config,
     source,
@@ -239,8 +228,11 @@ export function registerImageCommands(program: Command): void {
       const c = client(o);
       try {
         const pulled = await c.pull(r);
-        const { format, layer } = detectFormat(pulled.manifest, r.toString());
-        const { wasm } = wasmFromLayer(format, pulled.blobs.get(layer.digest)!, r.toString());
+        const { format, wasm } = await readWasmImage(
+          pulled.manifest,
+          async (d) => pulled.blobs.get(d.digest)!,
+          r.toString(),
+        );
         await new ImageStore().put(r.digest ? r : r.normalized(), {
           manifest: pulled.manifest,
           manifestBytes: pulled.manifestBytes,
@@ -324,7 +316,7 @@ export function registerImageCommands(program: Command): void {
             image.ref.toString(),
             image.digest,
             image.manifestBytes,
-            (d) => store.readBlob(d),
+            (d) => store.readBlob(d.digest),
             'local',
           );
           return out(JSON.stringify(result, null, 2));
@@ -340,10 +332,7 @@ export function registerImageCommands(program: Command): void {
           r.toString(),
           resolved.digest,
           resolved.manifestBytes,
-          async (d) => {
-            const desc = [resolved.manifest.config, ...resolved.manifest.layers].find((x) => x.digest === d)!;
-            return c.getBlob(r, desc);
-          },
+          (d) => c.getBlob(r, d),
           'remote',
         );
         if (digestOf(resolved.manifestBytes) !== resolved.digest)

@@ -14,24 +14,27 @@
 
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
-import { Agent, type Dispatcher, request } from 'undici';
 import { AbiVersion } from '../abi/constants.js';
 import type { CredentialStore } from '../oci/auth.js';
 import { normalizeSha256, sha256Hex } from '../oci/digest.js';
-import { isOciError, OciError, type OciErrorKind } from '../oci/errors.js';
-import {
-  detectFormat,
-  normalizeAbiVersion,
-  type RuntimeConfig,
-  runtimeConfigFromConfigBlob,
-  wasmFromLayer,
-} from '../oci/image.js';
+import { isOciError, type OciErrorKind } from '../oci/errors.js';
+import { normalizeAbiVersion, type RuntimeConfig } from '../oci/image.js';
 import { ModuleCache } from '../oci/module-cache.js';
 import { defaultCacheDir, defaultStoreDir } from '../oci/paths.js';
-import { ImageReference, isLoopbackHost } from '../oci/reference.js';
+import { ImageReference } from '../oci/reference.js';
 import { RegistryClient } from '../oci/registry.js';
 import { ImageStore } from '../oci/store.js';
 import { readTar } from '../oci/tar.js';
+import {
+  insecureFromEnv,
+  isRetryableStatus,
+  NetworkFailure,
+  networkCode,
+  Transport,
+  type TransportOptions,
+  type TransportResponse,
+} from '../oci/transport.js';
+import { DEFAULT_MAX_MODULE_BYTES, readWasmImage } from '../oci/wasm-image.js';
 import { isWasmBinary } from '../oci/wasm-meta.js';
 
 export class ModuleFetchError extends Error {
@@ -65,19 +68,15 @@ export interface FetchedModule {
   runtimeConfig?: RuntimeConfig;
 }
 
-export interface ModuleFetcherOptions {
+/** The transport's settings (retries, backoff, timeouts), insecure hosts defaulting to the environment's. */
+export interface ModuleFetcherOptions extends TransportOptions {
   /** Module cache directory (default $WASMGATE_CACHE_DIR or ~/.cache/wasmgate); false: no cache. */
   cacheDir?: string | false;
   /** Local image store consulted for IfNotPresent (default $WASMGATE_STORE_DIR or ~/.local/share/wasmgate/images); false: never. */
   storeDir?: string | false;
   /** Largest module (or download) accepted, in bytes (default $WASMGATE_MAX_MODULE_BYTES or 100 MiB). */
   maxBytes?: number;
-  /** Registries/hosts allowed over plain HTTP or unverified TLS (default $WASMGATE_INSECURE_REGISTRIES, comma-separated, * for all); loopback always is. */
-  insecure?: boolean | string[];
   credentials?: CredentialStore;
-  retries?: number;
-  backoffMs?: number;
-  timeoutMs?: number;
   /** ABI versions this host runs (default all wasmgate supports). */
   abiVersions?: readonly string[];
 }
@@ -112,15 +111,6 @@ export function checkAbi(
     );
 }
 
-function envList(v: string | undefined): string[] | undefined {
-  return v
-    ? v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    : undefined;
-}
-
 export class ModuleFetcher {
   readonly cache: ModuleCache | undefined;
   readonly store: ImageStore | undefined;
@@ -128,8 +118,7 @@ export class ModuleFetcher {
   private readonly client: RegistryClient;
   private readonly inflight = new Map<string, Promise<FetchedModule>>();
   private readonly options: ModuleFetcherOptions;
-  private readonly httpSecure = new Agent();
-  private readonly httpLax = new Agent({ connect: { rejectUnauthorized: false } });
+  private readonly transport: Transport;
 
   constructor(options: ModuleFetcherOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     this.options = options;
@@ -137,21 +126,18 @@ export class ModuleFetcher {
     this.cache = cacheDir === false ? undefined : new ModuleCache(cacheDir);
     const storeDir = options.storeDir ?? defaultStoreDir(env);
     this.store = storeDir === false ? undefined : new ImageStore(storeDir);
-    this.maxBytes = options.maxBytes ?? (Number(env.WASMGATE_MAX_MODULE_BYTES) || 100 * 1024 * 1024);
-    const insecure = options.insecure ?? envList(env.WASMGATE_INSECURE_REGISTRIES);
-    this.options.insecure = insecure;
+    this.maxBytes = options.maxBytes ?? (Number(env.WASMGATE_MAX_MODULE_BYTES) || DEFAULT_MAX_MODULE_BYTES);
+    // Registries/hosts allowed over plain HTTP or unverified TLS: $WASMGATE_INSECURE_REGISTRIES by default.
+    this.transport = new Transport({ ...options, insecure: options.insecure ?? insecureFromEnv(env) });
     this.client = new RegistryClient({
+      transport: this.transport,
       credentials: options.credentials,
-      insecure,
-      retries: options.retries,
-      backoffMs: options.backoffMs,
-      timeoutMs: options.timeoutMs,
       maxBlobBytes: this.maxBytes,
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.client.close(), this.httpSecure.close(), this.httpLax.close()]);
+    await Promise.all([this.client.close(), this.transport.close()]);
   }
 
   /** Fetches a module; concurrent calls for the same URL, pin and policy share one fetch. */
@@ -298,29 +284,14 @@ export class ModuleFetcher {
         runtimeConfig: hit.entry.runtimeConfig,
       };
     }
-    const { format, layer } = detectFormat(image.manifest, what);
-    if (layer.size > this.maxBytes)
-      throw new OciError(
-        'too-large',
-        `${what}: the module layer is ${layer.size} bytes, over the limit of ${this.maxBytes}`,
-      );
-    let runtimeConfig: RuntimeConfig | undefined;
-    if (image.manifest.config.size <= 1024 * 1024) {
-      const config = await this.client.getBlob(ref, image.manifest.config);
-      runtimeConfig = runtimeConfigFromConfigBlob(image.manifest, config);
-    }
-    // Refuse before downloading the module when the image says the host cannot run it.
-    checkAbi(url, runtimeConfig, supported);
-    const extracted = wasmFromLayer(format, await this.client.getBlob(ref, layer), what);
-    runtimeConfig ??= extracted.runtimeConfig;
-    checkAbi(url, runtimeConfig, supported);
+    // Refused before the module is downloaded when the image says the host cannot run it.
+    const extracted = await readWasmImage(image.manifest, (d) => this.client.getBlob(ref, d), what, {
+      maxBytes: this.maxBytes,
+      checkRuntimeConfig: (rc) => checkAbi(url, rc, supported),
+    });
+    const { runtimeConfig } = extracted;
     const hex = sha256Hex(extracted.wasm);
     this.checkPin(url, pin, hex, [image.digest, image.resolvedDigest]);
-    if (extracted.wasm.length > this.maxBytes)
-      throw new OciError(
-        'too-large',
-        `${what}: the module is ${extracted.wasm.length} bytes, over the limit of ${this.maxBytes}`,
-      );
     await this.cachePut(extracted.wasm, url, { manifestDigest: image.resolvedDigest, runtimeConfig });
     return {
       bytes: extracted.wasm,
@@ -335,14 +306,13 @@ export class ModuleFetcher {
     if (!this.store) return undefined;
     try {
       const image = await this.store.get(ref.toString());
-      const bytes = await this.store.wasm(image);
-      const rc = await this.store.runtimeConfig(image);
+      const { wasm, runtimeConfig } = await this.store.readWasm(image, { maxBytes: this.maxBytes });
       return {
-        bytes,
-        sha256: sha256Hex(bytes),
+        bytes: wasm,
+        sha256: sha256Hex(wasm),
         from: 'store',
         manifestDigest: image.digest,
-        runtimeConfig: rc.config,
+        runtimeConfig,
       };
     } catch (e) {
       if (isOciError(e, 'not-found')) return undefined;
@@ -368,76 +338,53 @@ export class ModuleFetcher {
   }
 
   private async download(url: string): Promise<Uint8Array> {
-    const u = new URL(url);
-    const insecure = this.options.insecure;
-    const lax =
-      insecure === true ||
-      isLoopbackHost(u.hostname) ||
-      (Array.isArray(insecure) && (insecure.includes(u.host) || insecure.includes('*')));
-    const dispatcher: Dispatcher = lax ? this.httpLax : this.httpSecure;
-    const retries = this.options.retries ?? 3;
-    const backoff = this.options.backoffMs ?? 200;
-    const timeout = this.options.timeoutMs ?? 30_000;
-    let last = '';
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (attempt - 1)));
-      let target = url;
-      try {
-        let res: Dispatcher.ResponseData | undefined;
-        for (let hops = 0; hops < 5; hops++) {
-          res = await request(target, {
-            method: 'GET',
-            dispatcher,
-            headersTimeout: timeout,
-            bodyTimeout: timeout,
-          });
-          const loc = res.headers.location;
-          if (![301, 302, 303, 307, 308].includes(res.statusCode) || !loc) break;
-          await res.body.dump();
-          target = new URL(Array.isArray(loc) ? loc[0] : loc, target).toString();
-        }
-        const r = res!;
-        if (r.statusCode === 200) {
-          const len = Number(r.headers['content-length'] ?? Number.NaN);
-          if (len > this.maxBytes) {
-            await r.body.dump();
-            throw new ModuleFetchError(
-              url,
-              `the download is ${len} bytes, over the limit of ${this.maxBytes}`,
-              'too-large',
-            );
-          }
-          const chunks: Buffer[] = [];
-          let n = 0;
-          for await (const c of r.body) {
-            n += (c as Buffer).length;
-            if (n > this.maxBytes) {
-              r.body.destroy();
-              throw new ModuleFetchError(
-                url,
-                `the download is over the limit of ${this.maxBytes} bytes`,
-                'too-large',
-              );
-            }
-            chunks.push(c as Buffer);
-          }
-          return new Uint8Array(Buffer.concat(chunks));
-        }
-        await r.body.dump();
-        last = `HTTP ${r.statusCode}`;
-        if (r.statusCode < 500 || [501, 505, 511].includes(r.statusCode))
-          throw new ModuleFetchError(
-            url,
-            `download failed: ${last}`,
-            r.statusCode === 404 ? 'not-found' : 'registry',
-          );
-      } catch (e) {
-        if (e instanceof ModuleFetchError) throw e;
-        const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-        last = err.cause?.code ?? err.code ?? err.message;
-      }
+    let res: TransportResponse;
+    try {
+      res = await this.transport.send({ method: 'GET', url });
+    } catch (e) {
+      const attempts = e instanceof NetworkFailure ? e.attempts : 1;
+      const cause = e instanceof NetworkFailure ? e.cause : e;
+      throw new ModuleFetchError(
+        url,
+        `download failed${attempts > 1 ? ` after ${attempts} attempts` : ''}: ${networkCode(cause)}`,
+        'unreachable',
+      );
     }
-    throw new ModuleFetchError(url, `download failed after ${retries + 1} attempts: ${last}`, 'unreachable');
+    if (res.status !== 200) {
+      await res.body.dump();
+      const retried = isRetryableStatus(res.status);
+      throw new ModuleFetchError(
+        url,
+        retried
+          ? `download failed after ${res.attempts} attempts: HTTP ${res.status}`
+          : `download failed: HTTP ${res.status}`,
+        retried ? 'unreachable' : res.status === 404 ? 'not-found' : 'registry',
+      );
+    }
+    const len = Number(res.headers['content-length'] ?? Number.NaN);
+    if (len > this.maxBytes) {
+      await res.body.dump();
+      throw new ModuleFetchError(
+        url,
+        `the download is ${len} bytes, over the limit of ${this.maxBytes}`,
+        'too-large',
+      );
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res.body) {
+      n += (c as Buffer).length;
+      if (n > this.maxBytes) {
+        res.body.destroy();
+        throw new ModuleFetchError(
+          url,
+          `the download is over the limit of ${this.maxBytes} bytes`,
+          'too-large',
+        );
+      }
+      chunks.push(c as Buffer);
+    }
+    return new Uint8Array(Buffer.concat(chunks));
   }
 
   /** Removes cached modules not used for maxAgeMs; returns their hashes. */

@@ -280,11 +280,11 @@ export function detectFormat(manifest: Manifest, what: string): { format: ImageF
 }
 
 /** The module out of a layer: the raw bytes (oci format), or plugin.wasm from the tar(.gz) (compat). */
-export function wasmFromLayer(
+export async function wasmFromLayer(
   format: ImageFormat,
   layer: Uint8Array,
   what: string,
-): { wasm: Uint8Array; runtimeConfig?: RuntimeConfig } {
+): Promise<{ wasm: Uint8Array; runtimeConfig?: RuntimeConfig }> {
   if (format === 'oci') {
     if (!isWasmBinary(layer))
       throw new OciError('format', `${what}: the Wasm layer is not a WebAssembly module`);

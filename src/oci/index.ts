@@ -11,4 +11,6 @@ export * from './reference.js';
 export * from './registry.js';
 export * from './store.js';
 export * from './tar.js';
+export * from './transport.js';
+export * from './wasm-image.js';
 export * from './wasm-meta.js';

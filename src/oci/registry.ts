@@ -1,9 +1,8 @@
-// A client for the OCI distribution API over undici: ping, anonymous/basic/bearer-token auth, manifests
-// and image indexes, blobs (verified by digest and size), push with monolithic or chunked uploads,
-// cross-repository mounts and existing-blob skips, retries with backoff on 5xx and network errors.
-// Plain HTTP (and unverified TLS) only for registries allowed as insecure; loopback ones are, as in Docker.
+// A client for the OCI distribution API: ping, anonymous/basic/bearer-token auth, manifests and image
+// indexes, blobs (verified by digest and size), push with monolithic or chunked uploads, cross-repository
+// mounts and existing-blob skips. Retries, redirects and insecure hosts are the transport's (transport.ts);
+// an insecure registry is probed for https first, then spoken to over plain HTTP.
 
-import { Agent, type Dispatcher, request } from 'undici';
 import { CredentialStore, type Credentials, parseChallenge } from './auth.js';
 import { digestOf, verifyBlob } from './digest.js';
 import { OciError } from './errors.js';
@@ -17,6 +16,15 @@ import {
 } from './image.js';
 import { MANIFEST_ACCEPT, MediaType } from './media-types.js';
 import type { ImageReference } from './reference.js';
+import {
+  isNetworkError,
+  isTlsProtocolError,
+  NetworkFailure,
+  networkMessage,
+  Transport,
+  type TransportOptions,
+  type TransportResponse,
+} from './transport.js';
 
 export interface ProgressEvent {
   direction: 'push' | 'pull';
@@ -25,23 +33,17 @@ export interface ProgressEvent {
   total: number;
 }
 
-export interface RegistryClientOptions {
+/** The transport's settings (insecure hosts, retries, backoff, timeouts) and the registry's own. */
+export interface RegistryClientOptions extends TransportOptions {
+  /** A transport to share (its settings then replace the ones given here); default: one of its own. */
+  transport?: Transport;
   /** Where credentials come from (default: a CredentialStore with its defaults). */
   credentials?: CredentialStore | ((registry: string) => Promise<Credentials | undefined>);
-  /** Registries (host[:port]) that may be reached over plain HTTP or unverified TLS; true for all. */
-  insecure?: boolean | readonly string[];
-  /** Retries after the first attempt on 5xx and network errors (default 3). */
-  retries?: number;
-  /** First backoff delay; doubles each retry (default 200 ms). */
-  backoffMs?: number;
-  /** Timeout for response headers and between body chunks (default 30 s). */
-  timeoutMs?: number;
   /** Blobs larger than this are uploaded in chunks of this size (default 8 MiB). */
   chunkSize?: number;
   /** Refuse blobs and manifests larger than this (default 256 MiB). */
   maxBlobBytes?: number;
   onProgress?: (e: ProgressEvent) => void;
-  userAgent?: string;
 }
 
 export interface FetchedManifest {
@@ -92,82 +94,43 @@ interface Req {
   what: string;
 }
 
-interface Res {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Dispatcher.ResponseData['body'];
-  url: string;
-}
-
-const RETRYABLE_NETWORK =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|UND_ERR_CLOSED/;
+type Res = TransportResponse;
 
 function header(res: Res, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function networkMessage(e: unknown): string {
-  const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-  const c = err.cause ?? err;
-  return c.code
-    ? `${c.code}${c.message && !c.message.includes(c.code) ? ` (${c.message})` : ''}`
-    : String(c.message ?? e);
-}
-
-function isNetworkError(e: unknown): boolean {
-  if (e instanceof OciError) return false;
-  const err = e as { code?: string; cause?: { code?: string }; message?: string; name?: string };
-  return (
-    RETRYABLE_NETWORK.test(`${err.code ?? ''} ${err.cause?.code ?? ''} ${err.message ?? ''}`) ||
-    err.name === 'SocketError'
-  );
-}
-
-function isTlsProtocolError(e: unknown): boolean {
-  const err = e as { code?: string; cause?: { code?: string; message?: string }; message?: string };
-  return /ERR_SSL|EPROTO|wrong version number|packet length too long|ECONNRESET|UND_ERR_SOCKET|other side closed/i.test(
-    `${err.code ?? ''} ${err.message ?? ''} ${err.cause?.code ?? ''} ${err.cause?.message ?? ''}`,
-  );
-}
-
 export class RegistryClient {
-  private readonly options: Required<Omit<RegistryClientOptions, 'credentials' | 'onProgress' | 'insecure'>> &
-    Pick<RegistryClientOptions, 'onProgress' | 'insecure'>;
+  private readonly options: Required<
+    Omit<RegistryClientOptions, keyof TransportOptions | 'transport' | 'credentials' | 'onProgress'>
+  > &
+    Pick<RegistryClientOptions, 'onProgress'>;
+  private readonly transport: Transport;
+  private readonly ownsTransport: boolean;
   private readonly getCredentials: (registry: string) => Promise<Credentials | undefined>;
-  private readonly secure = new Agent();
-  private readonly lax = new Agent({ connect: { rejectUnauthorized: false } });
   private readonly bases = new Map<string, Promise<string>>();
   private readonly auth = new Map<string, AuthState>();
   private readonly creds = new Map<string, Promise<Credentials | undefined>>();
 
   constructor(options: RegistryClientOptions = {}) {
     this.options = {
-      retries: options.retries ?? 3,
-      backoffMs: options.backoffMs ?? 200,
-      timeoutMs: options.timeoutMs ?? 30_000,
       chunkSize: options.chunkSize ?? 8 * 1024 * 1024,
       maxBlobBytes: options.maxBlobBytes ?? 256 * 1024 * 1024,
-      userAgent: options.userAgent ?? 'wasmgate',
       onProgress: options.onProgress,
-      insecure: options.insecure,
     };
+    this.ownsTransport = !options.transport;
+    this.transport = options.transport ?? new Transport(options);
     const c = options.credentials ?? new CredentialStore();
     this.getCredentials = typeof c === 'function' ? c : (r) => c.get(r);
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.secure.close(), this.lax.close()]);
+    if (this.ownsTransport) await this.transport.close();
   }
 
   allowsInsecure(ref: ImageReference): boolean {
-    const i = this.options.insecure;
-    if (i === true || ref.isLoopback) return true;
-    return Array.isArray(i) && (i.includes(ref.registry) || i.includes('*'));
+    return this.transport.allowsInsecure(ref.registry, ref.hostname);
   }
 
   /** https://host, or for an insecure registry whichever of https and http answers. */
@@ -185,12 +148,8 @@ export class RegistryClient {
     const https = `https://${ref.apiHost}`;
     if (!this.allowsInsecure(ref)) return https;
     try {
-      await request(`${https}/v2/`, {
-        method: 'GET',
-        dispatcher: this.lax,
-        headersTimeout: this.options.timeoutMs,
-        headers: { 'user-agent': this.options.userAgent },
-      }).then((r) => r.body.dump());
+      const res = await this.transport.exchange({ method: 'GET', url: `${https}/v2/`, insecure: true });
+      await res.body.dump();
       return https;
     } catch (e) {
       // A plain-HTTP server answers a TLS hello with garbage or a reset; a closed port refuses both
@@ -248,7 +207,7 @@ export class RegistryClient {
     const key = [...new Set(scopes)].sort().join(' ');
     const url = new URL(s.realm);
     const who = c ? ` as ${c.username ?? 'token'} (credentials from ${c.source})` : ' anonymously';
-    let res: Dispatcher.ResponseData;
+    let res: Res | Omit<Res, 'attempts'>;
     try {
       if (c?.identityToken) {
         const form = new URLSearchParams({
@@ -258,26 +217,23 @@ export class RegistryClient {
           ...(s.service ? { service: s.service } : {}),
         });
         if (scopes.length) form.set('scope', scopes.join(' '));
-        res = await request(url, {
+        res = await this.transport.exchange({
           method: 'POST',
-          dispatcher: this.dispatcherFor(ref),
-          headersTimeout: this.options.timeoutMs,
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            'user-agent': this.options.userAgent,
-          },
+          url: url.toString(),
+          insecure: this.allowsInsecure(ref),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: form.toString(),
         });
       } else {
         if (s.service) url.searchParams.set('service', s.service);
         for (const scope of new Set(scopes)) url.searchParams.append('scope', scope);
-        const headers: Record<string, string> = { 'user-agent': this.options.userAgent };
+        const headers: Record<string, string> = {};
         if (c?.username !== undefined && c.password !== undefined)
           headers.authorization = `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
-        res = await request(url, {
+        res = await this.transport.exchange({
           method: 'GET',
-          dispatcher: this.dispatcherFor(ref),
-          headersTimeout: this.options.timeoutMs,
+          url: url.toString(),
+          insecure: this.allowsInsecure(ref),
           headers,
         });
       }
@@ -291,15 +247,15 @@ export class RegistryClient {
       );
     }
     const text = await res.body.text();
-    if (res.statusCode === 401 || res.statusCode === 403)
+    if (res.status === 401 || res.status === 403)
       throw new OciError(
         'auth',
-        `${ref.registry}: authentication failed${who}: the token service answered ${res.statusCode}`,
+        `${ref.registry}: authentication failed${who}: the token service answered ${res.status}`,
       );
-    if (res.statusCode !== 200)
+    if (res.status !== 200)
       throw new OciError(
         'registry',
-        `${ref.registry}: the token service answered ${res.statusCode}: ${text.slice(0, 200)}`,
+        `${ref.registry}: the token service answered ${res.status}: ${text.slice(0, 200)}`,
       );
     let v: { token?: string; access_token?: string; expires_in?: number };
     try {
@@ -317,90 +273,61 @@ export class RegistryClient {
     return token;
   }
 
-  private dispatcherFor(ref: ImageReference): Dispatcher {
-    return this.allowsInsecure(ref) ? this.lax : this.secure;
-  }
-
   /** One request with auth, retries and redirects; the caller consumes the body. */
   private async send(ref: ImageReference, req: Req): Promise<Res> {
     const base = await this.base(ref);
-    let attempt = 0;
+    const url = req.url.startsWith('http') ? req.url : `${base}${req.url}`;
     let authRetried = false;
     for (;;) {
-      let url = req.url.startsWith('http') ? req.url : `${base}${req.url}`;
+      const headers: Record<string, string> = { ...req.headers };
+      const authz = await this.authorization(ref, req.scopes);
+      if (authz) headers.authorization = authz;
+      let r: Res;
       try {
-        const headers: Record<string, string> = { 'user-agent': this.options.userAgent, ...req.headers };
-        const authz = await this.authorization(ref, req.scopes);
-        if (authz) headers.authorization = authz;
-        let res: Dispatcher.ResponseData | undefined;
-        for (let hops = 0; hops < 5; hops++) {
-          res = await request(url, {
-            method: req.method,
-            headers,
-            body: req.body,
-            dispatcher: this.dispatcherFor(ref),
-            headersTimeout: this.options.timeoutMs,
-            bodyTimeout: this.options.timeoutMs,
-          });
-          const loc = res.headers.location;
-          if (
-            !(req.method === 'GET' || req.method === 'HEAD') ||
-            ![301, 302, 303, 307, 308].includes(res.statusCode) ||
-            !loc
-          )
-            break;
-          await res.body.dump();
-          const next = new URL(Array.isArray(loc) ? loc[0] : loc, url);
-          // Blob storage redirects go elsewhere: never send registry credentials there.
-          if (next.origin !== new URL(url).origin) delete headers.authorization;
-          url = next.toString();
-        }
-        const r: Res = { status: res!.statusCode, headers: res!.headers, body: res!.body, url };
-        if (r.status === 401 && !authRetried) {
-          const challenge = parseChallenge(header(r, 'www-authenticate') ?? '');
-          await r.body.dump();
-          authRetried = true;
-          const s = this.authState(ref.registry);
-          if (challenge?.scheme === 'bearer') {
-            s.scheme = 'bearer';
-            s.realm = challenge.params.realm;
-            s.service = challenge.params.service;
-            if (challenge.params.scope)
-              for (const sc of challenge.params.scope.split(' '))
-                if (!req.scopes.includes(sc)) req.scopes.push(sc);
-            s.tokens.clear();
-            continue;
-          }
-          if (challenge?.scheme === 'basic') {
-            s.scheme = 'basic';
-            const c = await this.credentialsFor(ref.registry);
-            if (!c) throw this.authError(ref, req, undefined, 401);
-            continue;
-          }
-          throw this.authError(ref, req, undefined, 401);
-        }
-        if (r.status === 401 || r.status === 403) {
-          await r.body.dump();
-          throw this.authError(ref, req, await this.credentialsFor(ref.registry), r.status);
-        }
-        if (r.status >= 500 && ![501, 505, 511].includes(r.status) && attempt < this.options.retries) {
-          await r.body.dump();
-          await sleep(this.options.backoffMs * 2 ** attempt++);
-          continue;
-        }
-        return r;
+        r = await this.transport.send({
+          method: req.method,
+          url,
+          headers,
+          body: req.body,
+          insecure: this.allowsInsecure(ref),
+        });
       } catch (e) {
-        if (isNetworkError(e) && attempt < this.options.retries) {
-          await sleep(this.options.backoffMs * 2 ** attempt++);
-          continue;
-        }
         if (e instanceof OciError) throw e;
+        const attempts = e instanceof NetworkFailure ? e.attempts : 1;
         throw new OciError(
           'unreachable',
-          `registry ${ref.registry} is unreachable (${req.what}, ${attempt + 1} attempt${attempt ? 's' : ''}): ${networkMessage(e)}`,
+          `registry ${ref.registry} is unreachable (${req.what}, ${attempts} attempt${attempts > 1 ? 's' : ''}): ${networkMessage(e instanceof NetworkFailure ? e.cause : e)}`,
           { cause: e },
         );
       }
+      if (r.status === 401 && !authRetried) {
+        const challenge = parseChallenge(header(r, 'www-authenticate') ?? '');
+        await r.body.dump();
+        authRetried = true;
+        const s = this.authState(ref.registry);
+        if (challenge?.scheme === 'bearer') {
+          s.scheme = 'bearer';
+          s.realm = challenge.params.realm;
+          s.service = challenge.params.service;
+          if (challenge.params.scope)
+            for (const sc of challenge.params.scope.split(' '))
+              if (!req.scopes.includes(sc)) req.scopes.push(sc);
+          s.tokens.clear();
+          continue;
+        }
+        if (challenge?.scheme === 'basic') {
+          s.scheme = 'basic';
+          const c = await this.credentialsFor(ref.registry);
+          if (!c) throw this.authError(ref, req, undefined, 401);
+          continue;
+        }
+        throw this.authError(ref, req, undefined, 401);
+      }
+      if (r.status === 401 || r.status === 403) {
+        await r.body.dump();
+        throw this.authError(ref, req, await this.credentialsFor(ref.registry), r.status);
+      }
+      return r;
     }
   }
 
@@ -566,9 +493,9 @@ export class RegistryClient {
           e instanceof OciError &&
           e.kind === 'integrity' &&
           /cut short/.test(e.message) &&
-          attempt < this.options.retries;
+          attempt < this.transport.retries;
         if (!retry) throw e;
-        await sleep(this.options.backoffMs * 2 ** attempt);
+        await this.transport.backoff(attempt);
       }
     }
   }

@@ -7,19 +7,11 @@ import { join } from 'node:path';
 import { digestHex, verifyBlob } from './digest.js';
 import { OciError } from './errors.js';
 import { exists, readJson, writeAtomic } from './fs-util.js';
-import {
-  type Descriptor,
-  detectFormat,
-  type ImageFormat,
-  type Manifest,
-  parseManifestJson,
-  type RuntimeConfig,
-  runtimeConfigFromConfigBlob,
-  wasmFromLayer,
-} from './image.js';
+import { type Descriptor, type ImageFormat, type Manifest, parseManifestJson } from './image.js';
 import { Annotation, MediaType } from './media-types.js';
 import { defaultStoreDir } from './paths.js';
 import { ImageReference } from './reference.js';
+import { type ReadWasmImageOptions, readWasmImage, type WasmImageContents } from './wasm-image.js';
 
 interface LayoutIndex {
   schemaVersion: 2;
@@ -220,33 +212,9 @@ export class ImageStore {
     return removed;
   }
 
-  async runtimeConfig(
-    image: StoredImage,
-  ): Promise<{ format: ImageFormat | 'unknown'; config?: RuntimeConfig }> {
-    let format: ImageFormat | 'unknown' = 'unknown';
-    try {
-      const detected = detectFormat(image.manifest, image.ref.toString());
-      format = detected.format;
-      const fromConfig = runtimeConfigFromConfigBlob(
-        image.manifest,
-        await this.readBlob(image.manifest.config.digest),
-      );
-      if (fromConfig) return { format, config: fromConfig };
-      const { runtimeConfig } = wasmFromLayer(
-        format,
-        await this.readBlob(detected.layer.digest),
-        image.ref.toString(),
-      );
-      return { format, config: runtimeConfig };
-    } catch {
-      return { format };
-    }
-  }
-
-  /** The module an image holds. */
-  async wasm(image: StoredImage): Promise<Uint8Array> {
-    const { format, layer } = detectFormat(image.manifest, image.ref.toString());
-    return wasmFromLayer(format, await this.readBlob(layer.digest), image.ref.toString()).wasm;
+  /** The module an image holds, and what the image declares about it. */
+  readWasm(image: StoredImage, options: ReadWasmImageOptions = {}): Promise<WasmImageContents> {
+    return readWasmImage(image.manifest, (d) => this.readBlob(d.digest), image.ref.toString(), options);
   }
 
   async list(): Promise<ImageSummary[]> {
@@ -270,16 +238,19 @@ export class ImageStore {
             seen.add(d.digest);
             size += d.size;
           }
-        const rc = await this.runtimeConfig(image);
+        const { format, runtimeConfig: rc } = await this.readWasm(image).catch(() => ({
+          format: 'unknown' as const,
+          runtimeConfig: undefined,
+        }));
         out.push({
           ref: name,
           repository: ref.name,
           tag: ref.tag ?? '',
           digest: m.digest,
           size,
-          format: rc.format,
-          abiVersions: rc.config?.abiVersions ?? [],
-          rootIds: rc.config?.rootIds ?? [],
+          format,
+          abiVersions: rc?.abiVersions ?? [],
+          rootIds: rc?.rootIds ?? [],
           created: image.manifest.annotations?.[Annotation.created],
         });
       } catch {
