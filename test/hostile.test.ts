@@ -179,7 +179,7 @@ describe('hostile.wasm mode b: bad pointers in every hostcall', () => {
       [],
     );
     assert.equal(h.state, 'ready');
-    assert.equal(h.plugin.failures, 0);
+    assert.equal(h.plugin.counters.failures, 0);
     // None of the failed calls had an effect on the stream.
     assert.equal(s.localResponse, undefined);
     assert.deepEqual(s.requestHeaders, REQUEST);
@@ -341,7 +341,7 @@ describe('hostile.wasm traps', () => {
           const { s, results } = runStream(h);
           assertTrapReported(h, c, policy, s.context.id);
           assert.equal(h.state, 'failed');
-          assert.equal(h.plugin.failures, 1);
+          assert.equal(h.plugin.counters.failures, 1);
           // The context is gone from the VM, even when proxy_on_done / proxy_on_log trapped.
           assert.deepEqual([...failedVm.contexts.keys()], [h.plugin.root.id]);
 
@@ -370,7 +370,7 @@ describe('hostile.wasm traps', () => {
           h.clearLogs();
           if (policy === 'FAIL_RELOAD') {
             await h.plugin.reload();
-            assert.equal(h.plugin.reloads, 1);
+            assert.equal(h.plugin.counters.reloads, 1);
             assert.notEqual(h.plugin.vm, failedVm);
             assert.equal(h.state, 'ready');
             // The fresh VM was started and configured from scratch.
@@ -383,7 +383,7 @@ describe('hostile.wasm traps', () => {
               // Same configuration, same trap: reported again and failed closed again.
               assert.equal(next.results.requestHeaders, 1);
               assert.equal(next.s.localResponse?.status, 503);
-              assert.equal(h.plugin.failures, 2);
+              assert.equal(h.plugin.counters.failures, 2);
               assert.equal(hostErrors(h.logs).length, 1);
             } else {
               assert.equal(next.results.requestHeaders, 0);
@@ -423,7 +423,7 @@ describe('hostile.wasm traps', () => {
 
     // The next stream replaces the failed VM synchronously and is served by the new one.
     const next = h.newStream();
-    assert.equal(h.plugin.reloads, 1);
+    assert.equal(h.plugin.counters.reloads, 1);
     assert.equal(h.state, 'ready');
     assert.equal(next.sendRequestHeaders(REQUEST), 0);
     assert.equal(next.localResponse, undefined);
@@ -434,7 +434,7 @@ describe('hostile.wasm traps', () => {
 
     // Within the backoff no new VM is made: the stream gets the fail-close answer.
     const during = h.newStream();
-    assert.equal(h.plugin.reloads, 1);
+    assert.equal(h.plugin.counters.reloads, 1);
     assert.equal(during.sendRequestHeaders(REQUEST), 1);
     assert.equal(during.localResponse?.status, 503);
     during.complete();

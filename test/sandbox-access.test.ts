@@ -258,7 +258,7 @@ describe('capabilities', () => {
     assert.deepEqual(lines, ['http_call: 12', 'set_shared_data: 12']);
     assert.equal(h.httpCalls.length, 0, 'no call went out');
     assert.equal(h.sharedData('probe'), undefined);
-    assert.equal(h.plugin.capabilityDenials, 2);
+    assert.equal(h.plugin.counters.capabilityDenials, 2);
     const warns = h.logs
       .filter((l) => l.level === 'warn' && /capability denied/.test(l.message))
       .map((l) => l.message);

@@ -111,8 +111,8 @@ describe('CPU limit', () => {
       );
       assert.equal(err.backtrace?.[0], 'spin_forever (wasm-function[56]:0x79e)');
       assert.equal(err.backtrace?.[1], 'proxy_on_request_headers (wasm-function[64]:0xfa6)');
-      assert.equal(h.plugin.cpuLimitHits, 1);
-      assert.equal(h.plugin.failures, 1);
+      assert.equal(h.plugin.counters.cpuLimitHits, 1);
+      assert.equal(h.plugin.counters.failures, 1);
       assert.equal(h.state, 'failed');
       if (policy === 'FAIL_OPEN') {
         assert.equal(first.status, 0);
@@ -128,17 +128,17 @@ describe('CPU limit', () => {
       // which loops again; the one after that falls within the backoff).
       const second = timedRequest(h);
       if (policy === 'FAIL_RELOAD') {
-        assert.equal(h.plugin.reloads, 1);
+        assert.equal(h.plugin.counters.reloads, 1);
         assert.ok(second.ms >= 40, 'the reloaded VM ran (and looped) again');
-        assert.equal(h.plugin.cpuLimitHits, 2);
+        assert.equal(h.plugin.counters.cpuLimitHits, 2);
         const third = timedRequest(h);
         assert.ok(third.ms < 20, `within the backoff the failed VM is not run (${third.ms} ms)`);
         assert.equal(third.s.localResponse?.status, 503);
-        assert.equal(h.plugin.reloads, 1);
+        assert.equal(h.plugin.counters.reloads, 1);
       } else {
         assert.ok(second.ms < 20, `a failed VM is never run again (${second.ms} ms)`);
         assert.equal(second.status, policy === 'FAIL_OPEN' ? 0 : 1);
-        assert.equal(h.plugin.cpuLimitHits, 1);
+        assert.equal(h.plugin.counters.cpuLimitHits, 1);
       }
     });
   }
@@ -166,7 +166,7 @@ describe('CPU limit', () => {
       assert.match(r.s.requestHeaders['x-work'], /^\d+$/);
     }
     assert.equal(h.state, 'ready');
-    assert.equal(h.plugin.cpuLimitHits, 0);
+    assert.equal(h.plugin.counters.cpuLimitHits, 0);
   });
 
   it('starting has its own limit (startCpuMs): a loop in proxy_on_configure refuses the plugin', async () => {
@@ -216,8 +216,7 @@ describe('memory limit', () => {
       assert.ok(m, `logged: ${lines.join(' | ')}`);
       assert.ok(Number(m[1]) >= 10 && Number(m[1]) < 16, lines[0]);
       assert.equal(lines[1], 'bomb: aborting');
-      assert.ok(h.plugin.memoryLimitHits >= 1);
-      assert.ok(h.plugin.vm.memoryLimitHits >= 1);
+      assert.ok(h.plugin.counters.memoryLimitHits >= 1);
       assert.ok(h.plugin.vm.memory.size <= 16 * 1048576);
       const warn = h.logs.find((l) => l.level === 'warn' && /memory limit/.test(l.message));
       assert.match(warn?.message ?? '', /^memory limit: memory\.grow refused at \d+ MiB \(limit 16 MiB/);
@@ -232,7 +231,7 @@ describe('memory limit', () => {
       if (policy === 'FAIL_RELOAD') {
         // The next stream gets a fresh VM, with fresh memory.
         const next = timedRequest(h);
-        assert.equal(h.plugin.reloads, 1);
+        assert.equal(h.plugin.counters.reloads, 1);
         assert.ok(h.plugin.vm.memory.size <= 16 * 1048576);
         assert.equal(next.s.localResponse?.status, 503);
       }
@@ -261,7 +260,7 @@ describe('memory limit', () => {
     const r = timedRequest(h);
     assert.equal(r.status, 0);
     assert.deepEqual(infoLines(h), ['leak: 4 MiB']);
-    assert.equal(h.plugin.reloads, 1);
+    assert.equal(h.plugin.counters.reloads, 1);
   });
 
   it('a refused memory.grow returns -1 to a filter that handles it, which keeps serving', async () => {
@@ -270,7 +269,7 @@ describe('memory limit', () => {
     assert.equal(r.status, 0);
     assert.deepEqual(infoLines(h), ['grow: -1']);
     assert.equal(h.state, 'ready');
-    assert.equal(h.plugin.memoryLimitHits, 1);
+    assert.equal(h.plugin.counters.memoryLimitHits, 1);
     // Without a memory limit the same 2 GiB grow is up to the engine, not refused by the host.
     assert.equal(h.plugin.limits.memoryMiB, 64);
   });
@@ -293,7 +292,7 @@ describe('memory limit', () => {
     const a = ok.newStream();
     a.sendRequestHeaders(REQUEST);
     assert.equal(a.requestHeaders['x-grow'], '1280');
-    assert.equal(ok.plugin.memoryLimitHits, 0);
+    assert.equal(ok.plugin.counters.memoryLimitHits, 0);
     const big = await loadFilter({
       wasm: fixture('big_memory'),
       pluginConfig: '9',
@@ -302,7 +301,7 @@ describe('memory limit', () => {
     const b = big.newStream();
     b.sendRequestHeaders(REQUEST);
     assert.equal(b.requestHeaders['x-grow'], '-1');
-    assert.equal(big.plugin.memoryLimitHits, 1);
+    assert.equal(big.plugin.counters.memoryLimitHits, 1);
     assert.equal(big.state, 'ready');
     // memoryMiB: 0 lifts the limit (the module's own maximum applies).
     const free = await loadFilter({

@@ -1,6 +1,6 @@
 // A VM's CPU and memory budget: the imports the instrumented module calls (wasmgate.fuel when its fuel
 // counter runs out, wasmgate.memory_grown after each memory.grow), the time each outermost guest call may
-// run, and the counts of what the limits stopped. See wasm/instrument.ts for the module side.
+// run. What the limits stopped is counted per plugin (plugin-counters.ts). See wasm/instrument.ts for the module side.
 
 import { CpuLimitError } from './errors.js';
 import { type HostcallEnv, logForCurrent } from './hostcalls/env.js';
@@ -8,9 +8,6 @@ import { FUEL_QUANTUM, type Limits } from './limits.js';
 import { FUEL_IMPORT, GROW_IMPORT, PAGE_SIZE } from './wasm/instrument.js';
 
 export class VmBudget {
-  /** Callbacks stopped by the CPU limit; grows refused by the memory limit (also counted per plugin). */
-  cpuLimitHits = 0;
-  memoryLimitHits = 0;
   /** Set when the running call ran past its budget: the trap that follows is reported as this. */
   exceeded: CpuLimitError | undefined;
   // Each outermost guest call is a new "slice"; the fuel hook notes when it first ran in a slice and, at
@@ -58,8 +55,8 @@ export class VmBudget {
     }
     const elapsed = now - this.sliceStart;
     if (this.budgetMs === 0 || elapsed < this.budgetMs) return FUEL_QUANTUM;
+    // Counted per plugin when the trap it causes is reported (PluginCounters.trap).
     this.exceeded = new CpuLimitError(elapsed, this.budgetMs);
-    this.cpuLimitHits++;
     return 0;
   }
 
@@ -67,9 +64,7 @@ export class VmBudget {
   private memoryGrown(result: number, maxPages: number): number {
     if (result === -1) {
       const vm = this.vm;
-      this.memoryLimitHits++;
-      const ctx = vm.current;
-      if (ctx) ctx.plugin.memoryLimitHits++;
+      vm.current?.plugin.counters.memoryLimitHit();
       const size = vm.memory ? vm.memory.size : 0;
       logForCurrent(
         vm,

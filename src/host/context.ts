@@ -18,8 +18,6 @@ export interface ContextPlugin extends PluginView {
   readonly failOpen: boolean;
   /** Envoy's allow_on_headers_stop_iteration (see PluginOptions). */
   readonly allowOnHeadersStopIteration: boolean;
-  /** Traps seen (including CPU limit stops). */
-  failures: number;
   reportTrap(trap: WasmTrap, contextId: number): void;
 }
 
@@ -416,7 +414,7 @@ export class HttpContext extends Context {
         contextId: this.id,
         message: `${callback} returned ${result}, which is not a valid filter status; failure policy ${this.plugin.failStrategy}`,
       });
-      this.plugin.failures++;
+      this.plugin.counters.invalidStatus();
       return this.failStream();
     }
     return result;

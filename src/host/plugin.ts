@@ -10,10 +10,11 @@ import {
 } from './capabilities.js';
 import { type ContextPlugin, type FailStrategy, HttpContext, RootContext } from './context.js';
 import type { HttpStreamDriver } from './driver.js';
-import { CpuLimitError, PluginStartError, WasmTrap } from './errors.js';
+import { PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
 import { type Limits, resolveLimits } from './limits.js';
 import type { CompiledModule } from './module.js';
+import { PluginCounters } from './plugin-counters.js';
 import { makeSanitizer, type SanitizeConfig, type Sanitizer } from './sanitize.js';
 import { type VmOptions, WasmVm } from './vm.js';
 
@@ -60,14 +61,8 @@ export class Plugin implements ContextPlugin {
   readonly allowOnHeadersStopIteration: boolean;
   vm!: WasmVm;
   root!: RootContext;
-  /** Traps seen (including CPU limit stops), VMs replaced. */
-  failures = 0;
-  reloads = 0;
-  /** Callbacks stopped by the CPU limit; memory grows refused by the memory limit. */
-  cpuLimitHits = 0;
-  memoryLimitHits = 0;
-  /** Calls answered with an error because the capabilities do not allow them. */
-  capabilityDenials = 0;
+  /** Traps, reloads, limit hits, capability denials. */
+  readonly counters = new PluginCounters();
   readonly limits: Limits;
   readonly capabilities: Capabilities | undefined;
   /** What the filter must not see; undefined when nothing is hidden. */
@@ -241,12 +236,12 @@ export class Plugin implements ContextPlugin {
       return false;
     }
     old.setTickPeriod(0);
-    this.reloads++;
+    const reloads = this.counters.reload();
     this.host.log({
       level: 'warn',
       source: 'host',
       plugin: this.name,
-      message: `VM reloaded after a failure (reload #${this.reloads})`,
+      message: `VM reloaded after a failure (reload #${reloads})`,
     });
     return true;
   }
@@ -258,8 +253,7 @@ export class Plugin implements ContextPlugin {
   }
 
   reportTrap(trap: WasmTrap, contextId: number): void {
-    this.failures++;
-    if (trap.cause instanceof CpuLimitError) this.cpuLimitHits++;
+    this.counters.trap(trap);
     this.host.log({
       level: 'error',
       source: 'host',
@@ -278,8 +272,7 @@ export class Plugin implements ContextPlugin {
    */
   private reportStartTrap(e: unknown): void {
     if (!(e instanceof WasmTrap)) return;
-    this.failures++;
-    if (e.cause instanceof CpuLimitError) this.cpuLimitHits++;
+    this.counters.trap(e);
     this.host.log({
       level: 'error',
       source: 'host',

@@ -84,15 +84,6 @@ export class WasmVm implements HostcallEnv {
     this.budget = new VmBudget(this, this.limits);
   }
 
-  /** Grows refused by the memory limit, callbacks stopped by the CPU limit (also counted per plugin). */
-  get memoryLimitHits(): number {
-    return this.budget.memoryLimitHits;
-  }
-
-  get cpuLimitHits(): number {
-    return this.budget.cpuLimitHits;
-  }
-
   /** Instantiates the module and runs its start functions (_initialize then main, or _start). */
   static async create(host: Host, module: CompiledModule, options: VmOptions = {}): Promise<WasmVm> {
     const vm = new WasmVm(host, module, options);

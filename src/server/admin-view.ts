@@ -9,12 +9,12 @@ import type { ApplyReport, Gateway } from './gateway.js';
 
 /** Per plugin in /stats/prometheus: series kind, name, help, and where its value comes from. */
 const PLUGIN_SERIES: ReadonlyArray<['counter' | 'gauge', string, string, (p: Plugin) => number]> = [
-  ['counter', 'wasmgate_wasm_traps_total', 'Traps in wasm plugins', (p) => p.failures],
+  ['counter', 'wasmgate_wasm_traps_total', 'Traps in wasm plugins', (p) => p.counters.failures],
   [
     'counter',
     'wasmgate_wasm_vm_reloads_total',
     'VMs replaced after a failure (FAIL_RELOAD)',
-    (p) => p.reloads,
+    (p) => p.counters.reloads,
   ],
   [
     'gauge',
@@ -26,19 +26,19 @@ const PLUGIN_SERIES: ReadonlyArray<['counter' | 'gauge', string, string, (p: Plu
     'counter',
     'wasmgate_wasm_cpu_limit_hits_total',
     'Callbacks stopped by the CPU limit (each also a trap)',
-    (p) => p.cpuLimitHits,
+    (p) => p.counters.cpuLimitHits,
   ],
   [
     'counter',
     'wasmgate_wasm_memory_limit_hits_total',
     'memory.grow refused by the memory limit',
-    (p) => p.memoryLimitHits,
+    (p) => p.counters.memoryLimitHits,
   ],
   [
     'counter',
     'wasmgate_wasm_capability_denials_total',
     'Host calls answered with an error because the capabilities do not allow them',
-    (p) => p.capabilityDenials,
+    (p) => p.counters.capabilityDenials,
   ],
   ['gauge', 'wasmgate_wasm_memory_bytes', 'Linear memory of the plugin VM', (p) => p.vm.memory?.size ?? 0],
 ];
@@ -93,17 +93,17 @@ export function adminView(g: Gateway): AdminSource {
         priority: p.spec.priority,
         fail_strategy: p.spec.failStrategy,
         state: p.plugin.state,
-        failures: p.plugin.failures,
-        reloads: p.plugin.reloads,
+        failures: p.plugin.counters.failures,
+        reloads: p.plugin.counters.reloads,
         limits: p.plugin.limits,
-        cpu_limit_hits: p.plugin.cpuLimitHits,
-        memory_limit_hits: p.plugin.memoryLimitHits,
+        cpu_limit_hits: p.plugin.counters.cpuLimitHits,
+        memory_limit_hits: p.plugin.counters.memoryLimitHits,
         memory_bytes: p.plugin.vm.memory?.size ?? 0,
         trace: p.plugin.trace,
         capabilities: p.plugin.capabilities
           ? { allow: p.plugin.capabilities.allow, on_violation: p.plugin.capabilities.onViolation }
           : null,
-        capability_denials: p.plugin.capabilityDenials,
+        capability_denials: p.plugin.counters.capabilityDenials,
         sanitize: p.plugin.sanitizer
           ? { headers: [...p.plugin.sanitizer.headers], source_address: p.plugin.sanitizer.sourceAddress }
           : null,

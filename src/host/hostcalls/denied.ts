@@ -28,7 +28,7 @@ export function deniedHostcall(
       : 'UNIMPLEMENTED';
   return () => {
     const ctx = vm.current;
-    if (ctx) ctx.plugin.capabilityDenials++;
+    ctx?.plugin.counters.capabilityDenied();
     if (!warned) {
       warned = true;
       logForCurrent(

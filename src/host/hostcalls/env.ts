@@ -7,6 +7,7 @@ import type { HeaderMap } from '../../abi/header-map.js';
 import type { GuestMemory } from '../../abi/memory.js';
 import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from '../driver.js';
 import type { Host } from '../host.js';
+import type { PluginCounters } from '../plugin-counters.js';
 import type { Sanitizer } from '../sanitize.js';
 
 /** Data a callback may read while it runs (buffers and maps that are not a stream's). */
@@ -33,8 +34,7 @@ export interface PluginView {
   readonly sanitizer: Sanitizer | undefined;
   /** Whether this plugin's calls are traced. */
   readonly trace: boolean;
-  capabilityDenials: number;
-  memoryLimitHits: number;
+  readonly counters: PluginCounters;
 }
 
 /** A plugin's root context, as hostcalls see it. */
