@@ -5,7 +5,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FailStrategy } from '../host/plugin.js';
-import { type SandboxSettings, sandboxFromAnnotations, sanitizeFrom } from './sandbox-settings.js';
+import { type SandboxSettings, sandboxFromAnnotations, sandboxFromConfig } from './sandbox-settings.js';
 import type { EnvoyWasmConfig, WasmPluginResource } from './schema.js';
 
 export type Phase = 'AUTHN' | 'AUTHZ' | 'STATS' | 'UNSPECIFIED_PHASE';
@@ -137,17 +137,12 @@ export function fromEnvoyWasm(
 }
 
 function envoySandbox(c: EnvoyWasmConfig): SandboxSettings {
-  const out: SandboxSettings = {};
-  if (c.limits) out.limits = c.limits;
-  if (c.trace !== undefined) out.trace = c.trace;
-  if (c.capabilities) out.capabilities = c.capabilities;
-  else if (c.capability_restriction_config) {
+  const out = sandboxFromConfig(c);
+  if (!c.capabilities && c.capability_restriction_config) {
     // As Envoy: an empty allow-list restricts nothing.
     const allow = Object.keys(c.capability_restriction_config.allowed_capabilities);
     if (allow.length > 0) out.capabilities = { allow, onViolation: 'error', style: 'envoy' };
   }
-  const sanitize = sanitizeFrom(c.sanitize);
-  if (sanitize) out.sanitize = sanitize;
   return out;
 }
 

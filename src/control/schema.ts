@@ -3,9 +3,8 @@
 
 import { z } from 'zod';
 import { hostcallNames } from '../abi/hostcalls.js';
-import { capabilityNames, isGatedCallback } from '../host/capabilities.js';
-import { MAX_MEMORY_MIB } from '../host/limits.js';
-import { sandboxFromAnnotations } from './sandbox-settings.js';
+import { isGatedCallback } from '../host/capabilities.js';
+import { sandboxFromAnnotations, sandboxSchema } from './sandbox-settings.js';
 
 const port = z.number().int().min(0).max(65535);
 const durationMs = z.number().int().min(0);
@@ -122,42 +121,7 @@ const listener = z
 
 // ---- sandboxing (wasmgate extensions): limits, trace, capabilities, sanitize --------------------------
 
-const CAPABILITY_NAMES = new Set(capabilityNames());
 const HOST_FUNCTIONS = new Set([...hostcallNames().env, ...hostcallNames().wasi]);
-
-export const limitsSchema = z
-  .object({
-    /** Linear memory per VM, MiB (0: no limit). */
-    memoryMiB: z.number().int().min(0).max(MAX_MEMORY_MIB).optional(),
-    /** Time one callback may run, ms (0: no limit). */
-    cpuMs: z.number().min(0).optional(),
-    /** Time the start functions, proxy_on_vm_start and proxy_on_configure may run, ms (0: no limit). */
-    startCpuMs: z.number().min(0).optional(),
-  })
-  .strict();
-
-export const capabilitiesSchema = z
-  .object({
-    allow: z.array(
-      z.string().refine((n) => CAPABILITY_NAMES.has(n), {
-        message:
-          'unknown capability: expected a group (logging, timers, buffers, headers, stream, http_call, grpc_call, shared_data, shared_queue, metrics, properties, foreign_function, wasi) or a host function name',
-      }),
-    ),
-    onViolation: z.enum(['refuse', 'error']).default('refuse'),
-  })
-  .strict();
-
-/** `true`: hide authorization, cookie and proxy-authorization; or the headers (and client address) to hide. */
-export const sanitizeSchema = z.union([
-  z.boolean(),
-  z
-    .object({
-      headers: z.array(z.string().min(1)).default([]),
-      sourceAddress: z.boolean().default(false),
-    })
-    .strict(),
-]);
 
 /**
  * Envoy's capability_restriction_config: allowed host functions and callbacks by name (their
@@ -178,14 +142,7 @@ const capabilityRestrictionSchema = z
   });
 
 /** Gateway-wide defaults for every plugin: a plugin's own settings replace them field by field (limits) or whole. */
-export const pluginDefaultsSchema = z
-  .object({
-    limits: limitsSchema.optional(),
-    trace: z.boolean().optional(),
-    capabilities: capabilitiesSchema.optional(),
-    sanitize: sanitizeSchema.optional(),
-  })
-  .strict();
+export const pluginDefaultsSchema = sandboxSchema;
 
 const envVar = z
   .object({
@@ -304,10 +261,7 @@ export const envoyWasmSchema = z
     /** Envoy: the host functions the module may use (by name). */
     capability_restriction_config: capabilityRestrictionSchema.optional(),
     /** wasmgate extensions: CPU and memory limits, trace log, capabilities by group, header sanitizing. */
-    limits: limitsSchema.optional(),
-    trace: z.boolean().optional(),
-    capabilities: capabilitiesSchema.optional(),
-    sanitize: sanitizeSchema.optional(),
+    ...sandboxSchema.shape,
   })
   .strict()
   .refine((c) => !(c.capabilities && c.capability_restriction_config), {

@@ -20,7 +20,19 @@ import { type VmOptions, WasmVm } from './vm.js';
 
 export type { FailStrategy } from './context.js';
 
-export interface PluginOptions {
+/** A plugin's sandbox (the configuration's sandboxSchema resolves to this, src/control/sandbox-settings.ts). */
+export interface SandboxOptions {
+  /** Memory and CPU limits of the plugin's VM; unset fields take DEFAULT_LIMITS' values (64 MiB, 50 ms per callback, 1 s to start; 0 turns one off). */
+  limits?: Partial<Limits>;
+  /** Host functions the module may use (groups or names); every one when absent. */
+  capabilities?: CapabilityConfig;
+  /** Headers (and the client address) the filter must not see. */
+  sanitize?: SanitizeConfig;
+  /** Log every call between VM and host (changeable at run time: setTrace). */
+  trace?: boolean;
+}
+
+export interface PluginOptions extends SandboxOptions {
   /** Plugin name (Istio's pluginName / metadata.name): what logs and properties call it. */
   name: string;
   rootId?: string;
@@ -37,14 +49,6 @@ export interface PluginOptions {
    * continues.
    */
   allowOnHeadersStopIteration?: boolean;
-  /** Memory and CPU limits of the plugin's VM; unset fields take DEFAULT_LIMITS' values. */
-  limits?: Partial<Limits>;
-  /** Host functions the module may use (groups or names); every one when absent. */
-  capabilities?: CapabilityConfig;
-  /** Headers (and the client address) the filter must not see. */
-  sanitize?: SanitizeConfig;
-  /** Log every call between VM and host (changeable at run time: setTrace). */
-  trace?: boolean;
 }
 
 export type PluginState = 'ready' | 'failed';

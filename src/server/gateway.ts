@@ -17,7 +17,7 @@ import type { ResolvedConfig } from '../control/load-config.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
 import { applyPluginSpecs, type PluginChange } from '../control/plugin-set.js';
 import { fromWasmPlugin, orderPlugins, type PluginSpec } from '../control/plugin-spec.js';
-import { effectiveSettings, type SandboxSettings, sanitizeFrom } from '../control/sandbox-settings.js';
+import { effectiveSettings, sandboxFromConfig } from '../control/sandbox-settings.js';
 import { wasmPluginSchema } from '../control/schema.js';
 import { Host } from '../host/host.js';
 import type { Plugin } from '../host/plugin.js';
@@ -248,10 +248,7 @@ export class Gateway {
     const c = resolved.config;
     // 1. Plugins: fetched, compiled, started (all or none), each with its sandbox settings resolved
     // against the gateway's pluginDefaults.
-    const defaults: SandboxSettings = {
-      ...c.pluginDefaults,
-      sanitize: sanitizeFrom(c.pluginDefaults.sanitize),
-    };
+    const defaults = sandboxFromConfig(c.pluginDefaults);
     const specs = resolved.plugins.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
     const set = await applyPluginSpecs(this.host, old?.plugins ?? [], specs);
     const plugins = orderPlugins(set.plugins);

@@ -8,7 +8,6 @@ import type { LogLevelName } from '../abi/constants.js';
 import { type HeaderInit, HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import { encodeUtf8 } from '../abi/utf8.js';
-import type { CapabilityConfig } from '../host/capabilities.js';
 import type {
   CalloutDispatcher,
   ForeignFunction,
@@ -18,13 +17,12 @@ import type {
   HttpCalloutResponse,
 } from '../host/driver.js';
 import { Host, type LogEntry } from '../host/host.js';
-import type { Limits } from '../host/limits.js';
 import type { Metric } from '../host/metrics-store.js';
-import { type FailStrategy, Plugin } from '../host/plugin.js';
-import type { SanitizeConfig } from '../host/sanitize.js';
+import { type FailStrategy, Plugin, type SandboxOptions } from '../host/plugin.js';
 import { HttpStreamHarness, type StreamOptions } from './http-stream.js';
 
-export interface LoadFilterOptions {
+/** The sandbox (limits, capabilities, sanitize, trace) is the plugin's: see SandboxOptions. */
+export interface LoadFilterOptions extends SandboxOptions {
   /** A path, file URL or the module's bytes. */
   wasm: string | URL | Uint8Array;
   /** Plugin name (defaults to the file name). */
@@ -38,14 +36,6 @@ export interface LoadFilterOptions {
   failStrategy?: FailStrategy;
   /** Envoy's allow_on_headers_stop_iteration: Pause from a headers callback stops only the headers. */
   allowOnHeadersStopIteration?: boolean;
-  /** Memory and CPU limits (default 64 MiB, 50 ms per callback, 1 s to start; 0 turns one off). */
-  limits?: Partial<Limits>;
-  /** Host functions the filter may use, by group or name; a forbidden import refuses the load or errors. */
-  capabilities?: CapabilityConfig;
-  /** Headers (and the client address) hidden from the filter. */
-  sanitize?: SanitizeConfig;
-  /** Log every call between VM and host (also: harness.setTrace, harness.traceLines()). */
-  trace?: boolean;
   /** Host log level (default: trace, so tests see everything). */
   logLevel?: LogLevelName;
   /** Clusters proxy_http_call / proxy_grpc_call may name (default: any name). */
