@@ -1,6 +1,6 @@
 // The admin listener: readiness, Prometheus stats, the effective config, plugin states, log level.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { LOG_LEVEL_NAMES, type LogLevelName } from '../abi/constants.js';
@@ -13,7 +13,8 @@ export interface ApplyAnswer {
 
 export interface AdminSource {
   ready(): boolean;
-  prometheus(): string;
+  /** The Prometheus text in chunks, written as they come (src/observe/stats.ts). */
+  prometheus(): Iterable<string>;
   configDump(): unknown;
   plugins(): unknown;
   logLevel(): LogLevelName;
@@ -46,7 +47,7 @@ function refusal(e: unknown): { status: number; body: { error: string } } {
   return { status: e instanceof Error && e.name === 'ConfigError' ? 400 : 422, body: { error: message } };
 }
 
-function readBody(req: import('node:http').IncomingMessage, limit = 1 << 20): Promise<string> {
+function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -60,118 +61,164 @@ function readBody(req: import('node:http').IncomingMessage, limit = 1 << 20): Pr
   });
 }
 
+export interface AdminOptions {
+  /** A request that failed inside the admin API (answered 500, or cut off once its head was sent). */
+  onError?: (error: unknown, request: string) => void;
+}
+
 export async function startAdmin(
   source: AdminSource,
   port: number,
   address: string,
+  options: AdminOptions = {},
 ): Promise<{ server: Server; port: number }> {
+  // The top-level guard: whatever a handler throws, or a promise it started rejects with, is answered here
+  // and never reaches the process (an uncaught error would end the proxy with every stream it carries).
   const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(`${JSON.stringify(body, null, 2)}\n`);
-    };
-    switch (url.pathname) {
-      case '/ready': {
-        const ok = source.ready();
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
-        res.end(ok ? 'LIVE\n' : 'DRAINING\n');
-        return;
+    handle(source, req, res).catch((e: unknown) => {
+      if (res.headersSent) {
+        options.onError?.(e, `${req.method} ${req.url}`);
+        res.destroy();
+      } else if (e instanceof URIError) {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(`${JSON.stringify({ error: `malformed percent-encoding in ${req.url}` })}\n`);
+      } else {
+        options.onError?.(e, `${req.method} ${req.url}`);
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(`${JSON.stringify({ error: 'internal error in the admin API; the proxy logged it' })}\n`);
       }
-      case '/stats/prometheus':
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(source.prometheus());
-        return;
-      case '/config_dump':
-        return json(200, source.configDump());
-      case '/plugins':
-        return json(200, source.plugins());
-      case '/reload_status':
-        return json(200, { last_error: source.lastError() ?? null });
-      case '/logging': {
-        if (req.method === 'POST' || req.method === 'PUT') {
-          const level = url.searchParams.get('level') as LogLevelName | null;
-          if (!level || !LOG_LEVEL_NAMES.includes(level)) {
-            return json(400, { error: `level must be one of ${LOG_LEVEL_NAMES.join(', ')}` });
-          }
-          source.setLogLevel(level);
-        }
-        return json(200, { level: source.logLevel() });
-      }
-      case '/reload': {
-        if (req.method !== 'POST') return json(405, { error: 'use POST /reload' });
-        source.reload().then(
-          (r) => json(200, { result: `generation ${r.generation}`, ...r }),
-          (e) => {
-            const f = refusal(e);
-            json(f.status, f.body);
-          },
-        );
-        return;
-      }
-      case '/':
-        return json(200, ENDPOINTS);
-      default: {
-        // GET and POST only: PUT and DELETE /plugins/<namespace>/trace are for a WasmPlugin named "trace".
-        const t = /^\/plugins\/(.+)\/trace$/.exec(url.pathname);
-        if (t && (req.method === 'GET' || req.method === 'POST')) {
-          const key = t[1].split('/').map(decodeURIComponent).join('/');
-          let enabled: boolean | undefined;
-          if (req.method === 'POST') {
-            const v = url.searchParams.get('enabled');
-            if (v !== 'true' && v !== 'false')
-              return json(400, { error: 'give ?enabled=true or ?enabled=false' });
-            enabled = v === 'true';
-          }
-          const state = source.pluginTrace(key, enabled);
-          if (state === undefined) return json(404, { error: `no plugin ${key}` });
-          return json(200, { plugin: key, trace: state });
-        }
-        const m = /^\/plugins\/([^/]+)\/([^/]+)$/.exec(url.pathname);
-        if (m && (req.method === 'PUT' || req.method === 'DELETE')) {
-          const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
-          const key = `${ns}/${name}`;
-          const work =
-            req.method === 'DELETE'
-              ? source
-                  .deletePlugin(ns, name)
-                  .then((r) =>
-                    r ? json(200, { result: 'deleted', ...r }) : json(404, { error: `no plugin ${key}` }),
-                  )
-              : readBody(req)
-                  .then((text) => {
-                    let body: unknown;
-                    try {
-                      body = parseYaml(text);
-                    } catch (e) {
-                      throw Object.assign(
-                        new Error(`the body is neither JSON nor YAML: ${(e as Error).message}`),
-                        { name: 'ConfigError' },
-                      );
-                    }
-                    return source.putPlugin(ns, name, body);
-                  })
-                  .then((r) =>
-                    json(200, { result: r.plugins.find((p) => p.key === key)?.change ?? 'unchanged', ...r }),
-                  );
-          work.catch((e) => {
-            const f = refusal(e);
-            json(f.status, f.body);
-          });
-          return;
-        }
-        return json(404, {
-          error: `no admin endpoint ${req.method} ${url.pathname}`,
-          endpoints: Object.keys(ENDPOINTS),
-        });
-      }
-    }
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, address, resolve);
   });
   return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Writes `chunks`, waiting while the client is slow and letting the proxy run between chunks. */
+async function sendChunks(res: ServerResponse, chunks: Iterable<string>): Promise<void> {
+  let written = 0;
+  for (const chunk of chunks) {
+    if (res.destroyed) return;
+    if (!res.write(chunk)) await drained(res);
+    else if (++written % 16 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  res.end();
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+async function handle(source: AdminSource, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://admin');
+  const json = (status: number, body: unknown) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(`${JSON.stringify(body, null, 2)}\n`);
+  };
+  switch (url.pathname) {
+    case '/ready': {
+      const ok = source.ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'text/plain' });
+      res.end(ok ? 'LIVE\n' : 'DRAINING\n');
+      return;
+    }
+    case '/stats/prometheus': {
+      const chunks = source.prometheus();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      return sendChunks(res, chunks);
+    }
+    case '/config_dump':
+      return json(200, source.configDump());
+    case '/plugins':
+      return json(200, source.plugins());
+    case '/reload_status':
+      return json(200, { last_error: source.lastError() ?? null });
+    case '/logging': {
+      if (req.method === 'POST' || req.method === 'PUT') {
+        const level = url.searchParams.get('level') as LogLevelName | null;
+        if (!level || !LOG_LEVEL_NAMES.includes(level)) {
+          return json(400, { error: `level must be one of ${LOG_LEVEL_NAMES.join(', ')}` });
+        }
+        source.setLogLevel(level);
+      }
+      return json(200, { level: source.logLevel() });
+    }
+    case '/reload': {
+      if (req.method !== 'POST') return json(405, { error: 'use POST /reload' });
+      return source.reload().then(
+        (r) => json(200, { result: `generation ${r.generation}`, ...r }),
+        (e) => {
+          const f = refusal(e);
+          json(f.status, f.body);
+        },
+      );
+    }
+    case '/':
+      return json(200, ENDPOINTS);
+    default: {
+      // GET and POST only: PUT and DELETE /plugins/<namespace>/trace are for a WasmPlugin named "trace".
+      const t = /^\/plugins\/(.+)\/trace$/.exec(url.pathname);
+      if (t && (req.method === 'GET' || req.method === 'POST')) {
+        const key = t[1].split('/').map(decodeURIComponent).join('/');
+        let enabled: boolean | undefined;
+        if (req.method === 'POST') {
+          const v = url.searchParams.get('enabled');
+          if (v !== 'true' && v !== 'false')
+            return json(400, { error: 'give ?enabled=true or ?enabled=false' });
+          enabled = v === 'true';
+        }
+        const state = source.pluginTrace(key, enabled);
+        if (state === undefined) return json(404, { error: `no plugin ${key}` });
+        return json(200, { plugin: key, trace: state });
+      }
+      const m = /^\/plugins\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (m && (req.method === 'PUT' || req.method === 'DELETE')) {
+        const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
+        const key = `${ns}/${name}`;
+        const work =
+          req.method === 'DELETE'
+            ? source
+                .deletePlugin(ns, name)
+                .then((r) =>
+                  r ? json(200, { result: 'deleted', ...r }) : json(404, { error: `no plugin ${key}` }),
+                )
+            : readBody(req)
+                .then((text) => {
+                  let body: unknown;
+                  try {
+                    body = parseYaml(text);
+                  } catch (e) {
+                    throw Object.assign(
+                      new Error(`the body is neither JSON nor YAML: ${(e as Error).message}`),
+                      { name: 'ConfigError' },
+                    );
+                  }
+                  return source.putPlugin(ns, name, body);
+                })
+                .then((r) =>
+                  json(200, { result: r.plugins.find((p) => p.key === key)?.change ?? 'unchanged', ...r }),
+                );
+        return work.catch((e) => {
+          const f = refusal(e);
+          json(f.status, f.body);
+        });
+      }
+      return json(404, {
+        error: `no admin endpoint ${req.method} ${url.pathname}`,
+        endpoints: Object.keys(ENDPOINTS),
+      });
+    }
+  }
 }
 
 const SECRET_KEY = /secret|password|passwd|token|api[_-]?key|private[_-]?key|credential/i;

@@ -85,35 +85,48 @@ export class Stats {
     h.sum += value;
   }
 
-  /** Prometheus text exposition format 0.0.4. */
-  prometheus(filterMetrics?: MetricsStore): string {
-    const out: string[] = [];
-    for (const f of this.families.values()) {
-      out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
-      for (const [labels, s] of f.series) {
-        if (f.type === 'histogram')
-          out.push(...histogramLines(f.name, labels, s as Histogram, LATENCY_BUCKETS_MS));
-        else out.push(`${f.name}${labels ? `{${labels}}` : ''} ${(s as { value: number }).value}`);
+  /**
+   * Prometheus text exposition format 0.0.4, in chunks of about 64 KiB: a scrape of a million series is
+   * written as it is produced, never held as one array of lines or one string.
+   */
+  *exposition(filterMetrics?: MetricsStore): Generator<string> {
+    let chunk = '';
+    for (const line of this.lines(filterMetrics)) {
+      chunk += `${line}\n`;
+      if (chunk.length >= CHUNK_CHARS) {
+        yield chunk;
+        chunk = '';
       }
     }
-    if (filterMetrics) out.push(...filterMetricLines(filterMetrics));
-    return `${out.join('\n')}\n`;
+    if (chunk) yield chunk;
+  }
+
+  private *lines(filterMetrics: MetricsStore | undefined): Generator<string> {
+    for (const f of this.families.values()) {
+      yield `# HELP ${f.name} ${f.help}`;
+      yield `# TYPE ${f.name} ${f.type}`;
+      for (const [labels, s] of f.series) {
+        if (f.type === 'histogram') yield* histogramLines(f.name, labels, s as Histogram, LATENCY_BUCKETS_MS);
+        else yield `${f.name}${labels ? `{${labels}}` : ''} ${(s as { value: number }).value}`;
+      }
+    }
+    if (filterMetrics) yield* filterMetricLines(filterMetrics);
   }
 }
 
-function histogramLines(name: string, labels: string, h: Histogram, bounds: number[]): string[] {
-  const lines: string[] = [];
+const CHUNK_CHARS = 64 * 1024;
+
+function* histogramLines(name: string, labels: string, h: Histogram, bounds: number[]): Generator<string> {
   let cum = 0;
   const sep = labels ? `${labels},` : '';
-  bounds.forEach((b, i) => {
+  for (let i = 0; i < bounds.length; i++) {
     cum += h.buckets[i];
-    lines.push(`${name}_bucket{${sep}le="${b}"} ${cum}`);
-  });
+    yield `${name}_bucket{${sep}le="${bounds[i]}"} ${cum}`;
+  }
   cum += h.buckets[bounds.length];
-  lines.push(`${name}_bucket{${sep}le="+Inf"} ${cum}`);
-  lines.push(`${name}_sum${labels ? `{${labels}}` : ''} ${h.sum}`);
-  lines.push(`${name}_count${labels ? `{${labels}}` : ''} ${h.count}`);
-  return lines;
+  yield `${name}_bucket{${sep}le="+Inf"} ${cum}`;
+  yield `${name}_sum${labels ? `{${labels}}` : ''} ${h.sum}`;
+  yield `${name}_count${labels ? `{${labels}}` : ''} ${h.count}`;
 }
 
 /** A filter's metric name made a valid Prometheus name: other characters become '_'. */
@@ -122,18 +135,15 @@ export function promName(name: string): string {
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }
 
-function filterMetricLines(store: MetricsStore): string[] {
-  const out: string[] = [];
+function* filterMetricLines(store: MetricsStore): Generator<string> {
   for (const m of store.all()) {
     const n = promName(m.name);
     if (m.type === MetricType.Histogram) {
-      out.push(`# TYPE ${n} histogram`);
-      out.push(
-        ...histogramLines(n, '', { buckets: m.buckets!, count: m.count!, sum: m.sum! }, DEFAULT_BUCKETS),
-      );
+      yield `# TYPE ${n} histogram`;
+      yield* histogramLines(n, '', { buckets: m.buckets!, count: m.count!, sum: m.sum! }, DEFAULT_BUCKETS);
     } else {
-      out.push(`# TYPE ${n} ${m.type === MetricType.Counter ? 'counter' : 'gauge'}`, `${n} ${m.value}`);
+      yield `# TYPE ${n} ${m.type === MetricType.Counter ? 'counter' : 'gauge'}`;
+      yield `${n} ${m.value}`;
     }
   }
-  return out;
 }

@@ -70,7 +70,7 @@ export function adminView(g: Gateway): AdminSource {
       }
       g.stats.gauge('wasmgate_config_generation', 'Configuration generation serving new streams').value =
         g.generation;
-      return g.stats.prometheus(g.host.metrics);
+      return g.stats.exposition(g.host.metrics);
     },
     configDump: () => ({
       file: g.resolved.file,

@@ -99,7 +99,9 @@ export class Gateway {
       await g.apply(first);
       const c = first.config;
       if (c.admin) {
-        g.admin = await startAdmin(adminView(g), c.admin.port, c.admin.address);
+        g.admin = await startAdmin(adminView(g), c.admin.port, c.admin.address, {
+          onError: (error, request) => g.logger.error({ err: error, request }, 'admin request failed'),
+        });
         g.logger.info({ port: g.admin.port }, 'admin listener started');
       }
     } catch (e) {
