@@ -6,7 +6,7 @@
 
 import { z } from 'zod';
 import { capabilityNames } from '../host/capabilities.js';
-import { DEFAULT_LIMITS, MAX_MEMORY_MIB } from '../host/limits.js';
+import { DEFAULT_LIMITS, MAX_HOST_MEMORY_MIB, MAX_MEMORY_MIB } from '../host/limits.js';
 import type { SandboxOptions } from '../host/plugin.js';
 import { SUGGESTED_HIDDEN_HEADERS } from '../host/sanitize.js';
 
@@ -16,6 +16,8 @@ export const limitsSchema = z
   .object({
     /** Linear memory per VM, MiB (0: no limit). */
     memoryMiB: z.number().int().min(0).max(MAX_MEMORY_MIB).optional(),
+    /** Host memory the VM's filters may make the host keep (shared data, queues, metrics, callouts), MiB (0: no limit). */
+    hostMemoryMiB: z.number().int().min(0).max(MAX_HOST_MEMORY_MIB).optional(),
     /** Time one callback may run, ms (0: no limit). */
     cpuMs: z.number().min(0).optional(),
     /** Time the start functions, proxy_on_vm_start and proxy_on_configure may run, ms (0: no limit). */
@@ -121,6 +123,11 @@ export const SANDBOX_ANNOTATIONS: Record<
     field: ['limits', 'memoryMiB'],
     read: number,
     help: `memory limit, MiB (0: no limit; at most ${MAX_MEMORY_MIB})`,
+  },
+  'wasmgate.io/host-memory-mib': {
+    field: ['limits', 'hostMemoryMiB'],
+    read: number,
+    help: `host memory limit (shared data, queues, metrics, callouts), MiB (0: no limit; at most ${MAX_HOST_MEMORY_MIB})`,
   },
   'wasmgate.io/trace': {
     field: ['trace'],

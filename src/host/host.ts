@@ -5,6 +5,7 @@ import { LOG_LEVEL_NAMES, type LogLevel, type LogLevelName } from '../abi/consta
 import type { PropertyValue } from '../abi/property-codec.js';
 import type { CalloutDispatcher, ForeignFunction } from './driver.js';
 import { builtinForeignFunctions } from './foreign-functions.js';
+import { HostMemoryAccounts } from './host-memory.js';
 import { MetricsStore } from './metrics-store.js';
 import { type CompiledModule, compileModule } from './module.js';
 import { SharedDataStore } from './shared-data.js';
@@ -57,7 +58,9 @@ const noTimers: Timers = { setInterval: () => undefined, clearInterval: () => {}
 const origin = BigInt(Math.round(performance.timeOrigin * 1e6));
 
 export class Host {
-  readonly sharedData = new SharedDataStore();
+  /** What each vm_id's filters make the host keep (shared data, queues, metric definitions, callouts). */
+  readonly hostMemory = new HostMemoryAccounts();
+  readonly sharedData = new SharedDataStore(this.hostMemory);
   readonly queues: SharedQueues;
   readonly metrics = new MetricsStore();
   readonly foreignFunctions = new Map<string, ForeignFunction>();
@@ -81,7 +84,7 @@ export class Host {
     this.timers = options.timers === 'manual' ? noTimers : realTimers;
     this.nowFn = options.now ?? (() => origin + BigInt(Math.round(performance.now() * 1e6)));
     this.nodeProperties = options.properties;
-    this.queues = new SharedQueues((task) => this.post(task));
+    this.queues = new SharedQueues((task) => this.post(task), this.hostMemory);
     for (const [name, fn] of Object.entries(builtinForeignFunctions)) this.foreignFunctions.set(name, fn);
   }
 

@@ -1,5 +1,5 @@
-// Per-VM resource limits: memory (MiB) and CPU time per callback (ms). See instrument.ts for how they are
-// enforced and docs/host.md for the reasoning.
+// Per-VM resource limits: memory (MiB), CPU time per callback (ms) and host memory (MiB). See
+// wasm/instrument.ts and host-memory.ts for how they are enforced and docs/host.md for the reasoning.
 
 import type { InstrumentOptions } from './wasm/instrument.js';
 
@@ -10,25 +10,38 @@ export interface Limits {
   cpuMs: number;
   /** The same for starting: the module's start functions, proxy_on_vm_start, proxy_on_configure. */
   startCpuMs: number;
+  /**
+   * Host memory the VM's filters may make the host keep (shared data, queues, metric definitions, callouts in
+   * flight), MiB, per vm_id (see host-memory.ts); 0: no limit.
+   */
+  hostMemoryMiB: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ memoryMiB: 64, cpuMs: 50, startCpuMs: 1000 });
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  memoryMiB: 64,
+  cpuMs: 50,
+  startCpuMs: 1000,
+  hostMemoryMiB: 32,
+});
 
 /** Loop iterations and function entries between two looks at the clock. */
 export const FUEL_QUANTUM = 10_000;
 
 export const MAX_MEMORY_MIB = 4096;
+export const MAX_HOST_MEMORY_MIB = 65536;
 
 export function resolveLimits(
   limits: Partial<Limits> | undefined,
   defaults: Readonly<Limits> = DEFAULT_LIMITS,
 ): Limits {
   const l = { ...defaults, ...stripUndefined(limits ?? {}) };
-  for (const k of ['memoryMiB', 'cpuMs', 'startCpuMs'] as const) {
+  for (const k of ['memoryMiB', 'cpuMs', 'startCpuMs', 'hostMemoryMiB'] as const) {
     if (!Number.isFinite(l[k]) || l[k] < 0) throw new RangeError(`limits.${k} must be a number ≥ 0`);
   }
   if (l.memoryMiB > MAX_MEMORY_MIB)
     throw new RangeError(`limits.memoryMiB must be at most ${MAX_MEMORY_MIB}`);
+  if (l.hostMemoryMiB > MAX_HOST_MEMORY_MIB)
+    throw new RangeError(`limits.hostMemoryMiB must be at most ${MAX_HOST_MEMORY_MIB}`);
   return l;
 }
 

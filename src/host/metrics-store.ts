@@ -3,6 +3,8 @@
 // stat is in Envoy.
 
 import { MetricType, Status } from '../abi/constants.js';
+import { utf8Length } from '../abi/utf8.js';
+import { ENTRY_OVERHEAD, type HostMemoryAccount } from './host-memory.js';
 
 /** Envoy's default histogram bucket bounds. */
 export const DEFAULT_BUCKETS = [
@@ -26,13 +28,20 @@ export class MetricsStore {
   private readonly byKey = new Map<string, Metric>();
   private nextId = 1;
 
-  define(type: number, name: string): { status: Status; id?: number } {
+  /**
+   * Defines (or finds) a metric. A new one is counted against `account` (the defining VM's host-memory
+   * budget): INTERNAL_FAILURE past it.
+   */
+  define(type: number, name: string, account?: HostMemoryAccount): { status: Status; id?: number } {
     if (type !== MetricType.Counter && type !== MetricType.Gauge && type !== MetricType.Histogram) {
       return { status: Status.BadArgument };
     }
     const key = `${type}:${name}`;
     let m = this.byKey.get(key);
     if (!m) {
+      const histogram = type === MetricType.Histogram ? (DEFAULT_BUCKETS.length + 3) * 8 : 0;
+      if (account && !account.charge(utf8Length(name) + ENTRY_OVERHEAD + histogram))
+        return { status: Status.InternalFailure };
       m = { id: this.nextId++, name, type: type as MetricType, value: 0n };
       if (type === MetricType.Histogram) {
         m.buckets = new Array(DEFAULT_BUCKETS.length + 1).fill(0);

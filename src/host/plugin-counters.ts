@@ -9,6 +9,7 @@ export class PluginCounters {
   #cpuLimitHits = 0;
   #memoryLimitHits = 0;
   #capabilityDenials = 0;
+  #hostMemoryLimitHits = 0;
 
   /** Traps (CPU limit stops included) and callbacks answering a status Envoy does not know. */
   get failures(): number {
@@ -35,6 +36,11 @@ export class PluginCounters {
     return this.#capabilityDenials;
   }
 
+  /** Calls refused for the host-memory budget (limits.hostMemoryMiB). */
+  get hostMemoryLimitHits(): number {
+    return this.#hostMemoryLimitHits;
+  }
+
   /** A trap: the VM failed (a CPU limit stop is one). */
   trap(trap: Error): void {
     this.#failures++;
@@ -57,5 +63,9 @@ export class PluginCounters {
 
   capabilityDenied(): void {
     this.#capabilityDenials++;
+  }
+
+  hostMemoryLimitHit(): void {
+    this.#hostMemoryLimitHits++;
   }
 }

@@ -8,6 +8,7 @@ import { type Capabilities, isGatedCallback } from './capabilities.js';
 import { ContextTable } from './context-table.js';
 import { type FrameSymbolizer, ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
 import type { Host } from './host.js';
+import type { HostMemoryAccount } from './host-memory.js';
 import type { CallbackData, CallContext, HostcallEnv } from './hostcalls/env.js';
 import type { HostcallSlot } from './hostcalls/guard.js';
 import { createImports } from './hostcalls/index.js';
@@ -60,6 +61,8 @@ export class WasmVm implements HostcallEnv {
   private readonly hostcallSlots: HostcallSlot[] = [];
   /** Whether calls are traced (some plugin of this VM has its trace on): see trace.ts. */
   tracing = false;
+  /** The host-memory budget of this VM's vm_id (shared with the other VMs of that vm_id). */
+  readonly hostMemory: HostMemoryAccount;
   private readonly budget: VmBudget;
   private nextContextId = 1;
   private fns: Record<string, GuestFn> = {};
@@ -82,6 +85,9 @@ export class WasmVm implements HostcallEnv {
     this.capabilities = options.capabilities;
     this.tracing = options.trace ?? false;
     this.budget = new VmBudget(this, this.limits);
+    this.hostMemory = host.hostMemory.account(this.vmId);
+    // VMs of one vm_id share the budget: the one started last sets it.
+    this.hostMemory.limitBytes = this.limits.hostMemoryMiB * 1048576;
   }
 
   /** Instantiates the module and runs its start functions (_initialize then main, or _start). */

@@ -41,6 +41,18 @@ const PLUGIN_SERIES: ReadonlyArray<['counter' | 'gauge', string, string, (p: Plu
     (p) => p.counters.capabilityDenials,
   ],
   ['gauge', 'wasmgate_wasm_memory_bytes', 'Linear memory of the plugin VM', (p) => p.vm.memory?.size ?? 0],
+  [
+    'counter',
+    'wasmgate_wasm_host_memory_limit_hits_total',
+    'Host calls refused by the host-memory limit (shared data, queues, metrics, callouts)',
+    (p) => p.counters.hostMemoryLimitHits,
+  ],
+  [
+    'gauge',
+    'wasmgate_wasm_host_memory_bytes',
+    'Host memory kept for the plugin VM’s vm_id (shared data, queues, metric definitions, callouts)',
+    (p) => p.vm.hostMemory.used,
+  ],
 ];
 
 const answer = (r: ApplyReport): ApplyAnswer => ({
@@ -99,6 +111,8 @@ export function adminView(g: Gateway): AdminSource {
         cpu_limit_hits: p.plugin.counters.cpuLimitHits,
         memory_limit_hits: p.plugin.counters.memoryLimitHits,
         memory_bytes: p.plugin.vm.memory?.size ?? 0,
+        host_memory_limit_hits: p.plugin.counters.hostMemoryLimitHits,
+        host_memory_bytes: p.plugin.vm.hostMemory.used,
         trace: p.plugin.trace,
         capabilities: p.plugin.capabilities
           ? { allow: p.plugin.capabilities.allow, on_violation: p.plugin.capabilities.onViolation }

@@ -5,7 +5,23 @@ import { Status } from '../../abi/constants.js';
 import { decodePairs, HeaderMap } from '../../abi/header-map.js';
 
 import type { GrpcHandle } from '../driver.js';
+import { ENTRY_OVERHEAD } from '../host-memory.js';
 import type { CallContext, HostcallEnv } from './env.js';
+import { overBudget } from './over-budget.js';
+
+/**
+ * Counts `bytes` against the VM's host-memory budget while a callout is in flight: the returned function
+ * releases them, once (on the answer, or on cancel). undefined when they do not fit.
+ */
+function holdWhilePending(vm: HostcallEnv, bytes: number): (() => void) | undefined {
+  const account = vm.hostMemory;
+  if (!account.charge(bytes)) return undefined;
+  let held = true;
+  return () => {
+    if (held) account.release(bytes);
+    held = false;
+  };
+}
 
 function findGrpc(vm: HostcallEnv, token: number): { ctx: CallContext; handle: GrpcHandle } | undefined {
   const cur = vm.current;
@@ -43,6 +59,12 @@ export function calloutCalls(vm: HostcallEnv) {
     if (!ctx) return Status.NotFound;
     if (!callouts?.grpcCall) return Status.Unimplemented;
     if (!callouts.hasCluster(cluster)) return Status.ParseFailure;
+    const metadata = new HeaderMap(md);
+    const release = holdWhilePending(
+      vm,
+      metadata.serializedSize() + (message?.length ?? 0) + cluster.length + ENTRY_OVERHEAD,
+    );
+    if (!release) return overBudget(vm, message ? 'proxy_grpc_call' : 'proxy_grpc_stream');
     const token = vm.nextToken++;
     const post = (f: () => void) => vm.host.post(f);
     const handle = callouts.grpcCall(
@@ -51,7 +73,7 @@ export function calloutCalls(vm: HostcallEnv) {
         cluster,
         service,
         method,
-        initialMetadata: new HeaderMap(md),
+        initialMetadata: metadata,
         message,
         timeoutMs: timeout >>> 0,
       },
@@ -59,10 +81,20 @@ export function calloutCalls(vm: HostcallEnv) {
         onInitialMetadata: (m) => post(() => ctx.grpcEvent(token, 'initial', m)),
         onMessage: (m) => post(() => ctx.grpcEvent(token, 'message', m)),
         onTrailingMetadata: (m) => post(() => ctx.grpcEvent(token, 'trailing', m)),
-        onClose: (status, msg) => post(() => ctx.grpcClose(token, status, msg)),
+        onClose: (status, msg) => {
+          release();
+          post(() => ctx.grpcClose(token, status, msg));
+        },
       },
     );
-    ctx.grpcCalls.set(token, handle);
+    ctx.grpcCalls.set(token, {
+      send: (m, end) => handle.send(m, end),
+      cancel: () => {
+        release();
+        handle.cancel();
+      },
+      close: () => handle.close(),
+    });
     vm.memory.setU32(tokenPtr, token);
     return Status.Ok;
   };
@@ -92,17 +124,26 @@ export function calloutCalls(vm: HostcallEnv) {
       const callouts = vm.host.callouts;
       if (!ctx) return Status.NotFound;
       if (!callouts?.hasCluster(cluster)) return Status.BadArgument;
+      const t = new HeaderMap(trailers);
+      const release = holdWhilePending(
+        vm,
+        h.serializedSize() + body.length + t.serializedSize() + cluster.length + ENTRY_OVERHEAD,
+      );
+      if (!release) return overBudget(vm, `proxy_http_call with a ${body.length}-byte body`);
       const token = vm.nextToken++;
       let handle: ReturnType<typeof callouts.httpCall>;
       try {
         handle = callouts.httpCall(
-          { token, cluster, headers: h, body, trailers: new HeaderMap(trailers), timeoutMs: timeout >>> 0 },
-          (result) =>
+          { token, cluster, headers: h, body, trailers: t, timeoutMs: timeout >>> 0 },
+          (result) => {
+            release();
             vm.host.post(() =>
               ctx.httpCallResponse(token, 'response' in result ? result.response : undefined),
-            ),
+            );
+          },
         );
       } catch (e) {
+        release();
         vm.host.log({
           level: 'error',
           source: 'host',
@@ -111,7 +152,12 @@ export function calloutCalls(vm: HostcallEnv) {
         });
         return Status.InternalFailure;
       }
-      ctx.httpCalls.set(token, handle);
+      ctx.httpCalls.set(token, {
+        cancel: () => {
+          release();
+          handle.cancel();
+        },
+      });
       vm.memory.setU32(tokenPtr, token);
       return Status.Ok;
     },

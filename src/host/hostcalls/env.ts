@@ -7,6 +7,7 @@ import type { HeaderMap } from '../../abi/header-map.js';
 import type { GuestMemory } from '../../abi/memory.js';
 import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from '../driver.js';
 import type { Host } from '../host.js';
+import type { HostMemoryAccount } from '../host-memory.js';
 import type { PluginCounters } from '../plugin-counters.js';
 import type { Sanitizer } from '../sanitize.js';
 
@@ -84,6 +85,8 @@ export interface HostcallEnv {
   readonly env: Readonly<Record<string, string>>;
   readonly data: CallbackData;
   readonly contexts: { get(id: number): CallContext | undefined; values(): CallContext[] };
+  /** The host-memory budget of the VM's vm_id. */
+  readonly hostMemory: HostMemoryAccount;
   /** The next callout token. */
   nextToken: number;
   /** Whether calls are traced (some plugin of this VM has its trace on). */

@@ -2,13 +2,15 @@
 
 import { Status } from '../../abi/constants.js';
 import type { HostcallEnv } from './env.js';
+import { overBudget } from './over-budget.js';
 
 export function metricCalls(vm: HostcallEnv) {
   return {
     proxy_define_metric(type: number, nptr: number, nlen: number, idPtr: number): number {
       const name = vm.memory.string(nptr, nlen);
       vm.memory.check(idPtr, 4);
-      const r = vm.host.metrics.define(type, name);
+      const r = vm.host.metrics.define(type, name, vm.hostMemory);
+      if (r.status === Status.InternalFailure) return overBudget(vm, 'proxy_define_metric');
       if (r.status !== Status.Ok) return r.status;
       vm.memory.setU32(idPtr, r.id!);
       return Status.Ok;

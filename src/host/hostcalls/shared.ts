@@ -2,6 +2,7 @@
 
 import { Status } from '../../abi/constants.js';
 import type { HostcallEnv } from './env.js';
+import { overBudget } from './over-budget.js';
 import { returnBytes } from './returns.js';
 
 export function sharedCalls(vm: HostcallEnv) {
@@ -25,7 +26,10 @@ export function sharedCalls(vm: HostcallEnv) {
     proxy_set_shared_data(kptr: number, klen: number, vptr: number, vlen: number, cas: number): number {
       const key = vm.memory.string(kptr, klen);
       const value = vm.memory.copy(vptr, vlen);
-      return vm.host.sharedData.set(vm.vmId, key, value, cas >>> 0);
+      const status = vm.host.sharedData.set(vm.vmId, key, value, cas >>> 0);
+      if (status === Status.InternalFailure)
+        return overBudget(vm, `proxy_set_shared_data of ${value.length} bytes`);
+      return status;
     },
     proxy_register_shared_queue(nptr: number, nlen: number, tokenPtr: number): number {
       const name = vm.memory.string(nptr, nlen);
@@ -33,6 +37,7 @@ export function sharedCalls(vm: HostcallEnv) {
       const root = vm.current?.root;
       if (!root) return Status.NotFound;
       const id = vm.host.queues.register(vm.vmId, name, { notify: (q) => root.queueReady(q) });
+      if (id === undefined) return overBudget(vm, 'proxy_register_shared_queue');
       vm.memory.setU32(tokenPtr, id);
       return Status.Ok;
     },
@@ -54,7 +59,10 @@ export function sharedCalls(vm: HostcallEnv) {
     },
     proxy_enqueue_shared_queue(token: number, ptr: number, len: number): number {
       const value = vm.memory.copy(ptr, len);
-      return vm.host.queues.enqueue(token >>> 0, value);
+      const status = vm.host.queues.enqueue(token >>> 0, value);
+      if (status === Status.InternalFailure)
+        return overBudget(vm, `proxy_enqueue_shared_queue of ${value.length} bytes`);
+      return status;
     },
     proxy_dequeue_shared_queue(token: number, ptrPtr: number, sizePtr: number): number {
       vm.memory.check(ptrPtr, 4);
