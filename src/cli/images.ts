@@ -1,19 +1,20 @@
 // The image commands: init, build, list, tag, push, pull, login, logout, inspect, rmi and cache.
 // Results go to stdout (a digest, a table, JSON), messages to stderr; exit codes in exit-codes.ts.
 
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { CredentialStore } from '../oci/auth.js';
 import { digestOf, sha256Hex } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
+import { readFileLimited } from '../oci/fs-util.js';
 import { buildImage, type ImageFormat, parseManifestJson } from '../oci/image.js';
 import { ModuleCache } from '../oci/module-cache.js';
 import { ImageReference } from '../oci/reference.js';
 import { RegistryClient } from '../oci/registry.js';
 import { ImageStore } from '../oci/store.js';
 import { insecureFromEnv } from '../oci/transport.js';
-import { type BlobReader, readWasmImage } from '../oci/wasm-image.js';
+import { type BlobReader, maxModuleBytesFromEnv, readWasmImage } from '../oci/wasm-image.js';
 import { progressReporter } from './progress.js';
 import { compileProject, initProject, LANGUAGES, type Language, readProject } from './project.js';
 
@@ -133,7 +134,7 @@ export function registerImageCommands(program: Command): void {
           rootIds = [...project.rootIds, ...rootIds];
         } else if (!statSync(wasmPath, { throwIfNoEntry: false })?.isFile())
           throw new OciError('not-found', `${path}: no such file or directory`);
-        const wasm = new Uint8Array(readFileSync(wasmPath));
+        const wasm = await readFileLimited(wasmPath, maxModuleBytesFromEnv(), wasmPath);
         const image = await buildImage(wasm, { format: o.format, rootIds });
         await new ImageStore().put(target.normalized(), image);
         const rc = image.runtimeConfig;
@@ -316,7 +317,7 @@ export function registerImageCommands(program: Command): void {
             image.ref.toString(),
             image.digest,
             image.manifestBytes,
-            (d) => store.readBlob(d.digest),
+            (d) => store.readBlob(d.digest, d.size),
             'local',
           );
           return out(JSON.stringify(result, null, 2));

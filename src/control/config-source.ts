@@ -4,6 +4,7 @@
 
 import { existsSync, type FSWatcher, readdirSync, readFileSync, statSync, watch } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
+import { fileKind } from '../oci/fs-util.js';
 import { ConfigError } from './config-error.js';
 import { loadConfigFile, parseWasmPlugins, type ResolvedConfig } from './load-config.js';
 import type { PluginSpec } from './plugin-spec.js';
@@ -46,6 +47,13 @@ export class ConfigSource implements ConfigProvider {
       for (const name of readdirSync(dir).sort()) {
         if (!PLUGIN_FILE.has(extname(name))) continue;
         const path = join(dir, name);
+        // A FIFO or device would block this (synchronous) read for good.
+        const st = statSync(path, { throwIfNoEntry: false });
+        if (!st) continue;
+        if (!st.isFile()) {
+          problems.push(`${path}: ${fileKind(st)}, not a regular file`);
+          continue;
+        }
         let specs: PluginSpec[];
         try {
           specs = parseWasmPlugins(readFileSync(path, 'utf8'), path, dir, this.env);

@@ -1,9 +1,10 @@
 // Reading and validating a gateway configuration file.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { type Document, LineCounter, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
+import { fileKind } from '../oci/fs-util.js';
 import { ConfigError, formatPath } from './config-error.js';
 import { fromEnvoyWasm, fromWasmPlugin, type PluginSpec } from './plugin-spec.js';
 import { type GatewayConfig, gatewaySchema, plainWasmFilterSchema, wasmPluginSchema } from './schema.js';
@@ -18,8 +19,12 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
   const file = resolve(path);
   let text: string;
   try {
+    // A FIFO or device would block this (synchronous) read for good.
+    const st = statSync(file);
+    if (!st.isFile()) throw new ConfigError(path, [`${fileKind(st)}, not a regular file`]);
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     throw new ConfigError(path, [`cannot read the file: ${(e as Error).message}`]);
   }
   return parseConfig(text, path, dirname(file), env);

@@ -12,12 +12,12 @@
 // Concurrent fetches of the same URL share one download. A failed fetch throws; it never touches
 // plugins already loaded (see applyPluginSpecs in plugin-set.ts).
 
-import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { AbiVersion } from '../abi/constants.js';
 import type { CredentialStore } from '../oci/auth.js';
 import { normalizeSha256, sha256Hex } from '../oci/digest.js';
 import { isOciError, type OciErrorKind } from '../oci/errors.js';
+import { readFileLimited } from '../oci/fs-util.js';
 import { normalizeAbiVersion, type RuntimeConfig } from '../oci/image.js';
 import { ModuleCache } from '../oci/module-cache.js';
 import { defaultCacheDir, defaultStoreDir } from '../oci/paths.js';
@@ -34,7 +34,7 @@ import {
   type TransportOptions,
   type TransportResponse,
 } from '../oci/transport.js';
-import { DEFAULT_MAX_MODULE_BYTES, readWasmImage } from '../oci/wasm-image.js';
+import { maxModuleBytesFromEnv, readWasmImage } from '../oci/wasm-image.js';
 import { isWasmBinary } from '../oci/wasm-meta.js';
 
 export class ModuleFetchError extends Error {
@@ -123,10 +123,10 @@ export class ModuleFetcher {
   constructor(options: ModuleFetcherOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     this.options = options;
     const cacheDir = options.cacheDir ?? defaultCacheDir(env);
-    this.cache = cacheDir === false ? undefined : new ModuleCache(cacheDir);
+    this.maxBytes = options.maxBytes ?? maxModuleBytesFromEnv(env);
+    this.cache = cacheDir === false ? undefined : new ModuleCache(cacheDir, this.maxBytes);
     const storeDir = options.storeDir ?? defaultStoreDir(env);
     this.store = storeDir === false ? undefined : new ImageStore(storeDir);
-    this.maxBytes = options.maxBytes ?? (Number(env.WASMGATE_MAX_MODULE_BYTES) || DEFAULT_MAX_MODULE_BYTES);
     // Registries/hosts allowed over plain HTTP or unverified TLS: $WASMGATE_INSECURE_REGISTRIES by default.
     this.transport = new Transport({ ...options, insecure: options.insecure ?? insecureFromEnv(env) });
     this.client = new RegistryClient({
@@ -181,8 +181,9 @@ export class ModuleFetcher {
     const path = url.startsWith('file://') ? new URL(url).pathname : url;
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await readFile(path));
+      bytes = await readFileLimited(path, this.maxBytes, 'the module');
     } catch (e) {
+      if (isOciError(e)) throw e;
       throw new ModuleFetchError(
         url,
         `cannot read the module: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,

@@ -78,6 +78,9 @@ export interface BuildImageOptions {
   annotations?: Record<string, string>;
 }
 
+/** Manifests and indexes larger than this are refused (registries cap them at 4 MiB too). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
 const encoder = new TextEncoder();
 
 /** JSON bytes as wasmgate writes them (no whitespace, stable key order as given). */

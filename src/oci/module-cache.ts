@@ -3,12 +3,14 @@
 // last used. Entries unused for a while are purged. Index updates are serialized within a process and
 // written atomically; two processes sharing a cache may lose each other's last index update, never a module.
 
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from './digest.js';
-import { readJson, writeAtomic } from './fs-util.js';
+import { isOciError } from './errors.js';
+import { readFileLimited, readJson, writeAtomic } from './fs-util.js';
 import type { RuntimeConfig } from './image.js';
 import { defaultCacheDir } from './paths.js';
+import { DEFAULT_MAX_MODULE_BYTES } from './wasm-image.js';
 
 export interface UrlEntry {
   /** Hex sha256 of the module. */
@@ -36,7 +38,11 @@ export class ModuleCache {
   readonly dir: string;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(dir = defaultCacheDir()) {
+  constructor(
+    dir = defaultCacheDir(),
+    /** Cached files larger than this are not read (and are dropped as corrupt). */
+    readonly maxModuleBytes = DEFAULT_MAX_MODULE_BYTES,
+  ) {
     this.dir = dir;
   }
 
@@ -74,12 +80,14 @@ export class ModuleCache {
     return (await this.readIndex()).urls[url];
   }
 
-  /** The module's bytes if cached and intact (a file whose hash differs is deleted). */
+  /** The module's bytes if cached and intact (a file whose hash differs, or that is no module file, is deleted). */
   async readModule(hex: string): Promise<Uint8Array | undefined> {
     let bytes: Uint8Array;
     try {
-      bytes = new Uint8Array(await readFile(this.modulePath(hex)));
-    } catch {
+      bytes = await readFileLimited(this.modulePath(hex), this.maxModuleBytes);
+    } catch (e) {
+      // Too large, or not a regular file: not something this cache wrote.
+      if (isOciError(e)) await rm(this.modulePath(hex), { force: true });
       return undefined;
     }
     if (sha256Hex(bytes) !== hex) {

@@ -10,6 +10,7 @@ import {
   type Descriptor,
   type ImageIndex,
   isIndex,
+  MAX_MANIFEST_BYTES,
   type Manifest,
   parseManifestJson,
   selectPlatform,
@@ -423,7 +424,7 @@ export class RegistryClient {
     };
     const res = await this.send(ref, req);
     if (res.status !== 200) await this.fail(ref, req, res);
-    const bytes = await this.readBody(res, 4 * 1024 * 1024, `manifest ${ref}`, 0);
+    const bytes = await this.readBody(res, MAX_MANIFEST_BYTES, `manifest ${ref}`, 0);
     const digest = digestOf(bytes);
     if (ref.digest && digest !== ref.digest)
       throw new OciError(

@@ -2,12 +2,18 @@
 // can read it (skopeo inspect oci:<dir>:<ref>). Each tag is an index.json entry whose
 // org.opencontainers.image.ref.name annotation holds the full reference (registry/repo:tag).
 
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, verifyBlob } from './digest.js';
 import { OciError } from './errors.js';
-import { exists, readJson, writeAtomic } from './fs-util.js';
-import { type Descriptor, type ImageFormat, type Manifest, parseManifestJson } from './image.js';
+import { exists, readFileLimited, readJson, writeAtomic } from './fs-util.js';
+import {
+  type Descriptor,
+  type ImageFormat,
+  MAX_MANIFEST_BYTES,
+  type Manifest,
+  parseManifestJson,
+} from './image.js';
 import { Annotation, MediaType } from './media-types.js';
 import { defaultStoreDir } from './paths.js';
 import { ImageReference } from './reference.js';
@@ -74,10 +80,15 @@ export class ImageStore {
     await writeAtomic(this.blobPath(digest), bytes);
   }
 
-  async readBlob(digest: string): Promise<Uint8Array> {
+  /**
+   * A blob, verified: `size` (from its descriptor) when known, else a manifest's limit (4 MiB). A blob file
+   * larger than that, or no regular file, is refused without being read whole.
+   */
+  async readBlob(digest: string, size?: number): Promise<Uint8Array> {
+    const what = `local blob ${digest}`;
     try {
-      const bytes = new Uint8Array(await readFile(this.blobPath(digest)));
-      verifyBlob(bytes, digest, `local blob ${digest}`);
+      const bytes = await readFileLimited(this.blobPath(digest), size ?? MAX_MANIFEST_BYTES, what);
+      verifyBlob(bytes, digest, what, size);
       return bytes;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT')
@@ -158,7 +169,7 @@ export class ImageStore {
   async blobs(image: StoredImage): Promise<Map<string, Uint8Array>> {
     const out = new Map<string, Uint8Array>();
     for (const d of [image.manifest.config, ...image.manifest.layers])
-      if (!out.has(d.digest)) out.set(d.digest, await this.readBlob(d.digest));
+      if (!out.has(d.digest)) out.set(d.digest, await this.readBlob(d.digest, d.size));
     return out;
   }
 
@@ -214,7 +225,12 @@ export class ImageStore {
 
   /** The module an image holds, and what the image declares about it. */
   readWasm(image: StoredImage, options: ReadWasmImageOptions = {}): Promise<WasmImageContents> {
-    return readWasmImage(image.manifest, (d) => this.readBlob(d.digest), image.ref.toString(), options);
+    return readWasmImage(
+      image.manifest,
+      (d) => this.readBlob(d.digest, d.size),
+      image.ref.toString(),
+      options,
+    );
   }
 
   async list(): Promise<ImageSummary[]> {

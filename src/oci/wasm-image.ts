@@ -17,6 +17,16 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export const DEFAULT_MAX_MODULE_BYTES = 100 * 1024 * 1024;
 
+/** The module size limit: $WASMGATE_MAX_MODULE_BYTES, else 100 MiB. */
+export function maxModuleBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.WASMGATE_MAX_MODULE_BYTES;
+  if (v === undefined || v === '') return DEFAULT_MAX_MODULE_BYTES;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new OciError('usage', `WASMGATE_MAX_MODULE_BYTES: expected a positive number of bytes, got "${v}"`);
+  return n;
+}
+
 export interface WasmImageContents {
   format: ImageFormat;
   /** The layer that holds the module. */
