@@ -166,6 +166,6 @@ describe('configuration files that are no regular files', () => {
 
   it('a config file that is a FIFO is refused', BOUNDED, () => {
     const fifo = mkfifo(join(tmp('cfg'), 'gateway.yaml'));
-    assert.throws(() => loadConfigFile(fifo), /gateway\.yaml:\n  - a FIFO, not a regular file/);
+    assert.throws(() => loadConfigFile(fifo), /gateway\.yaml:\n {2}- a FIFO, not a regular file/);
   });
 });

@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { pullIfNotPresent } from '../src/control/module-source.js';
 import {
   buildImage,
@@ -101,7 +101,7 @@ describe('tar', () => {
     for (const format of ['gnu', 'pax']) {
       const out = join(dir, `${format}.tar.gz`);
       execFileSync('tar', [`--format=${format}`, '-czf', out, '-C', join(dir, 'src'), '.']);
-      const f = readTar(new Uint8Array(readFileSync(out))).find((x) => x.name.endsWith('plugin.wasm'));
+      const f = readTar(gunzipSync(readFileSync(out))).find((x) => x.name.endsWith('plugin.wasm'));
       assert.ok(f, format);
       assert.equal(f.name, `./${'a'.repeat(110)}/plugin.wasm`);
       assert.equal(Buffer.from(f.data).toString(), 'wasm!');
@@ -142,7 +142,7 @@ describe('image formats', () => {
       m.layers.map((l) => l.mediaType),
       ['application/vnd.oci.image.layer.v1.tar+gzip'],
     );
-    const files = readTar(image.blobs.get(m.layers[0].digest)!);
+    const files = readTar(gunzipSync(image.blobs.get(m.layers[0].digest)!));
     assert.deepEqual(
       files.map((f) => f.name),
       ['plugin.wasm', 'runtime-config.json'],

@@ -9,12 +9,13 @@ import { digestOf, sha256Hex } from '../oci/digest.js';
 import { OciError } from '../oci/errors.js';
 import { readFileLimited } from '../oci/fs-util.js';
 import { buildImage, type ImageFormat, parseManifestJson } from '../oci/image.js';
+import { maxModuleBytesFromEnv } from '../oci/limits.js';
 import { ModuleCache } from '../oci/module-cache.js';
 import { ImageReference } from '../oci/reference.js';
 import { RegistryClient } from '../oci/registry.js';
 import { ImageStore } from '../oci/store.js';
 import { insecureFromEnv } from '../oci/transport.js';
-import { type BlobReader, maxModuleBytesFromEnv, readWasmImage } from '../oci/wasm-image.js';
+import { type BlobReader, readWasmImage } from '../oci/wasm-image.js';
 import { progressReporter } from './progress.js';
 import { compileProject, initProject, LANGUAGES, type Language, readProject } from './project.js';
 
@@ -79,7 +80,7 @@ async function describe(
 ): Promise<InspectResult> {
   const manifest = parseManifestJson(manifestBytes, reference);
   if (!('layers' in manifest)) throw new OciError('format', `${reference}: an image index, not an image`);
-  const image = await readWasmImage(manifest, readBlob, reference);
+  const image = await readWasmImage(manifest, readBlob, reference, { maxBytes: maxModuleBytesFromEnv() });
   let config: unknown = null;
   try {
     if (image.configBytes) config = JSON.parse(new TextDecoder().decode(image.configBytes));
@@ -228,16 +229,24 @@ export function registerImageCommands(program: Command): void {
       const r = ref(input);
       const c = client(o);
       try {
-        const pulled = await c.pull(r);
-        const { format, wasm } = await readWasmImage(
-          pulled.manifest,
-          async (d) => pulled.blobs.get(d.digest)!,
-          r.toString(),
-        );
+        const pulled = await c.resolve(r);
+        const blobs = new Map<string, Uint8Array>();
+        const blob: BlobReader = async (d) => {
+          const known = blobs.get(d.digest);
+          if (known) return known;
+          const bytes = await c.getBlob(r, d);
+          blobs.set(d.digest, bytes);
+          return bytes;
+        };
+        // The module first, within the limit (unpacked too); then whatever else the image holds.
+        const { format, wasm } = await readWasmImage(pulled.manifest, blob, r.toString(), {
+          maxBytes: maxModuleBytesFromEnv(),
+        });
+        for (const d of [pulled.manifest.config, ...pulled.manifest.layers]) await blob(d);
         await new ImageStore().put(r.digest ? r : r.normalized(), {
           manifest: pulled.manifest,
           manifestBytes: pulled.manifestBytes,
-          blobs: pulled.blobs,
+          blobs,
           digest: pulled.digest,
         });
         if (o.output) writeFileSync(o.output, wasm);

@@ -12,13 +12,14 @@
 // Concurrent fetches of the same URL share one download. A failed fetch throws; it never touches
 // plugins already loaded (see applyPluginSpecs in plugin-set.ts).
 
-import { gunzipSync } from 'node:zlib';
 import { AbiVersion } from '../abi/constants.js';
 import type { CredentialStore } from '../oci/auth.js';
 import { normalizeSha256, sha256Hex } from '../oci/digest.js';
 import { isOciError, type OciErrorKind } from '../oci/errors.js';
 import { readFileLimited } from '../oci/fs-util.js';
+import { gunzipLimited, isGzip } from '../oci/gzip.js';
 import { normalizeAbiVersion, type RuntimeConfig } from '../oci/image.js';
+import { maxModuleBytesFromEnv } from '../oci/limits.js';
 import { ModuleCache } from '../oci/module-cache.js';
 import { defaultCacheDir, defaultStoreDir } from '../oci/paths.js';
 import { ImageReference } from '../oci/reference.js';
@@ -34,7 +35,7 @@ import {
   type TransportOptions,
   type TransportResponse,
 } from '../oci/transport.js';
-import { maxModuleBytesFromEnv, readWasmImage } from '../oci/wasm-image.js';
+import { readWasmImage } from '../oci/wasm-image.js';
 import { isWasmBinary } from '../oci/wasm-meta.js';
 
 export class ModuleFetchError extends Error {
@@ -331,7 +332,7 @@ export class ModuleFetcher {
     }
     const body = await this.download(url);
     const bodyHex = sha256Hex(body);
-    const wasm = unbox(url, body);
+    const wasm = await unbox(url, body, this.maxBytes);
     const hex = wasm === body ? bodyHex : sha256Hex(wasm);
     this.checkPin(url, pin, hex, [bodyHex]);
     await this.cachePut(wasm, url, {});
@@ -394,17 +395,21 @@ export class ModuleFetcher {
   }
 }
 
-/** A download may be the module, or a .gz / .tar / .tar.gz holding it (plugin.wasm, else the only .wasm). */
-function unbox(url: string, body: Uint8Array): Uint8Array {
+/**
+ * A download may be the module, or a .gz / .tar / .tar.gz holding it (plugin.wasm, else the only .wasm);
+ * what it unpacks to may not pass maxBytes.
+ */
+async function unbox(url: string, body: Uint8Array, maxBytes: number): Promise<Uint8Array> {
   if (isWasmBinary(body)) return body;
   let files: ReturnType<typeof readTar>;
   try {
-    if (body[0] === 0x1f && body[1] === 0x8b) {
-      const inner = new Uint8Array(gunzipSync(body));
+    if (isGzip(body)) {
+      const inner = await gunzipLimited(body, maxBytes, 'the download');
       if (isWasmBinary(inner)) return inner;
       files = readTar(inner);
     } else files = readTar(body);
-  } catch {
+  } catch (e) {
+    if (isOciError(e, 'too-large')) throw e;
     throw new ModuleFetchError(
       url,
       'the download is not a WebAssembly module (nor a .gz/.tar holding one)',

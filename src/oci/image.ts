@@ -4,6 +4,8 @@
 import { gzipSync } from 'node:zlib';
 import { digestOf } from './digest.js';
 import { OciError } from './errors.js';
+import { gunzipLimited, isGzip } from './gzip.js';
+import { DEFAULT_MAX_MODULE_BYTES } from './limits.js';
 import {
   Annotation,
   COMPAT_WASM_FILE,
@@ -77,9 +79,6 @@ export interface BuildImageOptions {
   created?: string;
   annotations?: Record<string, string>;
 }
-
-/** Manifests and indexes larger than this are refused (registries cap them at 4 MiB too). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -282,18 +281,28 @@ export function detectFormat(manifest: Manifest, what: string): { format: ImageF
   );
 }
 
-/** The module out of a layer: the raw bytes (oci format), or plugin.wasm from the tar(.gz) (compat). */
+/** Room in an unpacked layer for tar headers and the runtime config, beside a module at the limit. */
+const TAR_OVERHEAD_BYTES = 1024 * 1024;
+
+/**
+ * The module out of a layer: the raw bytes (oci format), or plugin.wasm from the tar(.gz) (compat). A
+ * compressed layer is unpacked up to maxBytes (plus room for the tar's headers and runtime config).
+ */
 export async function wasmFromLayer(
   format: ImageFormat,
   layer: Uint8Array,
   what: string,
+  maxBytes: number = DEFAULT_MAX_MODULE_BYTES,
 ): Promise<{ wasm: Uint8Array; runtimeConfig?: RuntimeConfig }> {
   if (format === 'oci') {
     if (!isWasmBinary(layer))
       throw new OciError('format', `${what}: the Wasm layer is not a WebAssembly module`);
     return { wasm: layer };
   }
-  const files = readTar(layer);
+  const tar = isGzip(layer)
+    ? await gunzipLimited(layer, maxBytes + TAR_OVERHEAD_BYTES, `${what}: the image layer`)
+    : layer;
+  const files = readTar(tar);
   const base = (n: string) => n.slice(n.lastIndexOf('/') + 1);
   const wasm = files.find((f) => base(f.name) === COMPAT_WASM_FILE);
   if (!wasm) throw new OciError('format', `${what}: ${COMPAT_WASM_FILE} not found in the image layer`);

@@ -9,8 +9,8 @@ import { sha256Hex } from './digest.js';
 import { isOciError } from './errors.js';
 import { readFileLimited, readJson, writeAtomic } from './fs-util.js';
 import type { RuntimeConfig } from './image.js';
+import { DEFAULT_MAX_MODULE_BYTES } from './limits.js';
 import { defaultCacheDir } from './paths.js';
-import { DEFAULT_MAX_MODULE_BYTES } from './wasm-image.js';
 
 export interface UrlEntry {
   /** Hex sha256 of the module. */

@@ -10,11 +10,11 @@ import {
   type Descriptor,
   type ImageIndex,
   isIndex,
-  MAX_MANIFEST_BYTES,
   type Manifest,
   parseManifestJson,
   selectPlatform,
 } from './image.js';
+import { MAX_MANIFEST_BYTES } from './limits.js';
 import { MANIFEST_ACCEPT, MediaType } from './media-types.js';
 import type { ImageReference } from './reference.js';
 import {

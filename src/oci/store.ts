@@ -7,13 +7,8 @@ import { join } from 'node:path';
 import { digestHex, verifyBlob } from './digest.js';
 import { OciError } from './errors.js';
 import { exists, readFileLimited, readJson, writeAtomic } from './fs-util.js';
-import {
-  type Descriptor,
-  type ImageFormat,
-  MAX_MANIFEST_BYTES,
-  type Manifest,
-  parseManifestJson,
-} from './image.js';
+import { type Descriptor, type ImageFormat, type Manifest, parseManifestJson } from './image.js';
+import { MAX_MANIFEST_BYTES } from './limits.js';
 import { Annotation, MediaType } from './media-types.js';
 import { defaultStoreDir } from './paths.js';
 import { ImageReference } from './reference.js';

@@ -1,9 +1,9 @@
 // A minimal, deterministic tar reader and writer, enough for Wasm image layers: the writer emits
 // ustar regular files with fixed owner, mode and mtime (so the same module always gives the same layer
 // digest); the reader walks ustar/GNU/PAX archives and returns regular files, honouring PAX "path" and
-// GNU long names. Kept in memory: layers are small (a module and a JSON file).
+// GNU long names. Kept in memory: layers are small (a module and a JSON file); a compressed layer is
+// unpacked first, with a limit (gzip.ts).
 
-import { gunzipSync } from 'node:zlib';
 import { OciError } from './errors.js';
 
 const BLOCK = 512;
@@ -97,16 +97,8 @@ function parsePax(data: Uint8Array): Record<string, string> {
   return out;
 }
 
-/** Regular files of a tar archive (gzip-compressed or not). */
-export function readTar(input: Uint8Array): TarFile[] {
-  let buf = input;
-  if (buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = new Uint8Array(gunzipSync(buf));
-    } catch (e) {
-      throw new OciError('format', `layer is not valid gzip: ${(e as Error).message}`);
-    }
-  }
+/** Regular files of an (uncompressed) tar archive. */
+export function readTar(buf: Uint8Array): TarFile[] {
   const files: TarFile[] = [];
   let offset = 0;
   let longName: string | undefined;

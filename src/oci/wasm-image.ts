@@ -11,21 +11,10 @@ import {
   runtimeConfigFromConfigBlob,
   wasmFromLayer,
 } from './image.js';
+import { DEFAULT_MAX_MODULE_BYTES } from './limits.js';
 
 /** Config blobs larger than this are not read: a runtime config is a few hundred bytes. */
 const MAX_CONFIG_BYTES = 1024 * 1024;
-
-export const DEFAULT_MAX_MODULE_BYTES = 100 * 1024 * 1024;
-
-/** The module size limit: $WASMGATE_MAX_MODULE_BYTES, else 100 MiB. */
-export function maxModuleBytesFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const v = env.WASMGATE_MAX_MODULE_BYTES;
-  if (v === undefined || v === '') return DEFAULT_MAX_MODULE_BYTES;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0)
-    throw new OciError('usage', `WASMGATE_MAX_MODULE_BYTES: expected a positive number of bytes, got "${v}"`);
-  return n;
-}
 
 export interface WasmImageContents {
   format: ImageFormat;
@@ -72,7 +61,7 @@ export async function readWasmImage(
     runtimeConfig = runtimeConfigFromConfigBlob(manifest, configBytes);
   }
   options.checkRuntimeConfig?.(runtimeConfig);
-  const extracted = await wasmFromLayer(format, await readBlob(layer), what);
+  const extracted = await wasmFromLayer(format, await readBlob(layer), what, maxBytes);
   if (!runtimeConfig && extracted.runtimeConfig) {
     runtimeConfig = extracted.runtimeConfig;
     options.checkRuntimeConfig?.(runtimeConfig);
