@@ -65,6 +65,11 @@ export class DownstreamWriter implements PipelineSink {
     return this.state >= WriterState.Streaming;
   }
 
+  /** The whole response was handed to Node. */
+  get ended(): boolean {
+    return this.state === WriterState.Ended;
+  }
+
   headers(headers: HeaderMap, endOfStream: boolean): void {
     this.status = Number(headers.get(':status') ?? 200);
     this.head = toOutgoingHeaders(headers);

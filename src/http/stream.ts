@@ -343,7 +343,9 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
     if (this.finished) return;
     this.finished = true;
     this.requestPaused.clear(); // a body the upstream will never take: Node reads (and drops) the rest
-    if (!this.res.writableFinished) {
+    // Ended by the writer and flushed: anything else is a stream cut short. (An HTTP/2 stream the client reset
+    // reads writableFinished, so the writer's own state decides.)
+    if (!(this.writer.ended && this.res.writableFinished)) {
       const flags = this.info.responseFlags ?? 0;
       this.info.responseFlags =
         flags |
