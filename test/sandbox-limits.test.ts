@@ -158,6 +158,28 @@ describe('CPU limit', () => {
     }
   });
 
+  it('time spent in hostcalls counts: a callback looping over proxy_set_shared_data with 1 MiB values is stopped', async () => {
+    // 3000 loop iterations, well below one fuel quantum, but 3 GiB copied by the host: before the host's
+    // work was counted, this ran to its end (seconds) without the limit ever looking at the clock.
+    const h = await loadFilter({
+      wasm: fixture('host_hoard'),
+      pluginConfig: 'hostloop',
+      limits: { cpuMs: 20 },
+    });
+    const s = h.newStream();
+    assert.equal(s.sendRequestHeaders(REQUEST), 1, 'the stream gets the fail-close answer');
+    assert.equal(s.requestHeaders['x-hostloop'], undefined, 'the loop did not run to its end');
+    assert.equal(s.localResponse?.status, 503);
+    assert.equal(h.plugin.counters.cpuLimitHits, 1);
+    const failure = h.plugin.vm.failure;
+    assert.ok(failure instanceof WasmTrap);
+    assert.ok(failure.cause instanceof CpuLimitError);
+    assert.equal(failure.cause.limitMs, 20);
+    const [err] = hostErrors(h.logs);
+    assert.match(err.message, /^wasm trap in proxy_on_request_headers failed: CPU limit exceeded/);
+    assert.match(err.backtrace?.[0] ?? '', /^host_loop \(wasm-function\[\d+\]:0x[0-9a-f]+\)$/);
+  });
+
   it('a callback under its limit runs to completion, however many fuel quanta it uses', async () => {
     const h = await loadFilter({ wasm: PROBE, pluginConfig: 'work', limits: { cpuMs: 2000 } });
     for (let i = 0; i < 5; i++) {

@@ -15,12 +15,20 @@ export class MemoryFault extends Error {
   }
 }
 
+/** Accesses of at least this many bytes are reported to the meter; smaller ones cost one comparison. */
+export const METERED_ACCESS_BYTES = 1024;
+
 export class GuestMemory {
   private buffer: ArrayBuffer;
   private u8: Uint8Array;
   private dv: DataView;
   /** A shared memory's buffer is not detached when it grows: it has to be fetched each time. */
   private readonly shared: boolean;
+  /**
+   * Told the size of every access of METERED_ACCESS_BYTES or more: the VM's CPU budget counts the host's
+   * work in hostcalls by the bytes they move (undefined: nothing counts).
+   */
+  meter: ((bytes: number) => void) | undefined = undefined;
 
   constructor(readonly memory: WebAssembly.Memory) {
     this.buffer = memory.buffer;
@@ -60,6 +68,12 @@ export class GuestMemory {
     const p = ptr >>> 0;
     const l = len >>> 0;
     if (p + l > this.u8.length) throw new MemoryFault(p, l, this.u8.length);
+    if (l >= METERED_ACCESS_BYTES && this.meter !== undefined) this.meter(l);
+  }
+
+  /** Reports `len` bytes written into guest memory without check() (the allocator checked them). */
+  moved(len: number): void {
+    if (len >= METERED_ACCESS_BYTES && this.meter !== undefined) this.meter(len);
   }
 
   /** A view of guest bytes; copy it (`slice`) before keeping it past the current call. */

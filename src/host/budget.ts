@@ -1,11 +1,18 @@
 // A VM's CPU and memory budget: the imports the instrumented module calls (wasmgate.fuel when its fuel
 // counter runs out, wasmgate.memory_grown after each memory.grow), the time each outermost guest call may
-// run. What the limits stopped is counted per plugin (plugin-counters.ts). See wasm/instrument.ts for the module side.
+// run, and the host's side of the fuel (bytes moved by hostcalls). What the limits stopped is counted per
+// plugin (plugin-counters.ts). See wasm/instrument.ts for the module side.
 
 import { CpuLimitError } from './errors.js';
 import { type HostcallEnv, logForCurrent } from './hostcalls/env.js';
 import { FUEL_QUANTUM, type Limits } from './limits.js';
 import { FUEL_IMPORT, GROW_IMPORT, PAGE_SIZE } from './wasm/instrument.js';
+
+/**
+ * Bytes hostcalls may move between two looks at the clock: about what FUEL_QUANTUM loop iterations cost in
+ * the guest (a quarter of a millisecond or less), so time spent in the host is checked as often.
+ */
+export const HOST_FUEL_BYTES = 1 << 20;
 
 export class VmBudget {
   /** Set when the running call ran past its budget: the trap that follows is reported as this. */
@@ -16,6 +23,9 @@ export class VmBudget {
   private sliceSeq = -1;
   private sliceStart = 0;
   private budgetMs = 0;
+  /** The slice that ran past its budget: every later check in it answers "stop" again. */
+  private exceededSeq = -1;
+  private hostFuel = HOST_FUEL_BYTES;
 
   constructor(
     private readonly vm: HostcallEnv,
@@ -47,6 +57,7 @@ export class VmBudget {
    * fuel, which is at most one quantum after it started.
    */
   fuel(): number {
+    if (this.exceededSeq === this.callSeq) return 0;
     const now = performance.now();
     if (this.sliceSeq !== this.callSeq) {
       this.sliceSeq = this.callSeq;
@@ -57,7 +68,21 @@ export class VmBudget {
     if (this.budgetMs === 0 || elapsed < this.budgetMs) return FUEL_QUANTUM;
     // Counted per plugin when the trap it causes is reported (PluginCounters.trap).
     this.exceeded = new CpuLimitError(elapsed, this.budgetMs);
+    this.exceededSeq = this.callSeq;
     return 0;
+  }
+
+  /**
+   * The host's side of the fuel (GuestMemory's meter): hostcalls that move many bytes spend it, and when it
+   * runs out the clock is looked at as for the guest's fuel. Past the budget this throws the CpuLimitError,
+   * which unwinds the guest from inside the hostcall (the guard lets it through) like the guest's own
+   * stop: time spent in the host counts, and a callback looping over costly hostcalls is stopped too.
+   */
+  chargeHost(bytes: number): void {
+    this.hostFuel -= bytes;
+    if (this.hostFuel > 0) return;
+    this.hostFuel = HOST_FUEL_BYTES;
+    if (this.fuel() === 0) throw this.exceeded;
   }
 
   /** wasmgate.memory_grown: sees each memory.grow's result; -1 past the limit (the declared maximum). */

@@ -163,6 +163,8 @@ export class WasmVm implements HostcallEnv {
   private bind(instance: WebAssembly.Instance): void {
     const ex = instance.exports as Record<string, unknown>;
     this.memory = new GuestMemory(ex.memory as WebAssembly.Memory);
+    // Under a CPU limit, hostcalls moving many bytes count against it (budget.ts).
+    if (this.variant.fuel) this.memory.meter = (bytes) => this.budget.chargeHost(bytes);
     // Under Envoy's capability_restriction_config a callback left out of it is never called (cpp-host
     // does not look it up): as if the module did not export it.
     const caps = this.capabilities?.style === 'envoy' ? this.capabilities.allowed : undefined;

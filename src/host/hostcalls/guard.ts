@@ -1,11 +1,11 @@
 // Hostcalls never throw into the guest. Bad pointers become INVALID_MEMORY_ACCESS (WASI: FAULT); a bug
 // in the host becomes INTERNAL_FAILURE with an error log. Only what must unwind the guest passes
-// through: proc_exit and traps raised inside a nested guest call (the allocator, including a CPU limit
-// stop there).
+// through: proc_exit, a CPU limit stop (in the host's work or a nested guest call) and traps raised inside
+// a nested guest call (the allocator).
 
 import { Status, WasiErrno } from '../../abi/constants.js';
 import { MemoryFault } from '../../abi/memory.js';
-import { ProcExit, WasmTrap } from '../errors.js';
+import { CpuLimitError, ProcExit, WasmTrap } from '../errors.js';
 import type { HostcallEnv } from './env.js';
 
 type Fn = (...args: never[]) => unknown;
@@ -13,6 +13,7 @@ type Fn = (...args: never[]) => unknown;
 function passesThrough(e: unknown): boolean {
   return (
     e instanceof ProcExit ||
+    e instanceof CpuLimitError ||
     e instanceof WasmTrap ||
     e instanceof WebAssembly.RuntimeError ||
     (e instanceof RangeError && /call stack/i.test(e.message))

@@ -32,6 +32,7 @@ export function returnString(vm: HostcallEnv, ptrPtr: number, sizePtr: number, t
     p = vm.allocate(len);
     if (p === 0) return Status.InvalidMemoryAccess;
     writeUtf8(mem.bytes(), p, text);
+    mem.moved(len);
   }
   mem.setU32(ptrPtr, p);
   mem.setU32(sizePtr, len);
@@ -46,6 +47,7 @@ export function returnPairs(vm: HostcallEnv, ptrPtr: number, sizePtr: number, ma
   const p = vm.allocate(size);
   if (p === 0) return Status.InvalidMemoryAccess;
   writePairs(map.flat(), mem.bytes(), p);
+  mem.moved(size);
   mem.setU32(ptrPtr, p);
   mem.setU32(sizePtr, size);
   return Status.Ok;
