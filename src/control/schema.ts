@@ -116,6 +116,12 @@ const listener = z
     /** Envoy's traffic direction, what filters read as listener_direction (Istio's stats tell sidecar sides apart by it). */
     direction: z.enum(['UNSPECIFIED', 'INBOUND', 'OUTBOUND']).default('UNSPECIFIED'),
     routes: z.array(route).optional(),
+    /** A connection's first request head must arrive within this (Envoy's request_headers_timeout), ms; 0: none. */
+    requestHeadersTimeoutMs: durationMs.default(60_000),
+    /** A request (head and body) must arrive within this (Envoy's request_timeout), ms; 0: none. */
+    requestTimeoutMs: durationMs.default(300_000),
+    /** A connection with no request under way is closed after this (Envoy's idle_timeout; HTTP/2: GOAWAY), ms; 0: never. */
+    idleTimeoutMs: durationMs.default(3_600_000),
   })
   .strict();
 

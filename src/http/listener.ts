@@ -1,6 +1,11 @@
 // Listening sockets: HTTP/1.1, HTTP/2 cleartext (prior knowledge), both on one port ("auto": the HTTP/2
 // connection preface decides), and TLS with ALPN (h2, http/1.1). Every kind hands (req, res) pairs of
 // Node's compatible API to one request handler.
+//
+// Timeouts apply to every kind, as Envoy's do: a connection's first request head must arrive within
+// requestHeadersTimeoutMs (silent clients and slow TLS handshakes included); HTTP/1.1 requests within
+// requestTimeoutMs of their start (Node answers 408), HTTP/2 ones likewise (ProxyStream answers 408); a
+// connection with nothing under way is closed after idleTimeoutMs (HTTP/2: GOAWAY, then close).
 
 import { readFileSync } from 'node:fs';
 import {
@@ -14,6 +19,7 @@ import {
   createSecureServer,
   type Http2SecureServer,
   type Http2Server,
+  type ServerHttp2Session,
 } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import type { ListenerConfig } from '../control/schema.js';
@@ -24,6 +30,10 @@ export type RequestHandler = (req: DownstreamReq, res: DownstreamRes, scheme: 'h
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
+/** Socket property: the connection has had its first request (or HTTP/2 session). */
+const FIRST_REQUEST = Symbol('firstRequest');
+type TrackedSocket = Socket & { [FIRST_REQUEST]?: NodeJS.Timeout | true };
+
 export class Listener {
   private server: NetServer | Http1Server | Http2Server | Http2SecureServer | undefined;
   private readonly sockets = new LiveSet<Socket>();
@@ -32,38 +42,48 @@ export class Listener {
   port = 0;
 
   constructor(
-    readonly config: ListenerConfig,
+    public config: ListenerConfig,
     private readonly handler: RequestHandler,
   ) {}
 
   async listen(): Promise<number> {
     const c = this.config;
-    const onRequest = (scheme: 'http' | 'https') => (req: IncomingMessage, res: ServerResponse) =>
+    const onRequest = (scheme: 'http' | 'https') => (req: IncomingMessage, res: ServerResponse) => {
+      this.requestArrived(req.socket);
       this.handler(req, res, scheme);
+    };
+    const h1Options = { connectionsCheckingInterval: checkingInterval(c) };
     let server: NetServer | Http1Server | Http2Server | Http2SecureServer;
     if (c.tls) {
       server = createSecureServer({
         cert: readFileSync(c.tls.certFile),
         key: readFileSync(c.tls.keyFile),
         allowHTTP1: c.protocol !== 'h2c',
+        // The handshake counts towards the first request's head (Node's default: 120 s).
+        handshakeTimeout: c.requestHeadersTimeoutMs || 120_000,
       });
       server.on('request', onRequest('https') as never);
+      server.on('session', (s: ServerHttp2Session) => this.session(s));
     } else if (c.protocol === 'http1') {
-      server = createHttp1Server(onRequest('http'));
+      server = this.h1 = createHttp1Server(h1Options, onRequest('http'));
     } else if (c.protocol === 'h2c') {
-      server = createH2cServer();
+      server = this.h2 = createH2cServer();
       server.on('request', onRequest('http') as never);
     } else {
       // auto: sniff the first bytes of each connection.
-      this.h1 = createHttp1Server(onRequest('http'));
+      this.h1 = createHttp1Server(h1Options, onRequest('http'));
       this.h2 = createH2cServer();
       this.h2.on('request', onRequest('http') as never);
       server = createNetServer((socket) => this.route(socket));
+      // The inner HTTP/1.1 server never listens, and Node starts its header and request timeout checks when
+      // a server does: start them here (Node's own 'listening' hook), or slow clients are never timed out.
+      this.h1.emit('listening');
     }
-    server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
+    this.h2?.on('session', (s: ServerHttp2Session) => this.session(s));
+    this.reconfigure(c);
+    server.on('connection', (s: Socket) => this.connection(s));
+    // Over TLS, requests come on the TLS socket: its first request is awaited from the handshake's end.
+    server.on(c.tls ? 'secureConnection' : 'connection', (s: Socket) => this.awaitFirstRequest(s));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -75,6 +95,54 @@ export class Listener {
     const addr = server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : c.port;
     return this.port;
+  }
+
+  /** Applies a new configuration's timeouts to a running listener (its bind is unchanged). */
+  reconfigure(c: ListenerConfig): void {
+    this.config = c;
+    const h1 = this.h1;
+    if (!h1) return;
+    // Node's checks use 0 for "none" for both, but refuses a headers timeout above the request timeout.
+    h1.requestTimeout = c.requestTimeoutMs;
+    h1.headersTimeout =
+      c.requestTimeoutMs > 0 && c.requestHeadersTimeoutMs > c.requestTimeoutMs
+        ? c.requestTimeoutMs
+        : c.requestHeadersTimeoutMs;
+    h1.keepAliveTimeout = c.idleTimeoutMs;
+  }
+
+  private connection(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  private awaitFirstRequest(socket: TrackedSocket): void {
+    const headersMs = this.config.requestHeadersTimeoutMs;
+    // (An HTTP/2 server makes the session before this runs.)
+    if (socket[FIRST_REQUEST] === true) return;
+    // Until its first request head: a client that says nothing (or never finishes its TLS handshake) goes.
+    if (headersMs > 0)
+      socket[FIRST_REQUEST] = setTimeout(() => {
+        if (socket[FIRST_REQUEST] !== true) socket.destroy();
+      }, headersMs).unref();
+    socket.on('close', () => this.requestArrived(socket));
+  }
+
+  /** A request (or an HTTP/2 session) arrived on `socket`: the first-request timer is done. */
+  private requestArrived(socket: TrackedSocket | null | undefined): void {
+    // (An HTTP/2 session's socket is a proxy that reads and writes the socket's own properties.)
+    if (!socket) return;
+    const t = socket[FIRST_REQUEST];
+    if (t === true) return;
+    if (t !== undefined) clearTimeout(t);
+    socket[FIRST_REQUEST] = true;
+  }
+
+  /** An HTTP/2 session: idle past idleTimeoutMs it is told to go away (GOAWAY) and closes once its streams end. */
+  private session(session: ServerHttp2Session): void {
+    this.requestArrived(session.socket as TrackedSocket);
+    const idleMs = this.config.idleTimeoutMs;
+    if (idleMs > 0) session.setTimeout(idleMs, () => session.close());
   }
 
   private route(socket: Socket): void {
@@ -111,4 +179,11 @@ export class Listener {
     for (const s of this.sockets) s.destroy();
     this.h1?.closeAllConnections();
   }
+}
+
+/** How often Node checks HTTP/1.1 header and request timeouts: a quarter of the shortest, within [100 ms, 30 s]. */
+function checkingInterval(c: ListenerConfig): number {
+  const set = [c.requestHeadersTimeoutMs, c.requestTimeoutMs].filter((ms) => ms > 0);
+  if (set.length === 0) return 30_000;
+  return Math.min(30_000, Math.max(100, Math.floor(Math.min(...set) / 4)));
 }

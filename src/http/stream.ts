@@ -6,7 +6,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Logger } from 'pino';
 import type { ByteBuffer } from '../abi/byte-buffer.js';
 import { MapType } from '../abi/constants.js';
@@ -41,6 +41,8 @@ export interface StreamEnv {
   clusters: ClusterManager;
   /** Upstream failures: the proxy's own at error, a malformed response at warn, the others at debug. */
   logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
+  /** An HTTP/2 request's body must have arrived within this of its start (Envoy's request_timeout), ms; 0 or unset: none. (Node's own check does it for HTTP/1.1.) */
+  requestTimeoutMs?: number;
   /** Called once when the stream is over (completed, answered or reset). */
   onComplete(stream: ProxyStream): void;
 }
@@ -72,6 +74,8 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
   private finished = false;
   /** The response under way is a local reply. */
   private answeringLocally = false;
+  /** Set while an HTTP/2 request's body is awaited under a request timeout. */
+  private requestTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly env: StreamEnv,
@@ -143,12 +147,16 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
       req.resume();
       return;
     }
+    const timeoutMs = this.env.requestTimeoutMs ?? 0;
+    if (timeoutMs > 0 && req.httpVersionMajor === 2)
+      this.requestTimer = setTimeout(() => this.requestTimedOut(), timeoutMs);
     req.on('data', (chunk: Buffer) => {
       this.info.requestBodySize += chunk.length;
       this.guard(() => request.data(chunk, false));
     });
     req.on('end', () =>
       this.guard(() => {
+        if (this.requestTimer) clearTimeout(this.requestTimer);
         const trailers = req.trailers;
         if (trailers && Object.keys(trailers).length > 0) {
           this.requestTrailers = new HeaderMap(
@@ -338,10 +346,30 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
     );
   }
 
+  /** The request did not arrive in time: Envoy's 408, or a reset once the response started. */
+  private requestTimedOut(): void {
+    this.requestTimer = undefined;
+    if (this.finished) return;
+    if (this.writer.started) {
+      this.reset();
+      return;
+    }
+    this.localReply(
+      { status: 408, details: 'request_overall_timeout', body: enc('request timeout'), headers: [] },
+      ROUTER_SLOT,
+    );
+    // The client may never end its side: once the answer is out, the stream is closed (RST_STREAM NO_ERROR,
+    // as Envoy ends a stream answered before its request ended).
+    const h2 = (this.res as Http2ServerResponse).stream;
+    if (this.res.writableFinished || h2.writableEnded) h2.close(0);
+    else this.res.once('finish', () => h2.close(0));
+  }
+
   /** Once: the filters' on_log/on_done/on_delete, then the access log and stats. */
   private complete(): void {
     if (this.finished) return;
     this.finished = true;
+    if (this.requestTimer) clearTimeout(this.requestTimer);
     this.requestPaused.clear(); // a body the upstream will never take: Node reads (and drops) the rest
     // Ended by the writer and flushed: anything else is a stream cut short. (An HTTP/2 stream the client reset
     // reads writableFinished, so the writer's own state decides.)

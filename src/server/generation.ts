@@ -48,6 +48,7 @@ export class Generation {
       plugins: this.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin),
       clusters: this.clusters,
       logger,
+      requestTimeoutMs: lc.requestTimeoutMs,
       active: 0,
       generation: this,
       onComplete: (s) => onComplete(s, env),

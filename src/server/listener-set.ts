@@ -80,6 +80,7 @@ export class ListenerSet {
       const lc = configs.find((l) => l.name === name);
       if (lc && sameBind(rl.config, lc)) {
         rl.config = lc;
+        rl.listener.reconfigure(lc);
         rl.env = gen.envs.get(name)!;
       } else {
         removed.push(rl);
