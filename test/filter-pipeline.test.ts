@@ -237,6 +237,23 @@ describe('filter pipeline: stopped on headers', () => {
     assert.deepEqual(take(), ['sink.headers', 'f0.body 5', 'sink.data "abcde"', 'watermark.low']);
   });
 
+  it('a stage bypassed while holding past the limit lets the source read on (watermark low)', () => {
+    const { pipeline, stages, take } = setup(2, { limit: 3, watermark: true });
+    stages[0].headersReturns.push(Action.StopAllIterationAndWatermark);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('abcd'), false);
+    assert.deepEqual(take(), ['f0.headers', 'watermark.high']);
+    stages[0].active = false;
+    pipeline.data(bytes('e'), false);
+    assert.deepEqual(take(), [
+      'f1.headers',
+      'sink.headers',
+      'watermark.low',
+      'f1.body 5',
+      'sink.data "abcde"',
+    ]);
+  });
+
   it('StopAllIterationAndBuffer (3) is StopAllBuffer: past the limit the stream overflows (413 / 500), watermark or not', () => {
     const { pipeline, stages, take } = setup(1, { limit: 3, watermark: true });
     stages[0].headersReturns.push(Action.StopAllIterationAndBuffer);

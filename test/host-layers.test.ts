@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
+import { IMPORT } from './support/imports.js';
 
 const SRC = resolve(import.meta.dirname, '..', 'src');
 
@@ -23,8 +24,10 @@ function importGraph(): Map<string, string[]> {
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     const deps: string[] = [];
-    for (const m of text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gms)) {
-      const target = relative(SRC, resolve(dirname(file), m[1].replace(/\.js$/, '.ts')));
+    for (const m of text.matchAll(IMPORT)) {
+      const specifier = m[3] ?? m[4];
+      if (!specifier.startsWith('.')) continue;
+      const target = relative(SRC, resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
       if (target.startsWith('host/') || target.startsWith('abi/')) deps.push(target);
     }
     graph.set(relative(SRC, file), deps);

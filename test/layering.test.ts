@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import { sources } from './support/built.js';
 import { repoRoot } from './support/fixtures.js';
+import { IMPORT } from './support/imports.js';
 
 const SRC = join(repoRoot, 'src');
 
@@ -39,9 +40,6 @@ export interface Breach {
   specifier: string;
   message: string;
 }
-
-const IMPORT =
-  /^\s*(import|export)\s+(type\s+)?(?:[^'"]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm;
 
 function folderOf(srcRelative: string): string {
   const parts = srcRelative.split(sep);

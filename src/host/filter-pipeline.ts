@@ -161,10 +161,7 @@ export class FilterPipeline {
         if (this.stopped) return;
       }
       if (trailers) this.deliverTrailers(index, trailers);
-      if (this.aboveWatermark && !this.stopped) {
-        this.aboveWatermark = false;
-        this.watermark?.low();
-      }
+      this.belowWatermark();
       return;
     }
     if (s.headersHeld) {
@@ -246,17 +243,27 @@ export class FilterPipeline {
       if (s.iteration !== IterationState.Continue) {
         // Continue from a body callback resumes a stage stopped on headers (with allow_on_headers_stop_iteration,
         // or a filter bypassed while stopped).
+        const stoppedAll = stopsAll(s.iteration);
         s.iteration = IterationState.Continue;
         if (s.headersHeld) {
           s.headersHeld = false;
           this.deliverHeaders(k + 1);
           if (this.stopped) return;
         }
+        // A bypassed stage let go of what it held past the limit: the source reads on.
+        if (stoppedAll) this.belowWatermark();
       }
       data = s.buffer.drain();
       if (eos) s.endPassed = true;
     }
     if (!this.stopped && (data.length > 0 || eos)) this.sink.data(data, eos);
+  }
+
+  private belowWatermark(): void {
+    if (this.aboveWatermark && !this.stopped) {
+      this.aboveWatermark = false;
+      this.watermark?.low();
+    }
   }
 
   /** A stage stopped on headers holds more than the limit: Envoy's watermark, or its 413 / 500. */

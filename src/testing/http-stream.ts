@@ -271,8 +271,11 @@ export class HttpStreamHarness implements HttpStreamDriver {
   private step(d: Direction, held: number, run: () => void): number {
     d.stage.last = held;
     run();
+    // Read before draining: a deferred task (a callout answer, a queue notification) may run the same
+    // callback again, and the caller asked what *this* call returned.
+    const result = d.stage.last;
     this.afterStep();
-    return d.stage.last;
+    return result;
   }
 
   private body(d: Direction, chunk: Body, eos: boolean): number {
