@@ -91,6 +91,17 @@ describe('host-memory budget, in the harness', () => {
     assert.equal(withItem - account.used, 256 * 1024 + 16 + 256 * 1024 - 10);
   });
 
+  it("the harness's own writes count too, and throw when they do not fit", async () => {
+    const h = await loadFilter({ wasm: HOARD, pluginConfig: 'hoard', limits: { hostMemoryMiB: 1 } });
+    h.setSharedData('small', 'x');
+    assert.throws(
+      () => h.setSharedData('huge', new Uint8Array(2 * MiB)),
+      /shared data huge not set: INTERNAL_FAILURE \(past limits\.hostMemoryMiB\)/,
+    );
+    h.newStream().sendRequestHeaders({ ':method': 'GET', ':path': '/', ':authority': 'a' });
+    assert.throws(() => h.enqueue('hoard', new Uint8Array(MiB)), /not enqueued on hoard: INTERNAL_FAILURE/);
+  });
+
   it('the budget is a limit like the others: validated, 0 turns it off, the default is 32 MiB', async () => {
     const h = await loadFilter({ wasm: HOARD });
     assert.equal(h.plugin.limits.hostMemoryMiB, 32);

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { LogLevelName } from '../abi/constants.js';
+import { type LogLevelName, Status, statusName } from '../abi/constants.js';
 import { type HeaderInit, HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import { encodeUtf8 } from '../abi/utf8.js';
@@ -296,15 +296,20 @@ export class FilterHarness {
     return v ? text.decode(v.value) : undefined;
   }
 
+  /** Throws when the host refuses the value (past the vm_id's host-memory budget). */
   setSharedData(key: string, value: Body): void {
-    this.host.sharedData.set(this.plugin.vmId, key, toBytes(value));
+    const status = this.host.sharedData.set(this.plugin.vmId, key, toBytes(value));
+    if (status !== Status.Ok)
+      throw new Error(`shared data ${key} not set: ${statusName(status)} (past limits.hostMemoryMiB)`);
   }
 
   /** Enqueues on a queue the filter registered; proxy_on_queue_ready runs at once. */
   enqueue(queueName: string, data: Body, vmId = this.plugin.vmId): void {
     const id = this.host.queues.resolve(vmId, queueName);
     if (id === undefined) throw new Error(`no shared queue ${queueName} registered by vm_id "${vmId}"`);
-    this.host.queues.enqueue(id, toBytes(data));
+    const status = this.host.queues.enqueue(id, toBytes(data));
+    if (status !== Status.Ok)
+      throw new Error(`not enqueued on ${queueName}: ${statusName(status)} (past limits.hostMemoryMiB)`);
     this.host.drain();
   }
 
