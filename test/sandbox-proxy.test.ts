@@ -160,6 +160,49 @@ describe('proxy: a filter stuck in a loop, under concurrent load', () => {
   });
 });
 
+describe('proxy: a filter looping over costly hostcalls', () => {
+  let up: Upstream;
+  let proxy: ProxyProcess;
+
+  before(async () => {
+    up = await startUpstream();
+    proxy = await startProxy({
+      ...basicConfig(up.port),
+      accessLog: { enabled: false },
+      listeners: [
+        { name: 'main', port: 0, labels: { role: 'normal' } },
+        { name: 'hostloop', port: 0, labels: { role: 'hostloop' } },
+      ],
+      plugins: [
+        withSandbox(
+          wasmFilter('hostloop', fixture('host_hoard'), {
+            configuration: 'hostloop',
+            selector: { role: 'hostloop' },
+          }),
+          { limits: { cpuMs: 50 } },
+        ),
+      ],
+    });
+  });
+
+  after(async () => {
+    await shutdown(proxy, up);
+  });
+
+  it('is stopped at its CPU limit inside the host (1 MiB proxy_set_shared_data calls); the proxy serves on', async () => {
+    const res = await h1(proxy.port('hostloop'), '/loop');
+    assert.equal(res.status, 503);
+    assert.equal(up.received.length, 0, 'the request never reached the upstream');
+    const plugins = JSON.parse((await adminGet(proxy, '/plugins')).text) as Array<Record<string, unknown>>;
+    const p = plugins.find((x) => x.name === 'hostloop');
+    assert.equal(p?.cpu_limit_hits, 1);
+    assert.equal(p?.state, 'failed');
+    const trap = proxy.logs().find((l) => l.plugin === 'hostloop' && /CPU limit exceeded/.test(l.msg));
+    assert.ok(trap, 'the stop is logged as a CPU limit stop');
+    assert.equal((await h1(proxy.port('main'), '/after')).status, 200);
+  });
+});
+
 describe('proxy: trace log, sanitizing and capabilities from the configuration', () => {
   let up: Upstream;
   let proxy: ProxyProcess;
