@@ -23,11 +23,11 @@ function out(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
-function say(line: string): void {
+export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-function client(o: { insecure?: boolean }): RegistryClient {
+export function client(o: { insecure?: boolean }): RegistryClient {
   return new RegistryClient({
     insecure: o.insecure ? true : insecureFromEnv(),
     onProgress: progressReporter(),

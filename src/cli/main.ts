@@ -11,6 +11,7 @@ import { registerAdminCommands } from './admin-commands.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { registerImageCommands } from './images.js';
 import { type RunOptions, run } from './run.js';
+import { registerTrustCommands } from './trust-commands.js';
 
 const pkg = JSON.parse(
   readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8'),
@@ -74,6 +75,8 @@ program
 registerImageCommands(program);
 // A running proxy's plugins, through its admin API (apply, delete, plugins, reload).
 registerAdminCommands(program);
+// Signatures (key generate, sign, verify).
+registerTrustCommands(program);
 
 program.parseAsync(process.argv).then(
   () => {

@@ -686,6 +686,30 @@ export class RegistryClient {
     return { ...image, blobs };
   }
 
+  /**
+   * The OCI 1.1 referrers of a digest (an image index), or undefined when the registry has no referrers API
+   * (it answers 404: use the referrers tag scheme).
+   */
+  async referrers(ref: ImageReference, digest: string): Promise<ImageIndex | undefined> {
+    const req: Req = {
+      method: 'GET',
+      url: `/v2/${ref.repository}/referrers/${digest}`,
+      headers: { accept: MediaType.ociIndex },
+      scopes: [`repository:${ref.repository}:pull`],
+      what: `referrers of ${digest}`,
+    };
+    const res = await this.send(ref, req);
+    if (res.status === 404) {
+      await res.body.dump();
+      return undefined;
+    }
+    if (res.status !== 200) await this.fail(ref, req, res);
+    const bytes = await this.readBody(res, 4 * 1024 * 1024, `referrers of ${ref.name}@${digest}`, 0);
+    const value = parseManifestJson(bytes, `referrers of ${ref.name}@${digest}`);
+    if (!isIndex(value)) throw new OciError('format', `${ref.name}: the referrers API answered no image index`);
+    return value;
+  }
+
   async listTags(ref: ImageReference): Promise<string[]> {
     const req: Req = {
       method: 'GET',

@@ -1,0 +1,87 @@
+// The signature commands as a script sees them (node dist/cli/main.js): key generate, sign and verify of an
+// image in Debian's docker-registry and of a module file with an embedded signature; exit codes.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { buildImage, ImageReference, RegistryClient } from '../src/oci/index.js';
+import { fixture, repoRoot } from './support/fixtures.js';
+import { type Registry, startRegistry } from './support/registry.js';
+
+const main = join(repoRoot, 'dist', 'cli', 'main.js');
+
+function cli(dir: string, args: string[], password = 'pw') {
+  const r = spawnSync(process.execPath, [main, ...args], {
+    cwd: dir,
+    env: { ...process.env, WASMGATE_PASSWORD: password, COSIGN_PASSWORD: undefined },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+function ok(r: ReturnType<typeof cli>) {
+  assert.equal(r.status, 0, `exit ${r.status}: ${r.stderr}`);
+  return r;
+}
+
+describe('wasmgate key generate, sign, verify', () => {
+  let reg: Registry;
+  let dir: string;
+  before(async () => {
+    assert.ok(existsSync(main), 'run `npm run build` first');
+    reg = await startRegistry();
+    dir = mkdtempSync(join(tmpdir(), 'wasmgate-trust-cli-'));
+  });
+  after(async () => reg.stop());
+
+  it('generates key pairs (default prefix wasmgate, private key mode 0600) and will not overwrite them', () => {
+    ok(cli(dir, ['key', 'generate']));
+    assert.match(readFileSync(join(dir, 'wasmgate.key'), 'utf8'), /ENCRYPTED SIGSTORE PRIVATE KEY/);
+    assert.equal(statSync(join(dir, 'wasmgate.key')).mode & 0o777, 0o600);
+    assert.match(readFileSync(join(dir, 'wasmgate.pub'), 'utf8'), /BEGIN PUBLIC KEY/);
+    const again = cli(dir, ['key', 'generate']);
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /wasmgate\.key exists \(use --force/);
+    ok(cli(dir, ['key', 'generate', '--output-key-prefix', 'other']));
+  });
+
+  it('signs an image and verifies it with the key (exit 0); another key or a wrong password fail', async () => {
+    const ref = `${reg.host}/cli/signed:v1`;
+    const client = new RegistryClient();
+    const { digest } = await client.push(
+      ImageReference.parse(ref),
+      await buildImage(new Uint8Array(readFileSync(fixture('header_filter')))),
+    );
+    await client.close();
+    const unsigned = cli(dir, ['verify', ref, '--key', 'wasmgate.pub']);
+    assert.equal(unsigned.status, 6);
+    assert.match(unsigned.stderr, /has no signature/);
+    const wrong = cli(dir, ['sign', ref, '--key', 'wasmgate.key'], 'nope');
+    assert.equal(wrong.status, 2);
+    assert.match(wrong.stderr, /wasmgate\.key: wrong password/);
+    const signed = ok(cli(dir, ['sign', ref, '--key', 'wasmgate.key']));
+    assert.equal(signed.stdout, digest);
+    const verified = ok(cli(dir, ['verify', ref, '--key', 'wasmgate.pub']));
+    assert.equal(JSON.parse(verified.stdout).length, 2);
+    assert.match(verified.stderr, /verified .*@sha256:[0-9a-f]{64}: 2 signatures by trusted keys/);
+    const other = cli(dir, ['verify', ref, '--key', 'other.pub']);
+    assert.equal(other.status, 6);
+    assert.match(other.stderr, /no signature verifies with a trusted key/);
+  });
+
+  it('signs a module file with --embed and verifies it', () => {
+    copyFileSync(fixture('header_filter'), join(dir, 'f.wasm'));
+    ok(cli(dir, ['sign', 'f.wasm', '--embed', '--key', 'wasmgate.key', '-o', 'signed.wasm']));
+    const v = ok(cli(dir, ['verify', 'signed.wasm', '--key', 'wasmgate.pub']));
+    assert.equal(JSON.parse(v.stdout)[0].source, 'embedded signature section');
+    const unsigned = cli(dir, ['verify', 'f.wasm', '--key', 'wasmgate.pub']);
+    assert.equal(unsigned.status, 6);
+    assert.match(unsigned.stderr, /no embedded signature/);
+    const other = cli(dir, ['verify', `file://${join(dir, 'signed.wasm')}`, '--key', 'other.pub']);
+    assert.equal(other.status, 6);
+  });
+});

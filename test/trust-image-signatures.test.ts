@@ -1,0 +1,275 @@
+// Image signatures in Debian's docker-registry (distribution 2.8, no referrers API: the tag scheme is used):
+// signed both ways cosign stores them, verified; tampered manifests, untrusted keys, malformed signatures
+// and referrers naming another digest refused with what is wrong; signatures laid out by hand from cosign's
+// published format descriptions verify.
+
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { buildImage, digestOf, ImageReference, jsonBytes, RegistryClient } from '../src/oci/index.js';
+import {
+  findImageSignatures,
+  referrersTag,
+  signatureTag,
+  signImage,
+  verifyImage,
+} from '../src/trust/image-signatures.js';
+import { keyId, signData } from '../src/trust/keys.js';
+import { pae } from '../src/trust/payloads.js';
+import { fixture } from './support/fixtures.js';
+import { type Registry, startRegistry } from './support/registry.js';
+
+const wasm = new Uint8Array(readFileSync(fixture('header_filter')));
+const newKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+describe('image signatures in a registry', () => {
+  let reg: Registry;
+  let client: RegistryClient;
+  const signer = newKey();
+  const other = newKey();
+  before(async () => {
+    reg = await startRegistry();
+    client = new RegistryClient();
+  });
+  after(async () => {
+    await client.close();
+    await reg.stop();
+  });
+
+  async function pushImage(repo: string, rootId = 'a') {
+    const ref = ImageReference.parse(`${reg.host}/${repo}:v1`);
+    const image = await buildImage(wasm, { format: 'oci', rootIds: [rootId] });
+    const { digest } = await client.push(ref, image);
+    return { ref, digest };
+  }
+
+  async function rejects(p: Promise<unknown>, message: RegExp) {
+    await assert.rejects(p, (e: Error) => {
+      assert.match(e.message, message);
+      return true;
+    });
+  }
+
+  it('signs a digest as cosign stores it (sig tag + referrer) and verifies both with the key', async () => {
+    const { ref, digest } = await pushImage('signed/ok');
+    const r = await signImage(client, ref, digest, signer.privateKey);
+    assert.equal(r.tag, signatureTag(digest));
+    const sig = await client.getManifest(ref.withTag(r.tag));
+    const layer = (sig.value as { layers: Array<{ mediaType: string; annotations: Record<string, string> }> })
+      .layers[0];
+    assert.equal(layer.mediaType, 'application/vnd.dev.cosign.simplesigning.v1+json');
+    assert.ok(layer.annotations['dev.cosignproject.cosign/signature']);
+    const index = await client.getManifest(ref.withTag(referrersTag(digest)));
+    assert.equal((index.value as { manifests: Array<{ digest: string }> }).manifests[0].digest, r.referrer);
+    const good = await verifyImage(client, ref, digest, [other.publicKey, signer.publicKey]);
+    assert.deepEqual(
+      good.map((g) => [g.source.split(' ')[0], g.keyId]),
+      [
+        ['tag', keyId(signer.publicKey)],
+        ['referrer', keyId(signer.publicKey)],
+      ],
+    );
+    // A second signer adds a layer and a referrer; both keys verify.
+    await signImage(client, ref, digest, other.privateKey);
+    const all = await findImageSignatures(client, ref, digest, [other.publicKey]);
+    assert.equal(all.length, 4);
+    assert.equal(all.filter((f) => f.keyId === keyId(other.publicKey)).length, 2);
+  });
+
+  it('refuses an image signed by an untrusted key', async () => {
+    const { ref, digest } = await pushImage('signed/untrusted');
+    await signImage(client, ref, digest, other.privateKey);
+    await rejects(
+      verifyImage(client, ref, digest, [signer.publicKey]),
+      /no signature verifies with a trusted key: tag sha256-[0-9a-f]{64}\.sig layer 0: the signature does not verify with any trusted key; referrer sha256:[0-9a-f]{64}: the bundle signature does not verify with any trusted key/,
+    );
+  });
+
+  it('refuses an unsigned image, saying where it looked', async () => {
+    const { ref, digest } = await pushImage('signed/none');
+    await rejects(
+      verifyImage(client, ref, digest, [signer.publicKey]),
+      new RegExp(`has no signature \\(looked at tag ${signatureTag(digest)} and its referrers\\)`),
+    );
+  });
+
+  it("refuses a tampered manifest carrying the original's signatures, and a referrer naming another digest", async () => {
+    const { ref, digest } = await pushImage('signed/tamper');
+    const signed = await signImage(client, ref, digest, signer.privateKey);
+    // The tag now names another image (a changed manifest); its signatures are copied over from the original.
+    const { digest: evil } = await pushImage('signed/tamper', 'evil');
+    assert.notEqual(evil, digest);
+    const sig = await client.getManifest(ref.withTag(signatureTag(digest)));
+    await client.putManifest(ref.withTag(signatureTag(evil)), sig.bytes, sig.mediaType);
+    const idx = await client.getManifest(ref.withTag(referrersTag(digest)));
+    await client.putManifest(ref.withTag(referrersTag(evil)), idx.bytes, idx.mediaType);
+    await rejects(
+      verifyImage(client, ref, evil, [signer.publicKey]),
+      new RegExp(
+        `layer 0: signed by trusted key ${keyId(signer.publicKey).slice(0, 12)}, but for ${digest}, not ${evil}; ` +
+          `referrer ${signed.referrer}: its subject is ${digest}, not ${evil}`,
+      ),
+    );
+  });
+
+  it('refuses malformed signatures, naming them', async () => {
+    const { ref, digest } = await pushImage('signed/malformed');
+    const payload = Buffer.from('{"critical":{}}');
+    const config = jsonBytes({ rootfs: { type: 'layers', diff_ids: [digestOf(payload)] } });
+    const manifest = {
+      schemaVersion: 2 as const,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        size: config.length,
+        digest: digestOf(config),
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+          size: payload.length,
+          digest: digestOf(payload),
+          annotations: { 'dev.cosignproject.cosign/signature': 'not base64 at all!' },
+        },
+      ],
+    };
+    await client.push(ref.withTag(signatureTag(digest)), {
+      manifest,
+      manifestBytes: jsonBytes(manifest),
+      blobs: new Map<string, Uint8Array>([
+        [digestOf(config), config],
+        [digestOf(payload), payload],
+      ]),
+    });
+    await pushReferrer(
+      ref,
+      digest,
+      Buffer.from('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"'),
+    );
+    await rejects(
+      verifyImage(client, ref, digest, [signer.publicKey]),
+      /layer 0: the signature annotation is not base64 \(malformed signature\); referrer sha256:[0-9a-f]{64}: the bundle is not JSON \(malformed signature\)/,
+    );
+  });
+
+  /** An OCI 1.1 referrer holding `bundle`, listed in the referrers tag scheme's index. */
+  async function pushReferrer(ref: ImageReference, digest: string, bundle: Uint8Array) {
+    const empty = Buffer.from('{}');
+    const subject = await client.getManifest(ref.withDigest(digest));
+    const manifest = {
+      schemaVersion: 2 as const,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', size: 2, digest: digestOf(empty) },
+      layers: [
+        {
+          mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+          size: bundle.length,
+          digest: digestOf(bundle),
+        },
+      ],
+      subject: { mediaType: subject.mediaType, size: subject.bytes.length, digest },
+    };
+    const bytes = jsonBytes(manifest);
+    await client.push(ref.withDigest(digestOf(bytes)), {
+      manifest,
+      manifestBytes: bytes,
+      blobs: new Map<string, Uint8Array>([
+        [digestOf(empty), empty],
+        [digestOf(bundle), bundle],
+      ]),
+    });
+    const index = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          size: bytes.length,
+          digest: digestOf(bytes),
+          artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        },
+      ],
+    };
+    await client.putManifest(ref.withTag(referrersTag(digest)), jsonBytes(index), index.mediaType);
+  }
+
+  it("verifies signatures laid out from cosign's format descriptions (SIGNATURE_SPEC, BUNDLE_SPEC)", async () => {
+    const { ref, digest } = await pushImage('signed/cosign');
+    // SIGNATURE_SPEC.md's simple-signing example, with its capitalised "Docker-manifest-digest" and claims.
+    const payload = Buffer.from(
+      JSON.stringify({
+        critical: {
+          identity: { 'docker-reference': ref.name },
+          image: { 'Docker-manifest-digest': digest },
+          type: 'cosign container image signature',
+        },
+        optional: { creator: 'atomic', timestamp: 1458239713 },
+      }),
+    );
+    const config = jsonBytes({
+      architecture: '',
+      created: '0001-01-01T00:00:00Z',
+      history: [{ created: '0001-01-01T00:00:00Z' }],
+      os: '',
+      rootfs: { type: 'layers', diff_ids: [digestOf(payload)] },
+      config: {},
+    });
+    const manifest = {
+      schemaVersion: 2 as const,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: {
+        mediaType: 'application/vnd.oci.image.config.v1+json',
+        size: config.length,
+        digest: digestOf(config),
+      },
+      layers: [
+        {
+          mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
+          size: payload.length,
+          digest: digestOf(payload),
+          annotations: {
+            'dev.cosignproject.cosign/signature': signData(signer.privateKey, payload).toString('base64'),
+          },
+        },
+      ],
+    };
+    await client.push(ref.withTag(signatureTag(digest)), {
+      manifest,
+      manifestBytes: jsonBytes(manifest),
+      blobs: new Map<string, Uint8Array>([
+        [digestOf(config), config],
+        [digestOf(payload), payload],
+      ]),
+    });
+    // Cosign 3's referrer: a v0.3 bundle, DSSE around the sign/v1 in-toto statement, no key hint.
+    const statement = Buffer.from(
+      JSON.stringify({
+        _type: 'https://in-toto.io/Statement/v1',
+        subject: [{ name: ref.name, digest: { sha256: digest.slice(7) } }],
+        predicateType: 'https://sigstore.dev/cosign/sign/v1',
+        predicate: {},
+      }),
+    );
+    const bundle = jsonBytes({
+      mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      verificationMaterial: { publicKey: { hint: '' } },
+      dsseEnvelope: {
+        payload: statement.toString('base64'),
+        payloadType: 'application/vnd.in-toto+json',
+        signatures: [
+          {
+            sig: signData(signer.privateKey, pae('application/vnd.in-toto+json', statement)).toString(
+              'base64',
+            ),
+          },
+        ],
+      },
+    });
+    await pushReferrer(ref, digest, bundle);
+    const good = await verifyImage(client, ref, digest, [signer.publicKey]);
+    assert.equal(good.length, 2);
+    assert.ok(good.every((g) => g.keyId === keyId(signer.publicKey as KeyObject)));
+  });
+});
