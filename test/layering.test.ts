@@ -21,7 +21,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   host: ['abi', 'util'],
   testing: ['abi', 'host', 'util'],
   oci: ['abi', 'util'],
-  trust: ['abi', 'util', 'oci'],
+  trust: ['abi', 'util', 'host', 'oci'],
   hub: ['abi', 'util', 'oci', 'trust'],
   control: ['abi', 'util', 'host', 'oci', 'trust'],
   observe: ['abi', 'util', 'host'],

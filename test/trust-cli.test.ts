@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { createHash, createPublicKey } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -71,6 +72,36 @@ describe('wasmgate key generate, sign, verify', () => {
     const other = cli(dir, ['verify', ref, '--key', 'other.pub']);
     assert.equal(other.status, 6);
     assert.match(other.stderr, /no signature verifies with a trusted key/);
+    // inspect: who signed, and whether it verifies with the keys given.
+    const pub = readFileSync(join(dir, 'wasmgate.pub'), 'utf8');
+    const id = createHash('sha256')
+      .update(createPublicKey(pub).export({ format: 'der', type: 'spki' }))
+      .digest('hex');
+    const seen = JSON.parse(
+      ok(cli(dir, ['inspect', '--remote', ref, '--key', 'other.pub', 'wasmgate.pub'])).stdout,
+    );
+    assert.deepEqual(
+      seen.signatures.map((s: { source: string; verified: boolean; keyId?: string }) => [
+        s.source.split(' ')[0],
+        s.verified,
+        s.keyId,
+      ]),
+      [
+        ['tag', true, id],
+        ['referrer', true, id],
+      ],
+    );
+    const unchecked = JSON.parse(ok(cli(dir, ['inspect', '--remote', ref])).stdout).signatures;
+    assert.equal(unchecked[1].hint, id);
+    assert.ok(
+      unchecked.every(
+        (s: { verified: boolean; problem: string }) => !s.verified && /give --key/.test(s.problem),
+      ),
+    );
+    const byOther = JSON.parse(
+      ok(cli(dir, ['inspect', '--remote', ref, '--key', 'other.pub'])).stdout,
+    ).signatures;
+    assert.match(byOther[0].problem, /does not verify with any trusted key/);
   });
 
   it('signs a module file with --embed and verifies it', () => {
@@ -83,5 +114,23 @@ describe('wasmgate key generate, sign, verify', () => {
     assert.match(unsigned.stderr, /no embedded signature/);
     const other = cli(dir, ['verify', `file://${join(dir, 'signed.wasm')}`, '--key', 'other.pub']);
     assert.equal(other.status, 6);
+  });
+
+  it('wasmgate run refuses to start a module the policy refuses (exit 6, the rule named)', () => {
+    writeFileSync(
+      join(dir, 'gateway.yaml'),
+      `listeners: [{name: main, port: 0}]
+routes: [{match: {prefix: /}, directResponse: {status: 200}}]
+policy: {requireSignatures: true, trustedKeys: [wasmgate.pub]}
+plugins:
+  - wasm: {name: f, vm_config: {code: {local: {filename: f.wasm}}}}
+`,
+    );
+    const r = cli(dir, ['run', '-c', 'gateway.yaml']);
+    assert.equal(r.status, 6, r.stderr);
+    assert.match(
+      r.stderr,
+      /plugin f \(.*f\.wasm\): refused by policy rule "signature": the module has no embedded signature/,
+    );
   });
 });

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { leb } from '../src/host/wasm/writer.js';
 import { keyId, signData } from '../src/trust/keys.js';
 import { hasEmbeddedSignature, signModule, verifyModule } from '../src/trust/wasm-signature.js';
 import { fixture } from './support/fixtures.js';
@@ -13,16 +14,6 @@ import { fixture } from './support/fixtures.js';
 const wasm = new Uint8Array(readFileSync(fixture('header_filter')));
 const p256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
 const vec = (b: Uint8Array | number[]) => Buffer.concat([Buffer.from(leb(b.length)), Buffer.from(b)]);
 const section = (name: string, payload: Uint8Array) => {
   const content = Buffer.concat([vec(Buffer.from(name)), payload]);
@@ -38,7 +29,7 @@ describe('embedded module signatures', () => {
     assert.ok(hasEmbeddedSignature(signed));
     assert.deepEqual(verifyModule(signed, [a.publicKey]), { keyId: keyId(a.publicKey) });
     assert.deepEqual(verifyModule(signed, [b.publicKey]), { keyId: keyId(b.publicKey) });
-    await WebAssembly.compile(signed);
+    await WebAssembly.compile(signed as Uint8Array<ArrayBuffer>);
     // The signature section comes first, the rest of the module is unchanged.
     assert.deepEqual(signed.subarray(signed.length - (wasm.length - 8)), wasm.subarray(8));
   });

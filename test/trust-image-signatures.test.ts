@@ -116,7 +116,29 @@ describe('image signatures in a registry', () => {
   it('refuses malformed signatures, naming them', async () => {
     const { ref, digest } = await pushImage('signed/malformed');
     const payload = Buffer.from('{"critical":{}}');
-    const config = jsonBytes({ rootfs: { type: 'layers', diff_ids: [digestOf(payload)] } });
+    await pushSignatureImage(ref, digest, payload, 'not base64 at all!', {
+      rootfs: { type: 'layers', diff_ids: [digestOf(payload)] },
+    });
+    await pushReferrer(
+      ref,
+      digest,
+      Buffer.from('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"'),
+    );
+    await rejects(
+      verifyImage(client, ref, digest, [signer.publicKey]),
+      /layer 0: the signature annotation is not base64 \(malformed signature\); referrer sha256:[0-9a-f]{64}: the bundle is not JSON \(malformed signature\)/,
+    );
+  });
+
+  /** A `.sig` image laid out by hand: one simple-signing layer with its signature annotation. */
+  async function pushSignatureImage(
+    ref: ImageReference,
+    digest: string,
+    payload: Uint8Array,
+    signature: string,
+    configJson: unknown,
+  ) {
+    const config = jsonBytes(configJson);
     const manifest = {
       schemaVersion: 2 as const,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -130,7 +152,7 @@ describe('image signatures in a registry', () => {
           mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
           size: payload.length,
           digest: digestOf(payload),
-          annotations: { 'dev.cosignproject.cosign/signature': 'not base64 at all!' },
+          annotations: { 'dev.cosignproject.cosign/signature': signature },
         },
       ],
     };
@@ -142,16 +164,7 @@ describe('image signatures in a registry', () => {
         [digestOf(payload), payload],
       ]),
     });
-    await pushReferrer(
-      ref,
-      digest,
-      Buffer.from('{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"'),
-    );
-    await rejects(
-      verifyImage(client, ref, digest, [signer.publicKey]),
-      /layer 0: the signature annotation is not base64 \(malformed signature\); referrer sha256:[0-9a-f]{64}: the bundle is not JSON \(malformed signature\)/,
-    );
-  });
+  }
 
   /** An OCI 1.1 referrer holding `bundle`, listed in the referrers tag scheme's index. */
   async function pushReferrer(ref: ImageReference, digest: string, bundle: Uint8Array) {
@@ -208,40 +221,13 @@ describe('image signatures in a registry', () => {
         optional: { creator: 'atomic', timestamp: 1458239713 },
       }),
     );
-    const config = jsonBytes({
+    await pushSignatureImage(ref, digest, payload, signData(signer.privateKey, payload).toString('base64'), {
       architecture: '',
       created: '0001-01-01T00:00:00Z',
       history: [{ created: '0001-01-01T00:00:00Z' }],
       os: '',
       rootfs: { type: 'layers', diff_ids: [digestOf(payload)] },
       config: {},
-    });
-    const manifest = {
-      schemaVersion: 2 as const,
-      mediaType: 'application/vnd.oci.image.manifest.v1+json',
-      config: {
-        mediaType: 'application/vnd.oci.image.config.v1+json',
-        size: config.length,
-        digest: digestOf(config),
-      },
-      layers: [
-        {
-          mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
-          size: payload.length,
-          digest: digestOf(payload),
-          annotations: {
-            'dev.cosignproject.cosign/signature': signData(signer.privateKey, payload).toString('base64'),
-          },
-        },
-      ],
-    };
-    await client.push(ref.withTag(signatureTag(digest)), {
-      manifest,
-      manifestBytes: jsonBytes(manifest),
-      blobs: new Map<string, Uint8Array>([
-        [digestOf(config), config],
-        [digestOf(payload), payload],
-      ]),
     });
     // Cosign 3's referrer: a v0.3 bundle, DSSE around the sign/v1 in-toto statement, no key hint.
     const statement = Buffer.from(

@@ -49,6 +49,7 @@ export function exitCodeFor(e: unknown): number {
   if (e instanceof ConfigError) return ExitCode.usage;
   if (e instanceof OciError) return fromKind(e.kind);
   if (e instanceof ModuleFetchError) return fromKind(e.kind);
-  if (e instanceof PluginLoadError && e.cause instanceof ModuleFetchError) return fromKind(e.cause.kind);
+  if (e instanceof PluginLoadError && (e.cause instanceof ModuleFetchError || e.cause instanceof OciError))
+    return fromKind(e.cause.kind);
   return ExitCode.failure;
 }

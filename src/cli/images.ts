@@ -18,6 +18,7 @@ import { insecureFromEnv } from '../oci/transport.js';
 import { type BlobReader, readWasmImage } from '../oci/wasm-image.js';
 import { progressReporter } from './progress.js';
 import { compileProject, initProject, LANGUAGES, type Language, readProject } from './project.js';
+import { describeSignatures } from './signatures.js';
 
 function out(line: string): void {
   process.stdout.write(`${line}\n`);
@@ -316,8 +317,12 @@ export function registerImageCommands(program: Command): void {
     .description('show an image: manifest, config, format, ABI versions, root ids, module digest (JSON)')
     .argument('<ref>', 'a local image (reference or digest), else fetched from its registry')
     .option('--remote', 'ask the registry even when the image is in the local store')
+    .option(
+      '--key <file...>',
+      'public keys to verify the registry’s signatures with (signatures: who signed)',
+    )
     .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
-    .action(async (input: string, o: { remote?: boolean; insecure?: boolean }) => {
+    .action(async (input: string, o: { remote?: boolean; key?: string[]; insecure?: boolean }) => {
       const store = new ImageStore();
       if (!o.remote) {
         try {
@@ -347,7 +352,8 @@ export function registerImageCommands(program: Command): void {
         );
         if (digestOf(resolved.manifestBytes) !== resolved.digest)
           throw new OciError('integrity', 'manifest digest mismatch');
-        out(JSON.stringify(result, null, 2));
+        const signatures = await describeSignatures(c, r, resolved.resolvedDigest, o.key ?? []);
+        out(JSON.stringify({ ...result, signatures }, null, 2));
       } finally {
         await c.close();
       }

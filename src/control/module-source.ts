@@ -137,6 +137,11 @@ export class ModuleFetcher {
     });
   }
 
+  /** The registry client the fetcher pulls with (the load policy reads signatures through it). */
+  get registry(): RegistryClient {
+    return this.client;
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.client.close(), this.transport.close()]);
   }

@@ -1,9 +1,12 @@
 // What loading a plugin needs before it starts: its module fetched with the spec's pull policy and pin,
-// checked against what its image declares. Starting plugins (all or none, incrementally on reload) is
+// checked against what its image declares and against the load policy (src/trust: before the fetch where it
+// comes from, after it size, capabilities and signature). Starting plugins (all or none, incrementally on reload) is
 // plugin-set.ts.
 
 import type { Plugin } from '../host/plugin.js';
+import { LoadGate } from '../trust/load-gate.js';
 import {
+  defaultFetcher,
   type FetchedModule,
   fetchModuleDetailed,
   ModuleFetchError,
@@ -35,13 +38,20 @@ export class PluginLoadError extends Error {
 export interface LoadOptions {
   /** The module fetcher (default: the shared one, configured from the environment). */
   fetcher?: ModuleFetcher;
+  /** The load policy (src/trust): default, only the default denied networks and plugins' verificationKey. */
+  gate?: LoadGate;
 }
+
+let defaultGate: LoadGate | undefined;
 
 /**
  * Fetches a plugin's module (pull policy and sha256 pin applied) and checks what its image declares
  * (ABI versions in the fetcher; root ids here, since only the spec knows its root id).
  */
 export async function fetchPluginModule(spec: PluginSpec, options: LoadOptions = {}): Promise<FetchedModule> {
+  defaultGate ??= new LoadGate();
+  const gate = options.gate ?? defaultGate;
+  await gate.beforeFetch(spec.url);
   const m = await fetchModuleDetailed(spec.url, spec.sha256, {
     pullPolicy: spec.imagePullPolicy,
     fetcher: options.fetcher,
@@ -56,5 +66,11 @@ export async function fetchPluginModule(spec: PluginSpec, options: LoadOptions =
         `not "${spec.rootId}" (set pluginName / root_id to one of them)`,
       'format',
     );
+  // The policy's checks of what came (size, capabilities, signature) before anything compiles it.
+  await gate.afterFetch(
+    { url: spec.url, bytes: m.bytes, manifestDigest: m.manifestDigest },
+    spec.verificationKey,
+    () => (options.fetcher ?? defaultFetcher()).registry,
+  );
   return m;
 }

@@ -31,6 +31,8 @@ export interface PluginSpec extends SandboxSettings {
   /** Listener ports the plugin applies to (WasmPlugin match[].ports); all when empty. */
   ports: number[];
   imagePullPolicy?: string;
+  /** A public key (PEM text, or an absolute path) a signature of the module must verify with. */
+  verificationKey?: string;
   /** Envoy's allow_on_headers_stop_iteration: Pause from a headers callback stops only the headers. */
   allowOnHeadersStopIteration?: boolean;
   /** Fields given that wasmgate does not act on (Kubernetes-only ones), warned about when the plugin loads. */
@@ -76,16 +78,22 @@ export function fromWasmPlugin(
     matchLabels: s.selector?.matchLabels ?? {},
     ports: (s.match ?? []).flatMap((m) => (m.ports ?? []).map((p) => p.number)),
     imagePullPolicy: s.imagePullPolicy,
+    ...verificationKeyFrom(s.verificationKey, baseDir),
     ...unusedFields(s),
     ...sandboxFromAnnotations(r.metadata.annotations).settings,
   };
 }
 
+/** A verification key as the spec keeps it: PEM text as given, a path made absolute. */
+function verificationKeyFrom(key: string | undefined, baseDir: string): { verificationKey?: string } {
+  if (key === undefined) return {};
+  return { verificationKey: key.includes('-----BEGIN') ? key : resolve(baseDir, key) };
+}
+
 // Kubernetes-only fields: a pull secret names a Secret (wasmgate reads credentials from `wasmgate login`
-// and Docker's config), target references name Gateway API objects; signatures are not checked.
+// and Docker's config), target references name Gateway API objects.
 const KUBERNETES_ONLY = {
   imagePullSecret: "registry credentials come from `wasmgate login` or Docker's config.json",
-  verificationKey: 'signatures are not verified; pin the module with sha256',
   targetRef: 'plugins select listeners by selector.matchLabels',
   targetRefs: 'plugins select listeners by selector.matchLabels',
 } as const;
@@ -132,6 +140,7 @@ export function fromEnvoyWasm(
     ...(c.allow_on_headers_stop_iteration ? { allowOnHeadersStopIteration: true } : {}),
     matchLabels: c.selector?.matchLabels ?? {},
     ports: [],
+    ...verificationKeyFrom(c.verification_key, baseDir),
     ...envoySandbox(c),
   };
 }

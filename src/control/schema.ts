@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { hostcallNames } from '../abi/hostcalls.js';
 import { isGatedCallback } from '../host/capabilities.js';
+import { defaultPolicy, policySchema } from '../trust/policy.js';
 import { sandboxFromAnnotations, sandboxSchema } from './sandbox-settings.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -268,6 +269,8 @@ export const envoyWasmSchema = z
     capability_restriction_config: capabilityRestrictionSchema.optional(),
     /** wasmgate extensions: CPU and memory limits, trace log, capabilities by group, header sanitizing. */
     ...sandboxSchema.shape,
+    /** wasmgate extension, as WasmPlugin's verificationKey: a public key (PEM or path) the module's signature must verify with. */
+    verification_key: z.string().min(1).optional(),
   })
   .strict()
   .refine((c) => !(c.capabilities && c.capability_restriction_config), {
@@ -310,6 +313,8 @@ export const gatewaySchema = z
     plugins: z.array(z.unknown()).default([]),
     /** Limits, trace, capabilities and sanitizing for every plugin that does not set its own. */
     pluginDefaults: pluginDefaultsSchema.default({}),
+    /** What may run: signatures, sources, size, capabilities, networks (src/trust/policy.ts, docs/security.md). */
+    policy: policySchema.default(defaultPolicy()),
   })
   .strict();
 

@@ -706,7 +706,8 @@ export class RegistryClient {
     if (res.status !== 200) await this.fail(ref, req, res);
     const bytes = await this.readBody(res, 4 * 1024 * 1024, `referrers of ${ref.name}@${digest}`, 0);
     const value = parseManifestJson(bytes, `referrers of ${ref.name}@${digest}`);
-    if (!isIndex(value)) throw new OciError('format', `${ref.name}: the referrers API answered no image index`);
+    if (!isIndex(value))
+      throw new OciError('format', `${ref.name}: the referrers API answered no image index`);
     return value;
   }
 

@@ -8,6 +8,7 @@
 // at the drain deadline). A failed change leaves the running configuration untouched.
 
 import type { Server } from 'node:http';
+import { dirname, isAbsolute } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { LogLevelName } from '../abi/constants.js';
@@ -30,6 +31,7 @@ import { startAdmin } from '../observe/admin.js';
 import { createLogger, hostLogSink, setLoggerLevel } from '../observe/logger.js';
 import { Stats } from '../observe/stats.js';
 import { StreamRecords } from '../observe/stream-records.js';
+import { LoadGate } from '../trust/load-gate.js';
 import { adminView } from './admin-view.js';
 import { Generation, type ListenerEnv } from './generation.js';
 import { ListenerSet, type RunningListener } from './listener-set.js';
@@ -252,7 +254,14 @@ export class Gateway {
     // against the gateway's pluginDefaults.
     const defaults = sandboxFromConfig(c.pluginDefaults);
     const specs = resolved.plugins.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
-    const set = await applyPluginSpecs(this.host, old?.plugins ?? [], specs);
+    // The load policy (src/trust) checks every module between its fetch and its compile.
+    const gate = new LoadGate(c.policy, {
+      baseDir: isAbsolute(resolved.file) ? dirname(resolved.file) : process.cwd(),
+      onRefusal: (rule) =>
+        this.stats.counter('wasmgate_policy_refusals_total', 'Modules refused by the load policy', { rule })
+          .value++,
+    });
+    const set = await applyPluginSpecs(this.host, old?.plugins ?? [], specs, { gate });
     const plugins = orderPlugins(set.plugins);
     const clusters =
       old && isDeepStrictEqual(old.resolved.config.clusters, c.clusters)

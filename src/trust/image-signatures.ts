@@ -53,6 +53,8 @@ export interface FoundSignature {
   keyId?: string;
   /** Why it did not verify, when it did not. */
   problem?: string;
+  /** The key hint a Sigstore bundle names (cosign and wasmgate: the key's id), whether it verified or not. */
+  hint?: string;
 }
 
 async function getOptionalManifest(client: RegistryClient, ref: ImageReference) {
@@ -164,19 +166,26 @@ function checkBundle(
   digest: string,
   keys: readonly KeyObject[],
 ): Omit<FoundSignature, 'source'> {
+  let json: { verificationMaterial?: { publicKey?: { hint?: string } } };
   try {
-    const json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch {
+    return { problem: 'the bundle is not JSON (malformed signature)' };
+  }
+  const hint = json?.verificationMaterial?.publicKey?.hint || undefined;
+  try {
     const v = verifyDsseBundle(json, keys);
-    if (v.payloadType !== IN_TOTO_PAYLOAD_TYPE) return { problem: `DSSE payload type ${v.payloadType}` };
+    if (v.payloadType !== IN_TOTO_PAYLOAD_TYPE)
+      return { hint, problem: `DSSE payload type ${v.payloadType}` };
     const named = statementDigests(v.payload);
     if (!named.includes(digest))
       return {
+        hint,
         problem: `signed by trusted key ${v.keyId.slice(0, 12)}, but for ${named.join(', ') || 'no digest'}, not ${digest}`,
       };
-    return { keyId: v.keyId };
+    return { hint, keyId: v.keyId };
   } catch (e) {
-    if (e instanceof SyntaxError) return { problem: 'the bundle is not JSON (malformed signature)' };
-    return { problem: (e as Error).message };
+    return { hint, problem: (e as Error).message };
   }
 }
 

@@ -8,7 +8,8 @@
 // Only a hash set covering the whole module counts: partial signatures are ignored, as the spec asks.
 
 import { createHash, type KeyObject } from 'node:crypto';
-import { Reader, readSections } from '../host/wasm-reader.js';
+import { Reader, readSections } from '../host/wasm/reader.js';
+import { leb } from '../host/wasm/writer.js';
 import { TrustError } from './errors.js';
 import { keyId, signData, verifyData } from './keys.js';
 
@@ -32,17 +33,6 @@ interface EmbeddedSignature {
 interface SignedHashes {
   hashes: Uint8Array[];
   signatures: EmbeddedSignature[];
-}
-
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
 }
 
 function slice(bytes: Uint8Array): Buffer {
