@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { buildImage, digestOf, ImageReference, jsonBytes, RegistryClient } from '../src/oci/index.js';
 import {
@@ -257,5 +258,92 @@ describe('image signatures in a registry', () => {
     const good = await verifyImage(client, ref, digest, [signer.publicKey]);
     assert.equal(good.length, 2);
     assert.ok(good.every((g) => g.keyId === keyId(signer.publicKey as KeyObject)));
+  });
+});
+
+/**
+ * Debian's registry behind a proxy that adds the OCI 1.1 referrers API, as registries that have it do: a
+ * manifest PUT with a subject is recorded (and answered with OCI-Subject), GET /v2/<repo>/referrers/<digest>
+ * lists the recorded ones.
+ */
+async function withReferrersApi(target: Registry): Promise<{ host: string; close(): Promise<void> }> {
+  const referrers = new Map<string, Array<Record<string, unknown>>>();
+  const server = createServer((req, res) => {
+    const api = /^\/v2\/(.+)\/referrers\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '');
+    if (req.method === 'GET' && api) {
+      res.setHeader('content-type', 'application/vnd.oci.image.index.v1+json');
+      res.end(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: referrers.get(`${api[1]}@${api[2]}`) ?? [],
+        }),
+      );
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const put = /^\/v2\/(.+)\/manifests\/[^/]+$/.exec(req.url ?? '');
+      let subject: string | undefined;
+      if (req.method === 'PUT' && put) {
+        const m = JSON.parse(body.toString());
+        if (m.subject) {
+          subject = m.subject.digest;
+          const list = referrers.get(`${put[1]}@${subject}`) ?? [];
+          list.push({
+            mediaType: m.mediaType,
+            digest: digestOf(body),
+            size: body.length,
+            artifactType: m.artifactType,
+            annotations: m.annotations,
+          });
+          referrers.set(`${put[1]}@${subject}`, list);
+        }
+      }
+      const upstream = httpRequest(
+        { host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers: req.headers },
+        (up) => {
+          const headers = { ...up.headers, ...(subject ? { 'oci-subject': subject } : {}) };
+          res.writeHead(up.statusCode ?? 502, headers);
+          up.pipe(res);
+        },
+      );
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+describe('image signatures in a registry with the referrers API', () => {
+  it('writes no referrers tag index and finds the referrer through the API', async () => {
+    const reg = await startRegistry();
+    const proxy = await withReferrersApi(reg);
+    const client = new RegistryClient();
+    try {
+      const signer = newKey();
+      const ref = ImageReference.parse(`${proxy.host}/api/signed:v1`);
+      const { digest } = await client.push(ref, await buildImage(wasm));
+      const r = await signImage(client, ref, digest, signer.privateKey);
+      await assert.rejects(client.getManifest(ref.withTag(referrersTag(digest))), /not found/);
+      assert.deepEqual(
+        (await client.referrers(ref, digest))?.manifests.map((m) => m.digest),
+        [r.referrer],
+      );
+      const good = await verifyImage(client, ref, digest, [signer.publicKey]);
+      assert.deepEqual(
+        good.map((g) => g.source),
+        [`tag ${signatureTag(digest)} layer 0`, `referrer ${r.referrer}`],
+      );
+    } finally {
+      await client.close();
+      await proxy.close();
+      await reg.stop();
+    }
   });
 });

@@ -88,7 +88,8 @@ export class LoadGate {
       const allowed = this.policy.allowedImages;
       if (allowed && !allowed.some((g) => globMatch(g, ref.name)))
         this.refuse('allowedImages', `${ref.name} matches none of ${allowed.join(', ')}`);
-      host = ref.hostname;
+      // The host the registry API is served from (Docker Hub's differs from its name).
+      host = new URL(`https://${ref.apiHost}`).hostname;
     } else if (/^https?:\/\//i.test(url)) host = new URL(url).hostname;
     if (host === undefined) return;
     const bad = await deniedAddresses(host, this.denied);
