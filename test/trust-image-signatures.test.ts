@@ -131,6 +131,49 @@ describe('image signatures in a registry', () => {
     );
   });
 
+  it('refuses keyless signatures (cosign 2 certificate annotation, cosign 3 certificate bundle), saying so', async () => {
+    const { ref, digest } = await pushImage('signed/keyless');
+    const ephemeral = newKey();
+    const payload = Buffer.from(
+      JSON.stringify({
+        critical: {
+          identity: { 'docker-reference': ref.name },
+          image: { 'docker-manifest-digest': digest },
+          type: 'cosign container image signature',
+        },
+        optional: null,
+      }),
+    );
+    await pushSignatureImage(
+      ref,
+      digest,
+      payload,
+      signData(ephemeral.privateKey, payload).toString('base64'),
+      { rootfs: { type: 'layers', diff_ids: [digestOf(payload)] } },
+      { 'dev.sigstore.cosign/certificate': '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n' },
+    );
+    const statement = Buffer.from('{}');
+    await pushReferrer(
+      ref,
+      digest,
+      jsonBytes({
+        mediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        verificationMaterial: {
+          certificate: { rawBytes: Buffer.from('not really a certificate').toString('base64') },
+        },
+        dsseEnvelope: {
+          payload: statement.toString('base64'),
+          payloadType: 'application/vnd.in-toto+json',
+          signatures: [{ sig: Buffer.from('sig').toString('base64') }],
+        },
+      }),
+    );
+    await rejects(
+      verifyImage(client, ref, digest, [signer.publicKey]),
+      /layer 0: a keyless signature \(a Fulcio certificate\): keyless verification is not supported; sign with a key; referrer sha256:[0-9a-f]{64}: the Sigstore bundle is keyless \(a Fulcio certificate\): keyless verification is not supported/,
+    );
+  });
+
   /** A `.sig` image laid out by hand: one simple-signing layer with its signature annotation. */
   async function pushSignatureImage(
     ref: ImageReference,
@@ -138,6 +181,7 @@ describe('image signatures in a registry', () => {
     payload: Uint8Array,
     signature: string,
     configJson: unknown,
+    annotations: Record<string, string> = {},
   ) {
     const config = jsonBytes(configJson);
     const manifest = {
@@ -153,7 +197,7 @@ describe('image signatures in a registry', () => {
           mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json',
           size: payload.length,
           digest: digestOf(payload),
-          annotations: { 'dev.cosignproject.cosign/signature': signature },
+          annotations: { 'dev.cosignproject.cosign/signature': signature, ...annotations },
         },
       ],
     };

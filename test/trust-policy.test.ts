@@ -127,6 +127,22 @@ ${plugins}`;
     }
   });
 
+  it('a stricter policy applies to the modules already running: the reload is refused, they keep serving', async () => {
+    const g = await Gateway.start(parse(config('{}', wasmPlugin(images.unsigned))));
+    try {
+      assert.equal(await hello(g), 'policy');
+      await assert.rejects(
+        g.apply(
+          parse(config('{requireSignatures: true, trustedKeys: [signer.pub]}', wasmPlugin(images.unsigned))),
+        ),
+        /refused by policy rule "signature": .*has no signature/,
+      );
+      assert.equal(await hello(g), 'policy');
+    } finally {
+      await g.close();
+    }
+  });
+
   it("honours a WasmPlugin's verificationKey (path or PEM) without a policy", async () => {
     const pem = JSON.stringify(signer.publicKey.export({ format: 'pem', type: 'spki' }).toString());
     for (const key of ['signer.pub', pem]) {

@@ -30,6 +30,8 @@ import {
   statementDigests,
 } from './payloads.js';
 
+/** Where cosign 2 puts a keyless signature's Fulcio certificate. */
+const CERTIFICATE_ANNOTATION = 'dev.sigstore.cosign/certificate';
 const EMPTY_CONFIG = { mediaType: 'application/vnd.oci.empty.v1+json', bytes: Buffer.from('{}') };
 /** Signature payloads and bundles are small: a larger blob is refused before it is downloaded. */
 const MAX_SIGNATURE_BLOB = 1024 * 1024;
@@ -68,16 +70,22 @@ async function getOptionalManifest(client: RegistryClient, ref: ImageReference) 
 
 function verifySimpleSigning(
   payload: Uint8Array,
-  signatureB64: string | undefined,
+  annotations: Record<string, string>,
   digest: string,
   keys: readonly KeyObject[],
 ): { keyId?: string; problem?: string } {
+  const signatureB64 = annotations[SIGNATURE_ANNOTATION];
   if (!signatureB64) return { problem: `no ${SIGNATURE_ANNOTATION} annotation` };
   const sig = Buffer.from(signatureB64, 'base64');
   if (sig.length === 0 || sig.toString('base64') !== signatureB64.replace(/\s/g, ''))
     return { problem: 'the signature annotation is not base64 (malformed signature)' };
   const key = keys.find((k) => verifyData(k, payload, sig));
-  if (!key) return { problem: 'the signature does not verify with any trusted key' };
+  if (!key)
+    return {
+      problem: annotations[CERTIFICATE_ANNOTATION]
+        ? 'a keyless signature (a Fulcio certificate): keyless verification is not supported; sign with a key'
+        : 'the signature does not verify with any trusted key',
+    };
   try {
     const named = simpleSigningDigest(payload);
     if (named !== digest)
@@ -106,7 +114,7 @@ async function fromSignatureTag(
     const payload = await client.getBlob(ref, layer, MAX_SIGNATURE_BLOB);
     found.push({
       source,
-      ...verifySimpleSigning(payload, layer.annotations?.[SIGNATURE_ANNOTATION], digest, keys),
+      ...verifySimpleSigning(payload, layer.annotations ?? {}, digest, keys),
     });
   }
   return found;
