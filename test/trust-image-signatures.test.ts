@@ -17,7 +17,7 @@ import {
   verifyImage,
 } from '../src/trust/image-signatures.js';
 import { keyId, signData } from '../src/trust/keys.js';
-import { pae } from '../src/trust/payloads.js';
+import { pae, simpleSigningPayload } from '../src/trust/payloads.js';
 import { fixture } from './support/fixtures.js';
 import { type Registry, startRegistry } from './support/registry.js';
 
@@ -134,16 +134,7 @@ describe('image signatures in a registry', () => {
   it('refuses keyless signatures (cosign 2 certificate annotation, cosign 3 certificate bundle), saying so', async () => {
     const { ref, digest } = await pushImage('signed/keyless');
     const ephemeral = newKey();
-    const payload = Buffer.from(
-      JSON.stringify({
-        critical: {
-          identity: { 'docker-reference': ref.name },
-          image: { 'docker-manifest-digest': digest },
-          type: 'cosign container image signature',
-        },
-        optional: null,
-      }),
-    );
+    const payload = simpleSigningPayload(ref.name, digest);
     await pushSignatureImage(
       ref,
       digest,

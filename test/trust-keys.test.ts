@@ -5,14 +5,8 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, randomBytes, scryptSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import nacl from 'tweetnacl';
-import {
-  decryptPrivateKey,
-  generateKeyPair,
-  keyId,
-  readPublicKey,
-  signData,
-  verifyData,
-} from '../src/trust/keys.js';
+import { keyId, readPublicKey, signData, verifyData } from '../src/trust/keys.js';
+import { decryptPrivateKey, generateKeyPair } from '../src/trust/private-keys.js';
 
 /** A private key as `cosign generate-key-pair` writes it, built from the format's description. */
 function cosignKey(password: string, pemType = 'ENCRYPTED SIGSTORE PRIVATE KEY') {

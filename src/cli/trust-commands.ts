@@ -7,8 +7,9 @@ import type { Command } from 'commander';
 import { ImageReference } from '../oci/reference.js';
 import { TrustError } from '../trust/errors.js';
 import { signImage, verifyImage } from '../trust/image-signatures.js';
-import { keyPassword, loadPrivateKey, loadPublicKey } from '../trust/key-files.js';
-import { generateKeyPair, keyId } from '../trust/keys.js';
+import { loadPublicKey } from '../trust/key-files.js';
+import { keyId } from '../trust/keys.js';
+import { generateKeyPair, keyPassword, loadPrivateKey } from '../trust/private-keys.js';
 import { signModule, verifyModule } from '../trust/wasm-signature.js';
 import { client, say } from './images.js';
 

@@ -1,122 +1,14 @@
-// Signing keys as cosign writes them, so that keys made by `cosign generate-key-pair` sign and verify here and
-// keys made by `wasmgate key generate` work in cosign: an ECDSA P-256 key pair; the private key's PKCS #8 DER
-// encrypted as go-securesystemslib's `encrypted` package does it (scrypt N=32768 r=8 p=1 with a 32-byte salt,
-// then NaCl secretbox with a 24-byte nonce, in a JSON envelope whose byte fields are base64), in a PEM block
-// "ENCRYPTED SIGSTORE PRIVATE KEY" (cosign 2+; cosign 1 wrote "ENCRYPTED COSIGN PRIVATE KEY", also read);
-// the public key as a PKIX "PUBLIC KEY" PEM.
+// Keys as data: public keys from PEM, key ids, and signing and verifying with ECDSA P-256 (SHA-256, DER
+// signatures, as cosign) or Ed25519. Private keys in cosign's encrypted format: private-keys.ts.
 
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-  randomBytes,
-  scryptSync,
-  sign,
-  verify,
-} from 'node:crypto';
-import nacl from 'tweetnacl';
+import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import { TrustError } from './errors.js';
-
-export const SIGSTORE_KEY_PEM = 'ENCRYPTED SIGSTORE PRIVATE KEY';
-export const COSIGN_KEY_PEM = 'ENCRYPTED COSIGN PRIVATE KEY';
-
-// go-securesystemslib accepts these scrypt parameter sets (legacy, standard, OWASP); anything else is refused
-// so that a tampered key file cannot make us spend gigabytes of memory.
-const SCRYPT_PARAMS = [
-  { N: 32768, r: 8, p: 1 },
-  { N: 65536, r: 8, p: 1 },
-  { N: 1048576, r: 8, p: 1 },
-];
-
-interface Envelope {
-  kdf: { name: string; params: { N: number; r: number; p: number }; salt: string };
-  cipher: { name: string; nonce: string };
-  ciphertext: string;
-}
-
-function pem(type: string, der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64');
-  return `-----BEGIN ${type}-----\n${b64.replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END ${type}-----\n`;
-}
 
 /** The first PEM block of a text: its type and bytes. */
 export function readPem(text: string, what: string): { type: string; der: Buffer } {
   const m = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([\s\S]*?)-----END \1-----/.exec(text);
   if (!m) throw new TrustError('usage', `${what}: not a PEM file (no -----BEGIN …----- block)`);
   return { type: m[1], der: Buffer.from(m[2].replace(/\s+/g, ''), 'base64') };
-}
-
-function scryptKey(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Uint8Array {
-  return new Uint8Array(
-    scryptSync(Buffer.from(password, 'utf8'), salt, 32, {
-      ...params,
-      maxmem: 256 * params.N * params.r + 1024 * 1024,
-    }),
-  );
-}
-
-/** Encrypts a PKCS #8 DER private key as cosign does; returns the PEM text. */
-export function encryptPrivateKey(pkcs8: Uint8Array, password: string): string {
-  const params = SCRYPT_PARAMS[0];
-  const salt = randomBytes(32);
-  const nonce = randomBytes(24);
-  const box = nacl.secretbox(new Uint8Array(pkcs8), new Uint8Array(nonce), scryptKey(password, salt, params));
-  const envelope: Envelope = {
-    kdf: { name: 'scrypt', params, salt: salt.toString('base64') },
-    cipher: { name: 'nacl/secretbox', nonce: nonce.toString('base64') },
-    ciphertext: Buffer.from(box).toString('base64'),
-  };
-  return pem(SIGSTORE_KEY_PEM, Buffer.from(JSON.stringify(envelope)));
-}
-
-/** Decrypts a cosign/wasmgate private key (or reads an unencrypted PKCS #8 "PRIVATE KEY" PEM). */
-export function decryptPrivateKey(text: string, password: string, what = 'the private key'): KeyObject {
-  const block = readPem(text, what);
-  if (block.type === 'PRIVATE KEY' || block.type === 'EC PRIVATE KEY')
-    return createPrivateKey({ key: text, format: 'pem' });
-  if (block.type !== SIGSTORE_KEY_PEM && block.type !== COSIGN_KEY_PEM)
-    throw new TrustError('usage', `${what}: unsupported PEM type "${block.type}"`);
-  let env: Envelope;
-  try {
-    env = JSON.parse(block.der.toString('utf8')) as Envelope;
-  } catch {
-    throw new TrustError('usage', `${what}: the encrypted key is not the JSON envelope cosign writes`);
-  }
-  if (env.kdf?.name !== 'scrypt') throw new TrustError('usage', `${what}: unknown kdf "${env.kdf?.name}"`);
-  if (env.cipher?.name !== 'nacl/secretbox')
-    throw new TrustError('usage', `${what}: unknown cipher "${env.cipher?.name}"`);
-  const p = env.kdf.params;
-  if (!SCRYPT_PARAMS.some((s) => s.N === p?.N && s.r === p?.r && s.p === p?.p))
-    throw new TrustError('usage', `${what}: unexpected scrypt parameters ${JSON.stringify(p)}`);
-  const nonce = Buffer.from(env.cipher.nonce ?? '', 'base64');
-  if (nonce.length !== 24) throw new TrustError('usage', `${what}: the nonce is not 24 bytes`);
-  const key = scryptKey(password, Buffer.from(env.kdf.salt ?? '', 'base64'), p);
-  const opened = nacl.secretbox.open(
-    new Uint8Array(Buffer.from(env.ciphertext ?? '', 'base64')),
-    new Uint8Array(nonce),
-    key,
-  );
-  if (!opened) throw new TrustError('usage', `${what}: wrong password (decryption failed)`);
-  return createPrivateKey({ key: Buffer.from(opened), format: 'der', type: 'pkcs8' });
-}
-
-export interface GeneratedKeyPair {
-  /** The encrypted private key, PEM. */
-  privatePem: string;
-  /** The public key, PKIX PEM. */
-  publicPem: string;
-}
-
-/** A new ECDSA P-256 key pair, the private key encrypted with the password. */
-export function generateKeyPair(password: string): GeneratedKeyPair {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return {
-    privatePem: encryptPrivateKey(pkcs8, password),
-    publicPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-  };
 }
 
 /** A public key from PEM text (PKIX "PUBLIC KEY", or a certificate's key). */
