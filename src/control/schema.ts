@@ -123,6 +123,10 @@ const listener = z
     requestTimeoutMs: durationMs.default(300_000),
     /** A connection with no request under way is closed after this (Envoy's idle_timeout; HTTP/2: GOAWAY), ms; 0: never. */
     idleTimeoutMs: durationMs.default(3_600_000),
+    /** Envoy's normalize_path: RFC 3986 dot segments resolved before routing and filters. */
+    normalizePath: z.boolean().default(true),
+    /** Envoy's merge_slashes: runs of slashes in the path merged into one. */
+    mergeSlashes: z.boolean().default(true),
   })
   .strict();
 

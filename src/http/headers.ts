@@ -35,7 +35,10 @@ function connectionTokens(value: string | undefined): ReadonlySet<string> | unde
 
 export interface DownstreamRequest {
   method: string;
+  /** The :path (already normalized). */
   url: string;
+  /** An absolute-form target's authority: it wins over Host (RFC 9112 §3.2.2). */
+  authority?: string;
   scheme: 'http' | 'https';
   rawHeaders: string[];
   remoteAddress: string;
@@ -53,7 +56,7 @@ export function requestHeaderMap(req: DownstreamRequest, requestId: () => string
   }
   const extra = connectionTokens(connection);
   const map = new HeaderMap();
-  map.add(':authority', authority);
+  map.add(':authority', req.authority ?? authority);
   map.add(':path', req.url);
   map.add(':method', req.method);
   map.add(':scheme', req.scheme);

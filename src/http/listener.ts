@@ -12,13 +12,14 @@ import {
   createServer as createHttp1Server,
   type Server as Http1Server,
   type IncomingMessage,
-  type ServerResponse,
+  ServerResponse,
 } from 'node:http';
 import {
   createServer as createH2cServer,
   createSecureServer,
   type Http2SecureServer,
   type Http2Server,
+  Http2ServerResponse,
   type ServerHttp2Session,
 } from 'node:http2';
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
@@ -80,6 +81,13 @@ export class Listener {
       this.h1.emit('listening');
     }
     this.h2?.on('session', (s: ServerHttp2Session) => this.session(s));
+    // CONNECT comes as its own event (Node answers 405 itself without a listener): it is answered as any
+    // request is (no route takes it: 404, as Envoy).
+    const scheme = c.tls ? 'https' : 'http';
+    for (const s of [this.h1, this.h2, c.tls ? server : undefined])
+      s?.on('connect', (req: IncomingMessage, resOrSocket: Socket | Http2ServerResponse) =>
+        this.connect(req, resOrSocket, onRequest(scheme)),
+      );
     this.reconfigure(c);
     server.on('connection', (s: Socket) => this.connection(s));
     // Over TLS, requests come on the TLS socket: its first request is awaited from the handshake's end.
@@ -95,6 +103,23 @@ export class Listener {
     const addr = server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : c.port;
     return this.port;
+  }
+
+  /** HTTP/2 gives CONNECT a response; HTTP/1.1 a raw socket, on which a response is made (and then closed). */
+  private connect(
+    req: IncomingMessage,
+    resOrSocket: Socket | Http2ServerResponse,
+    handle: (req: IncomingMessage, res: ServerResponse) => void,
+  ): void {
+    if (resOrSocket instanceof Http2ServerResponse) {
+      handle(req, resOrSocket as unknown as ServerResponse);
+      return;
+    }
+    const res = new ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(resOrSocket);
+    res.once('finish', () => resOrSocket.end());
+    handle(req, res);
   }
 
   /** Applies a new configuration's timeouts to a running listener (its bind is unchanged). */

@@ -24,6 +24,17 @@ import { type Direction, FilterChain, ROUTER_SLOT } from './filter-chain.js';
 import { FilterSlot, type SlotHost } from './filter-slot.js';
 import { requestHeaderMap } from './headers.js';
 import { PauseReasons } from './pause-reasons.js';
+import {
+  ABSOLUTE_PATH_REJECTED,
+  absoluteForm,
+  isHttp2,
+  NORMALIZE_ALL,
+  normalizedPath,
+  PATH_NORMALIZATION_FAILED,
+  type PathOptions,
+  requestLineRejection,
+  type TargetRejection,
+} from './request-target.js';
 import { DEFAULT_BUFFER_LIMIT, type Route, type RouteTable } from './router.js';
 import type { UpstreamRequest } from './upstream.js';
 import { type BridgeHost, UpstreamBridge } from './upstream-bridge.js';
@@ -43,6 +54,8 @@ export interface StreamEnv {
   logger: Pick<Logger, 'error' | 'warn' | 'debug'>;
   /** An HTTP/2 request's body must have arrived within this of its start (Envoy's request_timeout), ms; 0 or unset: none. (Node's own check does it for HTTP/1.1.) */
   requestTimeoutMs?: number;
+  /** Envoy's normalize_path and merge_slashes (both on when unset). */
+  pathOptions?: PathOptions;
   /** Called once when the stream is over (completed, answered or reset). */
   onComplete(stream: ProxyStream): void;
 }
@@ -74,6 +87,8 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
   private finished = false;
   /** The response under way is a local reply. */
   private answeringLocally = false;
+  /** Why the request is refused before any filter runs, if it is. */
+  private readonly rejection: TargetRejection | undefined;
   /** Set while an HTTP/2 request's body is awaited under a request timeout. */
   private requestTimer: NodeJS.Timeout | undefined;
 
@@ -85,7 +100,7 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
     now: bigint,
   ) {
     const socket = req.socket;
-    const protocol = req.httpVersionMajor === 2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`;
+    const protocol = isHttp2(req) ? 'HTTP/2' : `HTTP/${req.httpVersion}`;
     this.logger = env.logger;
     this.info = {
       startTime: now,
@@ -97,10 +112,26 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
       connection: connectionInfo(socket, scheme),
       listenerDirection: env.listenerDirection,
     };
+    const method = req.method ?? 'GET';
+    let url = req.url ?? '/';
+    let authority: string | undefined;
+    let rejection = requestLineRejection(req);
+    if (!rejection && method !== 'CONNECT') {
+      if (url.charCodeAt(0) !== 47 /* / */ && url !== '*') {
+        const abs = absoluteForm(url);
+        if (abs) ({ path: url, authority } = abs);
+        else rejection = ABSOLUTE_PATH_REJECTED;
+      }
+      const path = rejection ? url : normalizedPath(url, env.pathOptions ?? NORMALIZE_ALL);
+      if (path === undefined) rejection = PATH_NORMALIZATION_FAILED;
+      else url = path;
+    }
+    this.rejection = rejection;
     this.requestHeaders = requestHeaderMap(
       {
-        method: req.method ?? 'GET',
-        url: req.url ?? '/',
+        method,
+        url,
+        authority,
         scheme,
         rawHeaders: req.rawHeaders,
         remoteAddress: socket?.remoteAddress ?? '',
@@ -109,7 +140,8 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
     );
     this.bridge = new UpstreamBridge(this, env.routes, env.clusters, this.requestPaused);
     this.writer = new DownstreamWriter(res, this, this.upstreamPaused);
-    const slots = env.plugins.map((p, i) => new FilterSlot(p, i, this));
+    // A request refused before the filters (as Envoy's codec and connection manager refuse it) meets none.
+    const slots = rejection ? [] : env.plugins.map((p, i) => new FilterSlot(p, i, this));
     this.chain = new FilterChain(
       slots,
       this.bridge,
@@ -140,6 +172,10 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
     const req = this.req;
     this.res.on('close', () => this.complete());
     const eos = !hasRequestBody(req);
+    if (this.rejection) {
+      this.refuse(this.rejection);
+      return;
+    }
     this.bridge.selectRoute();
     const request = this.chain.request;
     request.headers(this.requestHeaders, eos);
@@ -148,7 +184,7 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
       return;
     }
     const timeoutMs = this.env.requestTimeoutMs ?? 0;
-    if (timeoutMs > 0 && req.httpVersionMajor === 2)
+    if (timeoutMs > 0 && isHttp2(req))
       this.requestTimer = setTimeout(() => this.requestTimedOut(), timeoutMs);
     req.on('data', (chunk: Buffer) => {
       this.info.requestBodySize += chunk.length;
@@ -344,6 +380,13 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
       forLocalReply ? undefined : this.upstreamPaused,
       first,
     );
+  }
+
+  /** Answers a request refused before the filters; a malformed HTTP/1.1 message also ends its connection. */
+  private refuse(r: TargetRejection): void {
+    if (r.closeConnection && !isHttp2(this.req)) (this.res as ServerResponse).shouldKeepAlive = false;
+    this.req.resume();
+    this.localReply({ status: r.status, details: r.details, body: EMPTY, headers: [] }, ROUTER_SLOT);
   }
 
   /** The request did not arrive in time: Envoy's 408, or a reset once the response started. */

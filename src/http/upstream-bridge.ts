@@ -61,7 +61,9 @@ export class UpstreamBridge implements PipelineSink, UpstreamEvents {
    */
   selectRoute(): void {
     this.routeCleared = false;
-    const route = this.routes.match(this.stream.requestHeaders);
+    // No route matches CONNECT (Envoy's need a connect_matcher, which wasmgate has not): 404, as Envoy.
+    const headers = this.stream.requestHeaders;
+    const route = headers.get(':method') === 'CONNECT' ? undefined : this.routes.match(headers);
     this.route = route;
     const info = this.stream.info;
     // As Envoy's route cache: the route's name and its cluster's, known before the filters run.

@@ -49,6 +49,7 @@ export class Generation {
       clusters: this.clusters,
       logger,
       requestTimeoutMs: lc.requestTimeoutMs,
+      pathOptions: { normalize: lc.normalizePath, mergeSlashes: lc.mergeSlashes },
       active: 0,
       generation: this,
       onComplete: (s) => onComplete(s, env),
