@@ -81,7 +81,7 @@ describe('module size limit and regular files, for every source', () => {
     const big = join(dir, 'big.wasm');
     writeFileSync(big, wasm);
     truncateSync(big, 1024 * 1024 + 1);
-    const f = fetcher({ maxBytes: 1024 * 1024 });
+    const f = fetcher({ maxModuleBytes: 1024 * 1024 });
     await rejectsWith(f.fetch(big), 'too-large', /1048577 bytes or more, over the limit of 1048576/);
     // A module within the limit is read.
     writeFileSync(join(dir, 'ok.wasm'), wasm);
@@ -129,7 +129,7 @@ describe('module size limit and regular files, for every source', () => {
         const hex = sha256Hex(wasm);
         const cache = new ModuleCache(cacheDir, wasm.length);
         await cache.put(wasm, `${base}/f.wasm`);
-        const f = new ModuleFetcher({ cacheDir, storeDir: false, retries: 0, maxBytes: wasm.length });
+        const f = new ModuleFetcher({ cacheDir, storeDir: false, retries: 0, maxModuleBytes: wasm.length });
         rmSync(cache.modulePath(hex));
         mkfifo(cache.modulePath(hex));
         const before = downloads;

@@ -179,7 +179,9 @@ describe('wasmgate image commands', () => {
     const port = await freePort();
     const down = cli(other, ['pull', `127.0.0.1:${port}/f:v1`]);
     assert.equal(down.status, 5);
-    assert.match(down.stderr, new RegExp(`^wasmgate: registry 127\\.0\\.0\\.1:${port} is unreachable`));
+    // Each retry is announced; the last line says why the command failed.
+    assert.match(down.stderr, new RegExp(`ECONNREFUSED; retrying in \\d+ ms \\(attempt 2 of 4\\)`));
+    assert.match(down.stderr, new RegExp(`\\nwasmgate: registry 127\\.0\\.0\\.1:${port} is unreachable`));
     assert.equal(down.stdout, '');
   });
 

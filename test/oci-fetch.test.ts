@@ -121,7 +121,7 @@ describe('fetching oci:// modules through the cache', () => {
   });
 
   it('refuses what is over the size limit, and images whose declared ABI or root ids do not fit', async () => {
-    const small = fetcher({ maxBytes: 1000 });
+    const small = fetcher({ maxModuleBytes: 1000 });
     await rejectsFetch(small.fetch(`oci://${reg.host}/f/oci:v1`), 'too-large', /over the limit of 1000/);
     await small.close();
     // An image that says it needs an ABI this host does not have.

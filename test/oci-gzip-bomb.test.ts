@@ -76,7 +76,12 @@ describe('gzip bombs', () => {
   });
 
   it('the fetcher stops unpacking an image layer at the limit', async () => {
-    const f = new ModuleFetcher({ cacheDir: tmp('cache'), storeDir: false, retries: 0, maxBytes: LIMIT });
+    const f = new ModuleFetcher({
+      cacheDir: tmp('cache'),
+      storeDir: false,
+      retries: 0,
+      maxModuleBytes: LIMIT,
+    });
     await assert.rejects(f.fetch(`oci://${reg.host}/bomb/layer:v1`), (e: unknown) => {
       assert.ok(e instanceof ModuleFetchError, String(e));
       assert.equal(e.kind, 'too-large', e.message);
@@ -87,7 +92,12 @@ describe('gzip bombs', () => {
   });
 
   it('the fetcher stops unpacking a .gz download at the limit', async () => {
-    const f = new ModuleFetcher({ cacheDir: tmp('cache'), storeDir: false, retries: 0, maxBytes: LIMIT });
+    const f = new ModuleFetcher({
+      cacheDir: tmp('cache'),
+      storeDir: false,
+      retries: 0,
+      maxModuleBytes: LIMIT,
+    });
     await assert.rejects(f.fetch(`${base}/filter.wasm.gz`), (e: unknown) => {
       assert.ok(e instanceof ModuleFetchError, String(e));
       assert.equal(e.kind, 'too-large', e.message);

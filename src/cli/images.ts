@@ -12,10 +12,18 @@ import { buildImage, type ImageFormat, parseManifestJson } from '../oci/image.js
 import { maxModuleBytesFromEnv } from '../oci/limits.js';
 import { ModuleCache } from '../oci/module-cache.js';
 import { ImageReference } from '../oci/reference.js';
-import { RegistryClient } from '../oci/registry.js';
+import { RegistryClient, type RegistryClientOptions } from '../oci/registry.js';
+import { type FetchSettings, readCaFile, resolveFetchSettings } from '../oci/settings.js';
 import { ImageStore } from '../oci/store.js';
-import { insecureFromEnv } from '../oci/transport.js';
+import { deadline, formatNotice } from '../oci/transport.js';
 import { type BlobReader, readWasmImage } from '../oci/wasm-image.js';
+import {
+  type FetchFlags,
+  fetchSettingsFromFlags,
+  fetchTimeoutOption,
+  registryCaOption,
+  requestTimeoutOption,
+} from './fetch-flags.js';
 import { progressReporter } from './progress.js';
 import { compileProject, initProject, LANGUAGES, type Language, readProject } from './project.js';
 import { describeSignatures } from './signatures.js';
@@ -28,10 +36,35 @@ export function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-export function client(o: { insecure?: boolean }): RegistryClient {
-  return new RegistryClient({
-    insecure: o.insecure ? true : insecureFromEnv(),
+type RegistryFlags = FetchFlags & { insecure?: boolean };
+
+/**
+ * A registry client for one command, within the command's overall deadline, saying on stderr when the
+ * registry is slow to answer or retried; closing it ends the deadline.
+ */
+export function client(
+  o: RegistryFlags,
+  what = 'the command',
+  extra: Partial<RegistryClientOptions> = {},
+): RegistryClient & { settings: FetchSettings } {
+  const settings = resolveFetchSettings([fetchSettingsFromFlags(o)]);
+  const limit = deadline(settings.timeoutMs, what, '--fetch-timeout, WASMGATE_FETCH_TIMEOUT_MS');
+  const c = new RegistryClient({
+    insecure: o.insecure ? true : settings.insecureRegistries,
+    timeoutMs: settings.requestTimeoutMs,
+    ca: settings.caFile ? readCaFile(settings.caFile) : undefined,
     onProgress: progressReporter(),
+    onNotice: (n) => say(`wasmgate: ${formatNotice(n)}`),
+    signal: limit.signal,
+    ...extra,
+  });
+  const close = c.close.bind(c);
+  return Object.assign(c, {
+    settings,
+    close: async () => {
+      limit.clear();
+      await close();
+    },
   });
 }
 
@@ -199,11 +232,14 @@ export function registerImageCommands(program: Command): void {
       'mount blobs from this repository of the same registry instead of uploading',
     )
     .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
-    .action(async (input: string, o: { mountFrom?: string; insecure?: boolean }) => {
+    .addOption(fetchTimeoutOption('the command'))
+    .addOption(requestTimeoutOption())
+    .addOption(registryCaOption())
+    .action(async (input: string, o: RegistryFlags & { mountFrom?: string }) => {
       const r = ref(input).normalized();
       const store = new ImageStore();
       const image = await store.get(r.toString());
-      const c = client(o);
+      const c = client(o, `push ${r}`);
       try {
         const result = await c.push(
           r,
@@ -226,9 +262,12 @@ export function registerImageCommands(program: Command): void {
     .argument('<ref>', 'registry/repository:tag or registry/repository@sha256:…')
     .option('-o, --output <file>', 'also write the module to this file')
     .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
-    .action(async (input: string, o: { output?: string; insecure?: boolean }) => {
+    .addOption(fetchTimeoutOption('the command'))
+    .addOption(requestTimeoutOption())
+    .addOption(registryCaOption())
+    .action(async (input: string, o: RegistryFlags & { output?: string }) => {
       const r = ref(input);
-      const c = client(o);
+      const c = client(o, `pull ${r}`);
       try {
         const pulled = await c.resolve(r);
         const blobs = new Map<string, Uint8Array>();
@@ -241,7 +280,7 @@ export function registerImageCommands(program: Command): void {
         };
         // The module first, within the limit (unpacked too); then whatever else the image holds.
         const { format, wasm } = await readWasmImage(pulled.manifest, blob, r.toString(), {
-          maxBytes: maxModuleBytesFromEnv(),
+          maxBytes: c.settings.maxModuleBytes,
         });
         for (const d of [pulled.manifest.config, ...pulled.manifest.layers]) await blob(d);
         await new ImageStore().put(r.digest ? r : r.normalized(), {
@@ -266,10 +305,13 @@ export function registerImageCommands(program: Command): void {
     .option('-p, --password <password>', 'password (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from stdin')
     .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
+    .addOption(fetchTimeoutOption('the command'))
+    .addOption(requestTimeoutOption())
+    .addOption(registryCaOption())
     .action(
       async (
         registry: string,
-        o: { username: string; password?: string; passwordStdin?: boolean; insecure?: boolean },
+        o: RegistryFlags & { username: string; password?: string; passwordStdin?: boolean },
       ) => {
         if (o.password !== undefined && o.passwordStdin)
           throw new OciError('usage', 'give --password or --password-stdin, not both');
@@ -284,8 +326,7 @@ export function registerImageCommands(program: Command): void {
         if (password === undefined)
           throw new OciError('usage', 'a password is required: --password-stdin (or -p)');
         const r = ImageReference.parse(`${registry}/login-check`);
-        const c = new RegistryClient({
-          insecure: o.insecure ? true : undefined,
+        const c = client(o, `login ${r.registry}`, {
           credentials: async () => ({ username: o.username, password, source: 'the command line' }),
           retries: 1,
         });
@@ -322,7 +363,10 @@ export function registerImageCommands(program: Command): void {
       'public keys to verify the registry’s signatures with (signatures: who signed)',
     )
     .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
-    .action(async (input: string, o: { remote?: boolean; key?: string[]; insecure?: boolean }) => {
+    .addOption(fetchTimeoutOption('the command'))
+    .addOption(requestTimeoutOption())
+    .addOption(registryCaOption())
+    .action(async (input: string, o: RegistryFlags & { remote?: boolean; key?: string[] }) => {
       const store = new ImageStore();
       if (!o.remote) {
         try {
@@ -340,7 +384,7 @@ export function registerImageCommands(program: Command): void {
         }
       }
       const r = ref(input);
-      const c = client(o);
+      const c = client(o, `inspect ${r}`);
       try {
         const resolved = await c.resolve(r);
         const result = await describe(

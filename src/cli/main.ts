@@ -9,6 +9,7 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../control/config-error.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { fetchTimeoutOption, registryCaOption, requestTimeoutOption } from './fetch-flags.js';
 import { registerImageCommands } from './images.js';
 import { type RunOptions, run } from './run.js';
 import { registerTrustCommands } from './trust-commands.js';
@@ -48,6 +49,9 @@ program
   .option('--log-level <level>', 'trace, debug, info, warn, error, critical')
   .option('--plugins-dir <dir...>', 'directories of WasmPlugin YAML files (with -c), watched for changes')
   .option('--no-watch', 'do not apply changes of the configuration files while running')
+  .addOption(fetchTimeoutOption('fetching a module'))
+  .addOption(requestTimeoutOption())
+  .addOption(registryCaOption())
   .action(async (o: RunOptions) => {
     const gateway = await run(o);
     const ports = gateway.ports;

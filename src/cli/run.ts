@@ -9,8 +9,9 @@ import { ConfigSource } from '../control/config-source.js';
 import { parseConfig, type ResolvedConfig } from '../control/load-config.js';
 import { startEchoUpstream } from '../http/echo-upstream.js';
 import { Gateway } from '../server/gateway.js';
+import { type FetchFlags, fetchSettingsFromFlags } from './fetch-flags.js';
 
-export interface RunOptions {
+export interface RunOptions extends FetchFlags {
   config?: string;
   wasm?: string;
   pluginConfig?: string;
@@ -115,7 +116,10 @@ export async function run(o: RunOptions): Promise<Gateway> {
       o.pluginConfig ?? JSON.stringify({ 'x-hello': 'from wasmgate' }),
     );
   }
-  const gateway = await Gateway.start(resolved, { watch: o.watch !== false });
+  const gateway = await Gateway.start(resolved, {
+    watch: o.watch !== false,
+    fetchSettings: fetchSettingsFromFlags(o),
+  });
   if (stopEcho) {
     const close = gateway.close.bind(gateway);
     gateway.close = async (deadline?: number) => {

@@ -19,20 +19,20 @@ import { isOciError, type OciErrorKind } from '../oci/errors.js';
 import { readFileLimited } from '../oci/fs-util.js';
 import { gunzipLimited, isGzip } from '../oci/gzip.js';
 import { normalizeAbiVersion, type RuntimeConfig } from '../oci/image.js';
-import { maxModuleBytesFromEnv } from '../oci/limits.js';
 import { ModuleCache } from '../oci/module-cache.js';
 import { defaultCacheDir, defaultStoreDir } from '../oci/paths.js';
 import { ImageReference } from '../oci/reference.js';
 import { RegistryClient } from '../oci/registry.js';
+import { type FetchSettings, readCaFile, resolveFetchSettings } from '../oci/settings.js';
 import { ImageStore } from '../oci/store.js';
 import { readTar } from '../oci/tar.js';
 import {
-  insecureFromEnv,
+  deadline,
   isRetryableStatus,
   NetworkFailure,
   networkCode,
   Transport,
-  type TransportOptions,
+  type TransportNotice,
   type TransportResponse,
 } from '../oci/transport.js';
 import { readWasmImage } from '../oci/wasm-image.js';
@@ -56,6 +56,8 @@ export interface FetchModuleOptions {
   pullPolicy?: string;
   /** The fetcher to use (default: one shared fetcher configured from the environment). */
   fetcher?: ModuleFetcher;
+  /** Cancels the fetch (see ModuleFetcher.fetch). */
+  signal?: AbortSignal;
 }
 
 export interface FetchedModule {
@@ -69,17 +71,29 @@ export interface FetchedModule {
   runtimeConfig?: RuntimeConfig;
 }
 
-/** The transport's settings (retries, backoff, timeouts), insecure hosts defaulting to the environment's. */
-export interface ModuleFetcherOptions extends TransportOptions {
+/**
+ * The fetch settings (overall deadline, request timeout, CA file, insecure hosts, size limit: unset ones
+ * from the environment, then the defaults), and the fetcher's own.
+ */
+export interface ModuleFetcherOptions extends Partial<FetchSettings> {
   /** Module cache directory (default $WASMGATE_CACHE_DIR or ~/.cache/wasmgate); false: no cache. */
   cacheDir?: string | false;
   /** Local image store consulted for IfNotPresent (default $WASMGATE_STORE_DIR or ~/.local/share/wasmgate/images); false: never. */
   storeDir?: string | false;
-  /** Largest module (or download) accepted, in bytes (default $WASMGATE_MAX_MODULE_BYTES or 100 MiB). */
-  maxBytes?: number;
   credentials?: CredentialStore;
+  /** Retries after a network error or a 5xx (default 3), the first after backoffMs (default 200), doubling. */
+  retries?: number;
+  backoffMs?: number;
   /** ABI versions this host runs (default all wasmgate supports). */
   abiVersions?: readonly string[];
+}
+
+/** One fetch in flight, shared by every caller asking for the same URL, pin and policy. */
+interface Inflight {
+  promise: Promise<FetchedModule>;
+  /** Aborts the fetch: when every caller gave up. */
+  controller: AbortController;
+  waiters: number;
 }
 
 const SUPPORTED_ABI: readonly string[] = Object.values(AbiVersion);
@@ -116,20 +130,31 @@ export class ModuleFetcher {
   readonly cache: ModuleCache | undefined;
   readonly store: ImageStore | undefined;
   readonly maxBytes: number;
+  readonly settings: FetchSettings;
   private readonly client: RegistryClient;
-  private readonly inflight = new Map<string, Promise<FetchedModule>>();
+  private readonly inflight = new Map<string, Inflight>();
   private readonly options: ModuleFetcherOptions;
   private readonly transport: Transport;
+  private readonly noticeListeners = new Set<(n: TransportNotice) => void>();
 
   constructor(options: ModuleFetcherOptions = {}, env: NodeJS.ProcessEnv = process.env) {
     this.options = options;
+    this.settings = resolveFetchSettings([options], env);
     const cacheDir = options.cacheDir ?? defaultCacheDir(env);
-    this.maxBytes = options.maxBytes ?? maxModuleBytesFromEnv(env);
+    this.maxBytes = this.settings.maxModuleBytes;
     this.cache = cacheDir === false ? undefined : new ModuleCache(cacheDir, this.maxBytes);
     const storeDir = options.storeDir ?? defaultStoreDir(env);
     this.store = storeDir === false ? undefined : new ImageStore(storeDir);
-    // Registries/hosts allowed over plain HTTP or unverified TLS: $WASMGATE_INSECURE_REGISTRIES by default.
-    this.transport = new Transport({ ...options, insecure: options.insecure ?? insecureFromEnv(env) });
+    this.transport = new Transport({
+      insecure: this.settings.insecureRegistries,
+      timeoutMs: this.settings.requestTimeoutMs,
+      ca: this.settings.caFile ? readCaFile(this.settings.caFile) : undefined,
+      retries: options.retries,
+      backoffMs: options.backoffMs,
+      onNotice: (n) => {
+        for (const l of this.noticeListeners) l(n);
+      },
+    });
     this.client = new RegistryClient({
       transport: this.transport,
       credentials: options.credentials,
@@ -142,22 +167,73 @@ export class ModuleFetcher {
     return this.client;
   }
 
+  /** Calls `listener` while a fetch waits for a slow server or retries; returns the unsubscribe. */
+  onNotice(listener: (n: TransportNotice) => void): () => void {
+    this.noticeListeners.add(listener);
+    return () => this.noticeListeners.delete(listener);
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.client.close(), this.transport.close()]);
   }
 
-  /** Fetches a module; concurrent calls for the same URL, pin and policy share one fetch. */
-  fetch(url: string, sha256?: string, pullPolicy?: string): Promise<FetchedModule> {
+  /**
+   * Fetches a module within the overall deadline (settings.timeoutMs). Concurrent calls for the same URL,
+   * pin and policy share one fetch; `signal` cancels this call's wait, and the fetch itself once every
+   * caller has cancelled.
+   */
+  fetch(url: string, sha256?: string, pullPolicy?: string, signal?: AbortSignal): Promise<FetchedModule> {
     const key = `${url}\0${sha256 ?? ''}\0${pullPolicy ?? ''}`;
-    let p = this.inflight.get(key);
-    if (!p) {
-      p = this.fetchUncoalesced(url, sha256, pullPolicy).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
+    let entry = this.inflight.get(key);
+    if (!entry) {
+      const controller = new AbortController();
+      const limit = deadline(
+        this.settings.timeoutMs,
+        'fetching the module',
+        'fetch.timeoutMs, WASMGATE_FETCH_TIMEOUT_MS',
+        controller.signal,
+      );
+      const promise = this.fetchUncoalesced(url, sha256, pullPolicy, limit.signal).finally(() => {
+        limit.clear();
+        this.inflight.delete(key);
+      });
+      entry = { promise, controller, waiters: 0 };
+      this.inflight.set(key, entry);
     }
-    return p;
+    return this.waitFor(entry, signal);
   }
 
-  private async fetchUncoalesced(url: string, sha256?: string, pullPolicy?: string): Promise<FetchedModule> {
+  private waitFor(entry: Inflight, signal: AbortSignal | undefined): Promise<FetchedModule> {
+    entry.waiters++;
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        entry.waiters--;
+        signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const onAbort = () => {
+        if (!settle()) return;
+        if (entry.waiters === 0) entry.controller.abort(signal?.reason);
+        reject(signal?.reason);
+      };
+      entry.promise.then(
+        (m) => settle() && resolve(m),
+        (e) => settle() && reject(e),
+      );
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private async fetchUncoalesced(
+    url: string,
+    sha256: string | undefined,
+    pullPolicy: string | undefined,
+    signal: AbortSignal,
+  ): Promise<FetchedModule> {
     let pin: string | undefined;
     try {
       pin = sha256 ? normalizeSha256(sha256) : undefined;
@@ -165,8 +241,8 @@ export class ModuleFetcher {
       throw new ModuleFetchError(url, (e as Error).message, 'usage');
     }
     try {
-      if (url.startsWith('oci://')) return await this.fetchOci(url, pin, pullPolicy);
-      if (/^https?:\/\//i.test(url)) return await this.fetchHttp(url, pin);
+      if (url.startsWith('oci://')) return await this.fetchOci(url, pin, pullPolicy, signal);
+      if (/^https?:\/\//i.test(url)) return await this.fetchHttp(url, pin, signal);
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !url.startsWith('file://')) {
         const scheme = url.slice(0, url.indexOf(':'));
         throw new ModuleFetchError(
@@ -244,7 +320,12 @@ export class ModuleFetcher {
     return bytes ? { bytes, entry } : undefined;
   }
 
-  private async fetchOci(url: string, pin: string | undefined, pullPolicy?: string): Promise<FetchedModule> {
+  private async fetchOci(
+    url: string,
+    pin: string | undefined,
+    pullPolicy: string | undefined,
+    signal: AbortSignal,
+  ): Promise<FetchedModule> {
     const ref = ImageReference.parse(url);
     const supported = this.options.abiVersions ?? SUPPORTED_ABI;
     if (pullIfNotPresent(url, pullPolicy)) {
@@ -269,7 +350,7 @@ export class ModuleFetcher {
         return local;
       }
     }
-    const image = await this.client.resolve(ref);
+    const image = await this.client.resolve(ref, signal);
     const what = ref.toString();
     // The same manifest as last time: the module is in the cache, no blob to download.
     const hit = await this.fromCache(url);
@@ -292,10 +373,15 @@ export class ModuleFetcher {
       };
     }
     // Refused before the module is downloaded when the image says the host cannot run it.
-    const extracted = await readWasmImage(image.manifest, (d) => this.client.getBlob(ref, d), what, {
-      maxBytes: this.maxBytes,
-      checkRuntimeConfig: (rc) => checkAbi(url, rc, supported),
-    });
+    const extracted = await readWasmImage(
+      image.manifest,
+      (d) => this.client.getBlob(ref, d, undefined, signal),
+      what,
+      {
+        maxBytes: this.maxBytes,
+        checkRuntimeConfig: (rc) => checkAbi(url, rc, supported),
+      },
+    );
     const { runtimeConfig } = extracted;
     const hex = sha256Hex(extracted.wasm);
     this.checkPin(url, pin, hex, [image.digest, image.resolvedDigest]);
@@ -327,7 +413,7 @@ export class ModuleFetcher {
     }
   }
 
-  private async fetchHttp(url: string, pin: string | undefined): Promise<FetchedModule> {
+  private async fetchHttp(url: string, pin: string | undefined, signal: AbortSignal): Promise<FetchedModule> {
     if (pin && this.cache) {
       const bytes = await this.cache.readModule(pin);
       if (bytes) {
@@ -335,7 +421,7 @@ export class ModuleFetcher {
         return { bytes, sha256: pin, from: 'cache' };
       }
     }
-    const body = await this.download(url);
+    const body = await this.download(url, signal);
     const bodyHex = sha256Hex(body);
     const wasm = await unbox(url, body, this.maxBytes);
     const hex = wasm === body ? bodyHex : sha256Hex(wasm);
@@ -344,11 +430,12 @@ export class ModuleFetcher {
     return { bytes: wasm, sha256: hex, from: 'http' };
   }
 
-  private async download(url: string): Promise<Uint8Array> {
+  private async download(url: string, signal: AbortSignal): Promise<Uint8Array> {
     let res: TransportResponse;
     try {
-      res = await this.transport.send({ method: 'GET', url });
+      res = await this.transport.send({ method: 'GET', url, signal });
     } catch (e) {
+      if (signal.aborted) throw signal.reason;
       const attempts = e instanceof NetworkFailure ? e.attempts : 1;
       const cause = e instanceof NetworkFailure ? e.cause : e;
       throw new ModuleFetchError(
@@ -380,6 +467,7 @@ export class ModuleFetcher {
     const chunks: Buffer[] = [];
     let n = 0;
     for await (const c of res.body) {
+      signal.throwIfAborted();
       n += (c as Buffer).length;
       if (n > this.maxBytes) {
         res.body.destroy();
@@ -463,5 +551,5 @@ export function fetchModuleDetailed(
   sha256?: string,
   options: FetchModuleOptions = {},
 ): Promise<FetchedModule> {
-  return (options.fetcher ?? defaultFetcher()).fetch(url, sha256, options.pullPolicy);
+  return (options.fetcher ?? defaultFetcher()).fetch(url, sha256, options.pullPolicy, options.signal);
 }

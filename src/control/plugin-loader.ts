@@ -40,6 +40,8 @@ export interface LoadOptions {
   fetcher?: ModuleFetcher;
   /** The load policy (src/trust): default, only the default denied networks and plugins' verificationKey. */
   gate?: LoadGate;
+  /** Cancels the load: fetches stop, and nothing is started once it has aborted. */
+  signal?: AbortSignal;
 }
 
 let defaultGate: LoadGate | undefined;
@@ -55,6 +57,7 @@ export async function fetchPluginModule(spec: PluginSpec, options: LoadOptions =
   const m = await fetchModuleDetailed(spec.url, spec.sha256, {
     pullPolicy: spec.imagePullPolicy,
     fetcher: options.fetcher,
+    signal: options.signal,
   });
   // An image that lists its root ids cannot serve another one: refuse it up front (images only). An
   // empty root id (no pluginName) is the default root context, which SDKs serve whatever they list.

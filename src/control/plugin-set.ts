@@ -65,6 +65,8 @@ export async function applyPluginSpecs(
       }
     }),
   );
+  // Cancelled while fetching: nothing was started, nothing changes.
+  options.signal?.throwIfAborted();
   // VMs that may be shared (same vm_id, module and VM configuration), the running ones included.
   const vms = new Map<string, WasmVm>();
   for (const l of current) {

@@ -319,6 +319,22 @@ export const gatewaySchema = z
     pluginDefaults: pluginDefaultsSchema.default({}),
     /** What may run: signatures, sources, size, capabilities, networks (src/trust/policy.ts, docs/security.md). */
     policy: policySchema.default(defaultPolicy()),
+    /** How modules are fetched (read at start): each setting unset here comes from the environment. */
+    fetch: z
+      .object({
+        /** Overall deadline of one module fetch, ms (WASMGATE_FETCH_TIMEOUT_MS; default 60 000). */
+        timeoutMs: z.number().int().min(1).optional(),
+        /** Per request to a registry or web server, ms (WASMGATE_REQUEST_TIMEOUT_MS; default 30 000). */
+        requestTimeoutMs: z.number().int().min(1).optional(),
+        /** PEM file of CA certificates for registries with a private CA (WASMGATE_REGISTRY_CA_FILE). */
+        caFile: z.string().min(1).optional(),
+        /** Hosts reached over plain HTTP or unverified TLS (WASMGATE_INSECURE_REGISTRIES). */
+        insecureRegistries: z.array(z.string().min(1)).optional(),
+        /** Module size limit, bytes (WASMGATE_MAX_MODULE_BYTES; default 100 MiB). */
+        maxModuleBytes: z.number().int().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -11,6 +11,7 @@ export * from './module-cache.js';
 export * from './paths.js';
 export * from './reference.js';
 export * from './registry.js';
+export * from './settings.js';
 export * from './store.js';
 export * from './tar.js';
 export * from './transport.js';

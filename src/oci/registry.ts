@@ -45,6 +45,8 @@ export interface RegistryClientOptions extends TransportOptions {
   /** Refuse blobs and manifests larger than this (default 256 MiB). */
   maxBlobBytes?: number;
   onProgress?: (e: ProgressEvent) => void;
+  /** Aborts every request that was not given a signal of its own (a command's overall deadline). */
+  signal?: AbortSignal;
 }
 
 export interface FetchedManifest {
@@ -93,9 +95,12 @@ interface Req {
   scopes: string[];
   /** For messages: what this request is about. */
   what: string;
+  /** Default: the client's. */
+  signal?: AbortSignal;
 }
 
-type Res = TransportResponse;
+/** An answer, with the signal its request ran under (its body reads stop with it). */
+type Res = TransportResponse & { signal?: AbortSignal };
 
 function header(res: Res, name: string): string | undefined {
   const v = res.headers[name];
@@ -104,9 +109,12 @@ function header(res: Res, name: string): string | undefined {
 
 export class RegistryClient {
   private readonly options: Required<
-    Omit<RegistryClientOptions, keyof TransportOptions | 'transport' | 'credentials' | 'onProgress'>
+    Omit<
+      RegistryClientOptions,
+      keyof TransportOptions | 'transport' | 'credentials' | 'onProgress' | 'signal'
+    >
   > &
-    Pick<RegistryClientOptions, 'onProgress'>;
+    Pick<RegistryClientOptions, 'onProgress' | 'signal'>;
   private readonly transport: Transport;
   private readonly ownsTransport: boolean;
   private readonly getCredentials: (registry: string) => Promise<Credentials | undefined>;
@@ -119,6 +127,7 @@ export class RegistryClient {
       chunkSize: options.chunkSize ?? 8 * 1024 * 1024,
       maxBlobBytes: options.maxBlobBytes ?? 256 * 1024 * 1024,
       onProgress: options.onProgress,
+      signal: options.signal,
     };
     this.ownsTransport = !options.transport;
     this.transport = options.transport ?? new Transport(options);
@@ -135,21 +144,26 @@ export class RegistryClient {
   }
 
   /** https://host, or for an insecure registry whichever of https and http answers. */
-  private base(ref: ImageReference): Promise<string> {
+  private base(ref: ImageReference, signal: AbortSignal | undefined): Promise<string> {
     let p = this.bases.get(ref.apiHost);
     if (!p) {
-      p = this.probe(ref);
+      p = this.probe(ref, signal);
       this.bases.set(ref.apiHost, p);
       p.catch(() => this.bases.delete(ref.apiHost));
     }
     return p;
   }
 
-  private async probe(ref: ImageReference): Promise<string> {
+  private async probe(ref: ImageReference, signal: AbortSignal | undefined): Promise<string> {
     const https = `https://${ref.apiHost}`;
     if (!this.allowsInsecure(ref)) return https;
     try {
-      const res = await this.transport.exchange({ method: 'GET', url: `${https}/v2/`, insecure: true });
+      const res = await this.transport.exchange({
+        method: 'GET',
+        url: `${https}/v2/`,
+        insecure: true,
+        signal,
+      });
       await res.body.dump();
       return https;
     } catch (e) {
@@ -183,7 +197,11 @@ export class RegistryClient {
     return s;
   }
 
-  private async authorization(ref: ImageReference, scopes: string[]): Promise<string | undefined> {
+  private async authorization(
+    ref: ImageReference,
+    scopes: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
     const s = this.authState(ref.registry);
     if (s.scheme === 'basic') {
       const c = await this.credentialsFor(ref.registry);
@@ -195,13 +213,18 @@ export class RegistryClient {
       const key = [...new Set(scopes)].sort().join(' ');
       const t = s.tokens.get(key);
       if (t && t.expires > Date.now()) return `Bearer ${t.token}`;
-      const token = await this.fetchToken(ref, s, scopes);
+      const token = await this.fetchToken(ref, s, scopes, signal);
       return `Bearer ${token}`;
     }
     return undefined;
   }
 
-  private async fetchToken(ref: ImageReference, s: AuthState, scopes: string[]): Promise<string> {
+  private async fetchToken(
+    ref: ImageReference,
+    s: AuthState,
+    scopes: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<string> {
     const c = await this.credentialsFor(ref.registry);
     if (c?.registryToken) return c.registryToken;
     if (!s.realm) throw new OciError('auth', `${ref.registry}: bearer challenge without a realm`);
@@ -224,6 +247,7 @@ export class RegistryClient {
           insecure: this.allowsInsecure(ref),
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: form.toString(),
+          signal,
         });
       } else {
         if (s.service) url.searchParams.set('service', s.service);
@@ -236,9 +260,11 @@ export class RegistryClient {
           url: url.toString(),
           insecure: this.allowsInsecure(ref),
           headers,
+          signal,
         });
       }
     } catch (e) {
+      if (signal?.aborted) throw signal.reason;
       throw new OciError(
         'unreachable',
         `${ref.registry}: token service ${url.origin} is unreachable: ${networkMessage(e)}`,
@@ -276,12 +302,13 @@ export class RegistryClient {
 
   /** One request with auth, retries and redirects; the caller consumes the body. */
   private async send(ref: ImageReference, req: Req): Promise<Res> {
-    const base = await this.base(ref);
+    const signal = req.signal ?? this.options.signal;
+    const base = await this.base(ref, signal);
     const url = req.url.startsWith('http') ? req.url : `${base}${req.url}`;
     let authRetried = false;
     for (;;) {
       const headers: Record<string, string> = { ...req.headers };
-      const authz = await this.authorization(ref, req.scopes);
+      const authz = await this.authorization(ref, req.scopes, signal);
       if (authz) headers.authorization = authz;
       let r: Res;
       try {
@@ -291,8 +318,11 @@ export class RegistryClient {
           headers,
           body: req.body,
           insecure: this.allowsInsecure(ref),
+          signal,
         });
+        r.signal = signal;
       } catch (e) {
+        if (signal?.aborted) throw signal.reason;
         if (e instanceof OciError) throw e;
         const attempts = e instanceof NetworkFailure ? e.attempts : 1;
         throw new OciError(
@@ -394,6 +424,7 @@ export class RegistryClient {
         }
       }
     } catch (e) {
+      if (res.signal?.aborted) throw res.signal.reason;
       if (e instanceof OciError) throw e;
       throw new OciError(
         'integrity',
@@ -407,15 +438,16 @@ export class RegistryClient {
   }
 
   /** GET /v2/: the registry answers, and accepts our credentials if it wants some. */
-  async ping(ref: ImageReference): Promise<void> {
-    const req: Req = { method: 'GET', url: '/v2/', scopes: [], what: 'ping' };
+  async ping(ref: ImageReference, signal?: AbortSignal): Promise<void> {
+    const req: Req = { method: 'GET', url: '/v2/', scopes: [], what: 'ping', signal };
     const res = await this.send(ref, req);
     if (res.status !== 200) await this.fail(ref, req, res);
     await res.body.dump();
   }
 
-  async getManifest(ref: ImageReference, push = false): Promise<FetchedManifest> {
+  async getManifest(ref: ImageReference, push = false, signal?: AbortSignal): Promise<FetchedManifest> {
     const req: Req = {
+      signal,
       method: 'GET',
       url: `/v2/${ref.repository}/manifests/${ref.reference}`,
       headers: { accept: MANIFEST_ACCEPT },
@@ -443,8 +475,8 @@ export class RegistryClient {
   }
 
   /** The image manifest for a reference, choosing a platform when it names an index. */
-  async resolve(ref: ImageReference): Promise<ResolvedImage> {
-    const first = await this.getManifest(ref);
+  async resolve(ref: ImageReference, signal?: AbortSignal): Promise<ResolvedImage> {
+    const first = await this.getManifest(ref, false, signal);
     if (!isIndex(first.value, first.mediaType))
       return {
         manifest: first.value,
@@ -453,7 +485,7 @@ export class RegistryClient {
         resolvedDigest: first.digest,
       };
     const chosen = selectPlatform(first.value, ref.toString());
-    const m = await this.getManifest(ref.withDigest(chosen.digest));
+    const m = await this.getManifest(ref.withDigest(chosen.digest), false, signal);
     if (isIndex(m.value, m.mediaType))
       throw new OciError('format', `${ref}: nested image indexes are not supported`);
     return { manifest: m.value, manifestBytes: m.bytes, digest: m.digest, resolvedDigest: first.digest };
@@ -463,6 +495,7 @@ export class RegistryClient {
     ref: ImageReference,
     desc: Descriptor,
     maxBytes = this.options.maxBlobBytes,
+    signal?: AbortSignal,
   ): Promise<Uint8Array> {
     if (desc.size > maxBytes)
       throw new OciError(
@@ -474,6 +507,7 @@ export class RegistryClient {
       url: `/v2/${ref.repository}/blobs/${desc.digest}`,
       scopes: [`repository:${ref.repository}:pull`],
       what: `blob ${desc.digest}`,
+      signal,
     };
     // A body cut short is retried like a network error; a complete body with the wrong bytes is not.
     for (let attempt = 0; ; attempt++) {
@@ -496,7 +530,7 @@ export class RegistryClient {
           /cut short/.test(e.message) &&
           attempt < this.transport.retries;
         if (!retry) throw e;
-        await this.transport.backoff(attempt);
+        await this.transport.backoff(attempt, signal ?? this.options.signal);
       }
     }
   }

@@ -1,10 +1,35 @@
 // HTTP for registries and module downloads, in one place: which hosts may be spoken to over plain HTTP or
-// unverified TLS (loopback always, as in Docker), redirects (credentials never follow to another origin),
-// retries with backoff on network errors and 5xx answers, and timeouts.
+// unverified TLS (loopback always, as in Docker), the CA bundle for the others, redirects (credentials
+// never follow to another origin), retries with backoff on network errors and 5xx answers, a timeout per
+// request and an overall deadline (an AbortSignal, which also cancels), and notices while waiting.
 
+import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
 import { OciError } from './errors.js';
 import { isLoopbackHost } from './reference.js';
+
+/** What a caller may show while a request is slow or retried (`wasmgate pull` prints them, the proxy logs them). */
+export type TransportNotice =
+  | { kind: 'waiting'; host: string; what: string; elapsedMs: number }
+  | {
+      kind: 'retry';
+      host: string;
+      what: string;
+      attempt: number;
+      attempts: number;
+      error: string;
+      delayMs: number;
+    };
+
+export function formatNotice(n: TransportNotice): string {
+  return n.kind === 'waiting'
+    ? `waiting for ${n.host} (${n.what}): no answer for ${Math.round(n.elapsedMs / 1000)} s…`
+    : `${n.host} (${n.what}): ${n.error}; retrying in ${n.delayMs} ms (attempt ${n.attempt + 1} of ${n.attempts})`;
+}
+
+/** The first "waiting for" notice comes after this long without an answer, then every WAIT_REPEAT_MS. */
+export const WAIT_NOTICE_MS = 1000;
+const WAIT_REPEAT_MS = 5000;
 
 export interface TransportOptions {
   /** Hosts (host[:port], or * for all) that may be reached over plain HTTP or unverified TLS; true for all. */
@@ -13,9 +38,12 @@ export interface TransportOptions {
   retries?: number;
   /** First backoff delay; doubles each retry (default 200 ms). */
   backoffMs?: number;
-  /** Timeout for response headers and between body chunks (default 30 s). */
+  /** Timeout for response headers and between body chunks, per request (default 30 s). */
   timeoutMs?: number;
+  /** CA certificates (PEM) trusted besides Node's bundled ones, for registries with a private CA. */
+  ca?: string;
   userAgent?: string;
+  onNotice?: (notice: TransportNotice) => void;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -27,6 +55,8 @@ export interface TransportRequest {
   body?: Uint8Array | string;
   /** Plain HTTP / unverified TLS allowed, decided by the caller (a registry decides for its token service and blob storage); default: by the URL's host. */
   insecure?: boolean;
+  /** Aborts the request (and the retries' waits); its reason is thrown. */
+  signal?: AbortSignal;
 }
 
 export interface TransportResponse {
@@ -104,8 +134,52 @@ export function insecureFromEnv(env: NodeJS.ProcessEnv = process.env): string[] 
   return hosts.length > 0 ? hosts : undefined;
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Waits ms, or rejects with the signal's reason once it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * An overall deadline: a signal that aborts after ms (or with `parent`), whose reason is an unreachable
+ * error naming the limit and the setting that sets it. Call clear() once done.
+ */
+export function deadline(
+  ms: number,
+  what: string,
+  setting: string,
+  parent?: AbortSignal,
+): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () =>
+      controller.abort(
+        new OciError('unreachable', `${what}: gave up after ${ms} ms (the overall deadline, ${setting})`),
+      ),
+    ms,
+  );
+  // A deadline never keeps a process alive by itself.
+  timer.unref();
+  const onParent = () => controller.abort(parent?.reason);
+  if (parent?.aborted) onParent();
+  else parent?.addEventListener('abort', onParent, { once: true });
+  return {
+    signal: controller.signal,
+    clear: () => {
+      clearTimeout(timer);
+      parent?.removeEventListener('abort', onParent);
+    },
+  };
 }
 
 export class Transport {
@@ -114,8 +188,9 @@ export class Transport {
   readonly timeoutMs: number;
   readonly userAgent: string;
   private readonly insecure: boolean | readonly string[] | undefined;
-  private readonly secure = new Agent();
+  private readonly secure: Agent;
   private readonly lax = new Agent({ connect: { rejectUnauthorized: false } });
+  private readonly onNotice: ((n: TransportNotice) => void) | undefined;
 
   constructor(options: TransportOptions = {}) {
     this.retries = options.retries ?? 3;
@@ -123,6 +198,8 @@ export class Transport {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.userAgent = options.userAgent ?? 'wasmgate';
     this.insecure = options.insecure;
+    this.onNotice = options.onNotice;
+    this.secure = new Agent(options.ca ? { connect: { ca: [...rootCertificates, options.ca] } } : {});
   }
 
   async close(): Promise<void> {
@@ -136,9 +213,27 @@ export class Transport {
     return Array.isArray(i) && (i.includes(host) || i.includes('*'));
   }
 
-  /** The delay before retry number `attempt` (0-based): backoffMs, doubling. */
-  backoff(attempt: number): Promise<void> {
-    return sleep(this.backoffMs * 2 ** attempt);
+  /** The delay before retry number `attempt` (0-based): backoffMs, doubling; cut short by the signal. */
+  backoff(attempt: number, signal?: AbortSignal): Promise<void> {
+    return sleep(this.backoffMs * 2 ** attempt, signal);
+  }
+
+  /** Tells the caller a request is slow: after WAIT_NOTICE_MS without an answer, then every few seconds. */
+  private watch(url: URL, what: string): () => void {
+    const notify = this.onNotice;
+    if (!notify) return () => undefined;
+    const start = performance.now();
+    const tell = () =>
+      notify({ kind: 'waiting', host: url.host, what, elapsedMs: performance.now() - start });
+    let repeat: NodeJS.Timeout | undefined;
+    const first = setTimeout(() => {
+      tell();
+      repeat = setInterval(tell, WAIT_REPEAT_MS);
+    }, WAIT_NOTICE_MS);
+    return () => {
+      clearTimeout(first);
+      clearInterval(repeat);
+    };
   }
 
   private dispatcherFor(url: URL, insecure: boolean | undefined): Dispatcher {
@@ -154,14 +249,25 @@ export class Transport {
     let url = new URL(req.url);
     const follows = req.method === 'GET' || req.method === 'HEAD';
     for (let hops = 0; ; hops++) {
-      const res = await request(url, {
-        method: req.method,
-        headers,
-        body: req.body,
-        dispatcher: this.dispatcherFor(url, req.insecure),
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-      });
+      const stopWatching = this.watch(url, `${req.method} ${url.pathname}`);
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, {
+          method: req.method,
+          headers,
+          body: req.body,
+          dispatcher: this.dispatcherFor(url, req.insecure),
+          headersTimeout: this.timeoutMs,
+          bodyTimeout: this.timeoutMs,
+          signal: req.signal,
+        });
+      } catch (e) {
+        // Aborted: the signal's reason (a deadline names itself) rather than undici's AbortError.
+        if (req.signal?.aborted) throw req.signal.reason;
+        throw e;
+      } finally {
+        stopWatching();
+      }
       const loc = res.headers.location;
       if (!follows || !REDIRECTS.includes(res.statusCode) || !loc || hops >= MAX_REDIRECTS)
         return { status: res.statusCode, headers: res.headers, body: res.body, url: url.toString() };
@@ -180,19 +286,29 @@ export class Transport {
   async send(req: TransportRequest): Promise<TransportResponse> {
     for (let attempt = 0; ; attempt++) {
       const last = attempt >= this.retries;
+      let error: string;
       try {
         const res = await this.exchange(req);
-        if (!last && isRetryableStatus(res.status)) {
-          await res.body.dump();
-          await this.backoff(attempt);
-          continue;
-        }
-        return { ...res, attempts: attempt + 1 };
+        if (last || !isRetryableStatus(res.status)) return { ...res, attempts: attempt + 1 };
+        await res.body.dump();
+        error = `HTTP ${res.status}`;
       } catch (e) {
         if (!isNetworkError(e)) throw e;
         if (last) throw new NetworkFailure(attempt + 1, e);
-        await this.backoff(attempt);
+        error = networkMessage(e);
       }
+      const delayMs = this.backoffMs * 2 ** attempt;
+      const url = new URL(req.url);
+      this.onNotice?.({
+        kind: 'retry',
+        host: url.host,
+        what: `${req.method} ${url.pathname}`,
+        attempt: attempt + 1,
+        attempts: this.retries + 1,
+        error,
+        delayMs,
+      });
+      await sleep(delayMs, req.signal);
     }
   }
 }

@@ -15,6 +15,7 @@ import type { LogLevelName } from '../abi/constants.js';
 import { ConfigError } from '../control/config-error.js';
 import { type ConfigProvider, StaticConfig } from '../control/config-source.js';
 import type { ResolvedConfig } from '../control/load-config.js';
+import { defaultFetcher, ModuleFetcher } from '../control/module-source.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
 import { applyPluginSpecs, type PluginChange } from '../control/plugin-set.js';
 import { fromWasmPlugin, orderPlugins, type PluginSpec } from '../control/plugin-spec.js';
@@ -31,6 +32,8 @@ import { startAdmin } from '../observe/admin.js';
 import { createLogger, hostLogSink, setLoggerLevel } from '../observe/logger.js';
 import { Stats } from '../observe/stats.js';
 import { StreamRecords } from '../observe/stream-records.js';
+import type { FetchSettings } from '../oci/settings.js';
+import { deadline, formatNotice } from '../oci/transport.js';
 import { LoadGate } from '../trust/load-gate.js';
 import { adminView } from './admin-view.js';
 import { Generation, type ListenerEnv } from './generation.js';
@@ -38,8 +41,17 @@ import { ListenerSet, type RunningListener } from './listener-set.js';
 
 export interface GatewayOptions {
   logger?: Logger;
+  /** Fetches the plugins' modules (default: one from fetchSettings and the `fetch` section, else the shared one). */
+  fetcher?: ModuleFetcher;
+  /** Fetch settings overriding the configuration's `fetch` section (the command line's). */
+  fetchSettings?: Partial<FetchSettings>;
   /** Watch the configuration's files and apply their changes (default: on when the provider can watch). */
   watch?: boolean;
+}
+
+export interface ApplyOptions {
+  /** Cancels the apply while it fetches: nothing changes. */
+  signal?: AbortSignal;
 }
 
 /** What one apply changed. */
@@ -65,6 +77,9 @@ export class Gateway {
   /** Applies run one at a time. */
   private applying: Promise<unknown> = Promise.resolve();
   private stopWatching: (() => void) | undefined;
+  readonly fetcher: ModuleFetcher;
+  private readonly ownsFetcher: boolean;
+  private readonly stopNotices: () => void;
   lastApplyError: string | undefined;
 
   private constructor(
@@ -84,6 +99,13 @@ export class Gateway {
     });
     this.records = new StreamRecords(this.stats, new AccessLog(c.accessLog.enabled, c.accessLog.path));
     this.listeners = new ListenerSet(this.records, () => this.host.now());
+    const overrides = options.fetchSettings ?? {};
+    const own = c.fetch !== undefined || Object.keys(overrides).length > 0;
+    this.ownsFetcher = !options.fetcher && own;
+    this.fetcher =
+      options.fetcher ?? (own ? new ModuleFetcher({ ...c.fetch, ...overrides }) : defaultFetcher());
+    // A slow registry says so in the log instead of a silent wait.
+    this.stopNotices = this.fetcher.onNotice((n) => this.logger.warn(formatNotice(n)));
   }
 
   /**
@@ -165,19 +187,24 @@ export class Gateway {
   }
 
   /** Re-reads the configuration (file, plugin directories, admin changes) and applies it. */
-  reload(): Promise<ApplyReport> {
-    return this.serialized(() => this.applyNow(() => this.provider.load()));
+  reload(options: ApplyOptions = {}): Promise<ApplyReport> {
+    return this.serialized(options, (signal) => this.applyNow(() => this.provider.load(), signal));
   }
 
   /** Applies a configuration as one transaction; rejects (changing nothing) if any part fails. */
-  apply(resolved: ResolvedConfig): Promise<ApplyReport> {
-    return this.serialized(() => this.applyNow(() => resolved));
+  apply(resolved: ResolvedConfig, options: ApplyOptions = {}): Promise<ApplyReport> {
+    return this.serialized(options, (signal) => this.applyNow(() => resolved, signal));
   }
 
   /** Creates or replaces one WasmPlugin (admin API PUT /plugins/<namespace>/<name>). */
-  putPlugin(namespace: string, name: string, body: unknown): Promise<ApplyReport> {
+  putPlugin(
+    namespace: string,
+    name: string,
+    body: unknown,
+    options: ApplyOptions = {},
+  ): Promise<ApplyReport> {
     let revert: (() => void) | undefined;
-    return this.serialized(() =>
+    return this.serialized(options, (signal) =>
       this.applyNow(() => {
         const r = wasmPluginSchema.safeParse(body);
         if (!r.success) {
@@ -194,7 +221,7 @@ export class Gateway {
         const spec = { ...fromWasmPlugin(r.data, this.provider.baseDir, process.env), origin: 'admin API' };
         revert = this.provider.stage(spec.key, spec);
         return this.provider.load();
-      }).catch((e: unknown) => {
+      }, signal).catch((e: unknown) => {
         revert?.();
         throw e;
       }),
@@ -202,13 +229,17 @@ export class Gateway {
   }
 
   /** Removes one plugin (admin API DELETE /plugins/<namespace>/<name>); undefined when there is none. */
-  deletePlugin(namespace: string, name: string): Promise<ApplyReport | undefined> {
-    return this.serialized(async () => {
+  deletePlugin(
+    namespace: string,
+    name: string,
+    options: ApplyOptions = {},
+  ): Promise<ApplyReport | undefined> {
+    return this.serialized(options, async (signal) => {
       const key = `${namespace}/${name}`;
       if (!this.current.plugins.some((p) => p.spec.key === key)) return undefined;
       const revert = this.provider.stage(key, null);
       try {
-        return await this.applyNow(() => this.provider.load());
+        return await this.applyNow(() => this.provider.load(), signal);
       } catch (e) {
         revert();
         throw e;
@@ -216,20 +247,38 @@ export class Gateway {
     });
   }
 
-  private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.applying.then(work, work);
+  /**
+   * Runs applies one at a time. Each runs under a deadline (the fetch deadline: fetching is what can be
+   * slow) and the caller's signal, so no apply holds the others back for longer than that.
+   */
+  private serialized<T>(options: ApplyOptions, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const bounded = async () => {
+      options.signal?.throwIfAborted();
+      const limit = deadline(
+        this.fetcher.settings.timeoutMs,
+        'applying the configuration',
+        'fetch.timeoutMs, WASMGATE_FETCH_TIMEOUT_MS',
+        options.signal,
+      );
+      try {
+        return await work(limit.signal);
+      } finally {
+        limit.clear();
+      }
+    };
+    const run = this.applying.then(bounded, bounded);
     this.applying = run.catch(() => undefined);
     return run;
   }
 
   /** Loads (`produce` may throw: an invalid file or resource) and applies; every refusal is reported. */
-  private async applyNow(produce: () => ResolvedConfig): Promise<ApplyReport> {
+  private async applyNow(produce: () => ResolvedConfig, signal: AbortSignal): Promise<ApplyReport> {
     const metric = (result: string) =>
       this.stats.counter('wasmgate_config_applies_total', 'Configuration changes applied or refused', {
         result,
       }).value++;
     try {
-      const report = await this.transaction(produce());
+      const report = await this.transaction(produce(), signal);
       this.lastApplyError = undefined;
       metric('success');
       return report;
@@ -246,7 +295,7 @@ export class Gateway {
     }
   }
 
-  private async transaction(resolved: ResolvedConfig): Promise<ApplyReport> {
+  private async transaction(resolved: ResolvedConfig, signal: AbortSignal): Promise<ApplyReport> {
     if (this.shuttingDown) throw new Error('the proxy is shutting down');
     const old = this.current as Generation | undefined;
     const c = resolved.config;
@@ -261,7 +310,11 @@ export class Gateway {
         this.stats.counter('wasmgate_policy_refusals_total', 'Modules refused by the load policy', { rule })
           .value++,
     });
-    const set = await applyPluginSpecs(this.host, old?.plugins ?? [], specs, { gate });
+    const set = await applyPluginSpecs(this.host, old?.plugins ?? [], specs, {
+      gate,
+      fetcher: this.fetcher,
+      signal,
+    });
     const plugins = orderPlugins(set.plugins);
     const clusters =
       old && isDeepStrictEqual(old.resolved.config.clusters, c.clusters)
@@ -380,5 +433,7 @@ export class Gateway {
     // Clusters close their endpoints' connections, gRPC callout sessions included.
     await Promise.all([...new Set(gens.map((g) => g.clusters))].map((c) => c.close()));
     await this.records.close();
+    this.stopNotices();
+    if (this.ownsFetcher) await this.fetcher.close();
   }
 }
