@@ -102,6 +102,7 @@ describe('admin API: /stats/prometheus at scale', () => {
 });
 
 describe('admin API: a failing request never ends the process', () => {
+  const ACCESS = { token: 'a-token-for-these-tests', allowedHosts: [] };
   const failing = (overrides: Partial<AdminSource>): AdminSource => ({
     ready: () => true,
     prometheus: () => ['ok 1\n'],
@@ -127,7 +128,7 @@ describe('admin API: a failing request never ends the process', () => {
       }),
       0,
       '127.0.0.1',
-      { onError: (e) => logged.push(e) },
+      { access: ACCESS, onError: (e) => logged.push(e) },
     );
     try {
       const r = await scrape(admin.port, '/config_dump');
@@ -141,7 +142,7 @@ describe('admin API: a failing request never ends the process', () => {
   });
 
   it('answers 400 to a malformed percent-encoding in a plugin path (a URIError ended the process before)', async () => {
-    const admin = await startAdmin(failing({}), 0, '127.0.0.1');
+    const admin = await startAdmin(failing({}), 0, '127.0.0.1', { access: ACCESS });
     try {
       assert.equal((await scrape(admin.port, '/plugins/%E0%A4%A/trace')).status, 400);
       assert.equal((await scrape(admin.port, '/ready')).status, 200);
@@ -160,7 +161,7 @@ describe('admin API: a failing request never ends the process', () => {
       }),
       0,
       '127.0.0.1',
-      { onError: () => {} },
+      { access: ACCESS, onError: () => {} },
     );
     try {
       const r = await scrape(admin.port, '/stats/prometheus', 'a ');

@@ -34,7 +34,7 @@ async function put(
   resource: object,
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = resource as { metadata: { namespace: string; name: string } };
-  const res = await fetch(p.adminUrl(`/plugins/${r.metadata.namespace}/${r.metadata.name}`), {
+  const res = await p.admin(`/plugins/${r.metadata.namespace}/${r.metadata.name}`, {
     method: 'PUT',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(resource),
@@ -43,7 +43,7 @@ async function put(
 }
 
 async function del(p: ProxyProcess, key: string): Promise<number> {
-  return (await fetch(p.adminUrl(`/plugins/${key}`), { method: 'DELETE' })).status;
+  return (await p.admin(`/plugins/${key}`, { method: 'DELETE' })).status;
 }
 
 async function plugins(p: ProxyProcess): Promise<Array<Record<string, unknown>>> {
@@ -199,7 +199,7 @@ describe('hot reload through the admin API', () => {
       }
       // A YAML syntax error in the config file: the reload is refused with its line.
       writeFileSync(p.configPath, 'listeners: [\n  - name: main\n    port: : 0\n');
-      const res = await fetch(p.adminUrl('/reload'), { method: 'POST' });
+      const res = await p.admin('/reload', { method: 'POST' });
       const body = (await res.json()) as { error: string };
       assert.equal(res.status, 400);
       assert.match(body.error, /line 3/);
@@ -229,7 +229,7 @@ describe('hot reload through the admin API', () => {
           listeners: [...base.listeners, { name: 'taken', port: busy.port }],
         }),
       );
-      const res = await fetch(p.adminUrl('/reload'), { method: 'POST' });
+      const res = await p.admin('/reload', { method: 'POST' });
       const body = (await res.json()) as { error: string };
       assert.notEqual(res.status, 200, JSON.stringify(body));
       assert.match(body.error, new RegExp(String(busy.port)));
@@ -238,7 +238,7 @@ describe('hot reload through the admin API', () => {
       assert.equal(await versionOf(p), 'good');
       // The same change without the port in use applies, trace switch included.
       writeFileSync(p.configPath, stringify({ ...base, plugins: [traced] }));
-      assert.equal((await fetch(p.adminUrl('/reload'), { method: 'POST' })).status, 200);
+      assert.equal((await p.admin('/reload', { method: 'POST' })).status, 200);
       assert.equal((await plugins(p))[0].trace, true);
     } finally {
       await shutdown(p, busy);
@@ -337,7 +337,7 @@ describe('listener and route changes', () => {
     const p = await startProxy(base, { dir });
     const reload = async (config: object) => {
       writeFileSync(p.configPath, stringify(config));
-      const res = await fetch(p.adminUrl('/reload'), { method: 'POST' });
+      const res = await p.admin('/reload', { method: 'POST' });
       const body = (await res.json()) as {
         listeners: { added: string[]; removed: string[]; kept: string[] };
       };
@@ -389,6 +389,8 @@ describe('wasmgate apply / delete / plugins', () => {
       spawnSync(process.execPath, [CLI, ...args, '--admin', `http://127.0.0.1:${p.adminPort}`], {
         encoding: 'utf8',
         cwd: dir,
+        // The CLI finds the token the proxy generated, as on a machine running one proxy.
+        env: { ...process.env, WASMGATE_RUNTIME_DIR: p.runtimeDir, WASMGATE_ADMIN_TOKEN: '' },
       });
     try {
       copyFileSync(TAGGER, join(dir, 'tagger.wasm'));

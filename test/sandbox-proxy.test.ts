@@ -263,7 +263,7 @@ describe('proxy: trace log, sanitizing and capabilities from the configuration',
     const switched = () => proxy.logs().filter((l) => l.msg === 'wasm trace switched').length;
     const switchTrace = async (enabled: boolean) => {
       const before = switched();
-      const r = await fetch(proxy.adminUrl(`/plugins/e2e/traced/trace?enabled=${enabled}`), {
+      const r = await proxy.admin(`/plugins/e2e/traced/trace?enabled=${enabled}`, {
         method: 'POST',
       });
       await proxy.waitFor('the switch logged', () => (switched() > before ? true : undefined));
@@ -294,7 +294,7 @@ describe('proxy: trace log, sanitizing and capabilities from the configuration',
 
     assert.equal((await fetch(proxy.adminUrl('/plugins/e2e/nope/trace'))).status, 404);
     assert.equal(
-      (await fetch(proxy.adminUrl('/plugins/e2e/traced/trace?enabled=maybe'), { method: 'POST' })).status,
+      (await proxy.admin('/plugins/e2e/traced/trace?enabled=maybe', { method: 'POST' })).status,
       400,
     );
   });

@@ -1,38 +1,95 @@
 // `wasmgate apply / delete / plugins / reload`: change and inspect a running proxy through its admin API
-// (address from --admin, else $WASMGATE_ADMIN, else http://127.0.0.1:9901).
+// (address from --admin, else $WASMGATE_ADMIN, else http://127.0.0.1:9901). Changes carry the admin token:
+// --token, else $WASMGATE_ADMIN_TOKEN, else the file --token-file names, else the file a proxy on this
+// machine wrote its generated token to (src/observe/admin-access.ts).
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
+import { defaultAdminTokenFile } from '../observe/admin-access.js';
 
 export class AdminError extends Error {}
 
-function adminUrl(flag: string | undefined): string {
-  const base = flag ?? process.env.WASMGATE_ADMIN ?? 'http://127.0.0.1:9901';
-  return base.includes('://') ? base.replace(/\/$/, '') : `http://${base}`;
+/** Where the admin API is, and the token its changes need (undefined: none found). */
+export interface AdminTarget {
+  url: string;
+  token?: string;
+  /** Where the token came from, for an error that names it. */
+  tokenFrom?: string;
+}
+
+interface AdminFlags {
+  admin?: string;
+  token?: string;
+  tokenFile?: string;
+}
+
+function adminTarget(o: AdminFlags): AdminTarget {
+  const base = o.admin ?? process.env.WASMGATE_ADMIN ?? 'http://127.0.0.1:9901';
+  const url = base.includes('://') ? base.replace(/\/$/, '') : `http://${base}`;
+  return { url, ...adminToken(o, new URL(url)) };
+}
+
+function adminToken(o: AdminFlags, url: URL): { token?: string; tokenFrom?: string } {
+  if (o.token) return { token: o.token, tokenFrom: '--token' };
+  const env = process.env.WASMGATE_ADMIN_TOKEN;
+  if (env) return { token: env, tokenFrom: '$WASMGATE_ADMIN_TOKEN' };
+  if (o.tokenFile) {
+    try {
+      return { token: readFileSync(o.tokenFile, 'utf8').trim(), tokenFrom: o.tokenFile };
+    } catch (e) {
+      throw new AdminError(
+        `cannot read the admin token file ${o.tokenFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+  }
+  // A proxy on this machine wrote its generated token where its user can read it, named by its port.
+  const file = localTokenFile(url);
+  return file && existsSync(file) ? { token: readFileSync(file, 'utf8').trim(), tokenFrom: file } : {};
+}
+
+/** The file a proxy on this machine writes for the admin API at `url`; undefined for another machine. */
+function localTokenFile(url: URL): string | undefined {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const local = host === 'localhost' || host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
+  return local ? defaultAdminTokenFile(Number(url.port || 80)) : undefined;
 }
 
 async function call(
-  admin: string,
+  admin: AdminTarget,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<{ status: number; json: unknown }> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (admin.token) headers.authorization = `Bearer ${admin.token}`;
   let res: Response;
   try {
-    res = await fetch(`${admin}${path}`, {
+    res = await fetch(`${admin.url}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (e) {
     throw new AdminError(
-      `cannot reach the admin API at ${admin}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`,
+      `cannot reach the admin API at ${admin.url}: ${(e as Error & { cause?: Error }).cause?.message ?? (e as Error).message}`,
     );
   }
   const text = await res.text();
+  if (res.status === 401) {
+    const file = localTokenFile(new URL(admin.url));
+    throw new AdminError(
+      admin.token
+        ? `the admin API refused the token (from ${admin.tokenFrom}): it is not the one the proxy at ${admin.url} uses`
+        : `${method} ${path} needs the admin token: give --token, $WASMGATE_ADMIN_TOKEN or --token-file${file ? ` (a proxy on this machine writes the token it generated to ${file}, readable by its user only)` : ''}`,
+    );
+  }
+  if (res.status === 403)
+    throw new AdminError(`the admin API at ${admin.url} refused the request: ${text.trim()}`);
   let json: unknown = text;
   try {
     json = JSON.parse(text);
@@ -72,7 +129,7 @@ function readResources(file: string): Resource[] {
 
 const keyOf = (r: Resource) => `${r.metadata?.namespace ?? 'default'}/${r.metadata!.name}`;
 
-export async function applyFile(file: string, admin: string): Promise<string[]> {
+export async function applyFile(file: string, admin: AdminTarget): Promise<string[]> {
   const lines: string[] = [];
   let failed = false;
   for (const r of readResources(file)) {
@@ -88,7 +145,7 @@ export async function applyFile(file: string, admin: string): Promise<string[]> 
   return lines;
 }
 
-export async function deletePlugins(keys: string[], admin: string): Promise<string[]> {
+export async function deletePlugins(keys: string[], admin: AdminTarget): Promise<string[]> {
   const lines: string[] = [];
   let failed = false;
   for (const k of keys) {
@@ -110,13 +167,20 @@ export function registerAdminCommands(program: Command): void {
     '--admin <url>',
     'admin API address (default $WASMGATE_ADMIN or http://127.0.0.1:9901)',
   ] as const;
+  const tokenOption = ['--token <token>', 'the admin token (default $WASMGATE_ADMIN_TOKEN)'] as const;
+  const tokenFileOption = [
+    '--token-file <file>',
+    'read the admin token from this file (default: the file a proxy on this machine wrote for its port)',
+  ] as const;
   program
     .command('apply')
     .description('create or update WasmPlugin resources in a running proxy')
     .requiredOption('-f, --file <file>', 'YAML with one or more WasmPlugin resources (--- separated)')
     .option(...adminOption)
-    .action(async (o: { file: string; admin?: string }) => {
-      for (const l of await applyFile(o.file, adminUrl(o.admin))) process.stdout.write(`${l}\n`);
+    .option(...tokenOption)
+    .option(...tokenFileOption)
+    .action(async (o: AdminFlags & { file: string }) => {
+      for (const l of await applyFile(o.file, adminTarget(o))) process.stdout.write(`${l}\n`);
     });
   program
     .command('delete')
@@ -124,19 +188,23 @@ export function registerAdminCommands(program: Command): void {
     .argument('[keys...]', 'namespace/name of each plugin')
     .option('-f, --file <file>', 'remove the WasmPlugin resources of this file')
     .option(...adminOption)
-    .action(async (keys: string[], o: { file?: string; admin?: string }) => {
+    .option(...tokenOption)
+    .option(...tokenFileOption)
+    .action(async (keys: string[], o: AdminFlags & { file?: string }) => {
       const all = [...keys, ...(o.file ? readResources(o.file).map(keyOf) : [])];
       if (all.length === 0)
         throw new AdminError('name the plugins to delete (namespace/name) or give -f <file>');
-      for (const l of await deletePlugins(all, adminUrl(o.admin))) process.stdout.write(`${l}\n`);
+      for (const l of await deletePlugins(all, adminTarget(o))) process.stdout.write(`${l}\n`);
     });
   program
     .command('plugins')
     .description('list the plugins of a running proxy')
     .option(...adminOption)
+    .option(...tokenOption)
+    .option(...tokenFileOption)
     .option('--json', 'print the admin API answer as it is')
-    .action(async (o: { admin?: string; json?: boolean }) => {
-      const { status, json } = await call(adminUrl(o.admin), 'GET', '/plugins');
+    .action(async (o: AdminFlags & { json?: boolean }) => {
+      const { status, json } = await call(adminTarget(o), 'GET', '/plugins');
       if (status !== 200) throw new AdminError(`the admin API answered ${status}`);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
@@ -159,8 +227,10 @@ export function registerAdminCommands(program: Command): void {
     .command('reload')
     .description('make a running proxy re-read its configuration file and plugin directories')
     .option(...adminOption)
-    .action(async (o: { admin?: string }) => {
-      const { status, json } = await call(adminUrl(o.admin), 'POST', '/reload');
+    .option(...tokenOption)
+    .option(...tokenFileOption)
+    .action(async (o: AdminFlags) => {
+      const { status, json } = await call(adminTarget(o), 'POST', '/reload');
       const j = json as { result?: string; error?: string };
       if (status !== 200) throw new AdminError(`reload refused: ${j.error ?? JSON.stringify(json)}`);
       process.stdout.write(`${j.result}\n`);

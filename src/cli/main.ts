@@ -45,7 +45,8 @@ program
   .option('--upstream <url>', 'upstream for --wasm, e.g. http://127.0.0.1:8080')
   .option('--port <port>', 'listener port (default 10000)', portNumber)
   .option('--admin-port <port>', 'admin port (default 9901)', portNumber)
-  .option('--address <ip>', 'bind address (default 127.0.0.1)')
+  .option('--address <ip>', 'listener address (default 127.0.0.1)')
+  .option('--admin-address <ip>', 'admin API address (default 127.0.0.1, whatever --address says)')
   .option('--log-level <level>', 'trace, debug, info, warn, error, critical')
   .option('--plugins-dir <dir...>', 'directories of WasmPlugin YAML files (with -c), watched for changes')
   .option('--no-watch', 'do not apply changes of the configuration files while running')
@@ -61,6 +62,7 @@ program
     process.stderr.write(
       `wasmgate listening: ${summary}${gateway.adminPort ? ` admin=:${gateway.adminPort}` : ''}\n`,
     );
+    if (gateway.adminTokenFile) process.stderr.write(`wasmgate admin token: ${gateway.adminTokenFile}\n`);
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

@@ -19,7 +19,9 @@ export interface RunOptions extends FetchFlags {
   upstream?: string;
   port?: string;
   adminPort?: string;
+  /** The listener's address; the admin API keeps to loopback unless adminAddress is given. */
   address?: string;
+  adminAddress?: string;
   logLevel?: string;
   /** Directories of WasmPlugin YAML files, watched (with -c). */
   pluginsDir?: string[];
@@ -49,7 +51,7 @@ function flagsConfig(
   const admin = o.adminPort === undefined ? 9901 : Number(o.adminPort);
   const yaml = {
     logLevel: o.logLevel ?? 'info',
-    admin: { address: o.address ?? '127.0.0.1', port: admin },
+    admin: { address: o.adminAddress ?? '127.0.0.1', port: admin },
     listeners: [{ name: 'main', address: o.address ?? '127.0.0.1', port }],
     clusters: [
       {

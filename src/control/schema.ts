@@ -289,7 +289,16 @@ export const plainWasmFilterSchema = z
 export const gatewaySchema = z
   .object({
     admin: z
-      .object({ address: z.string().default('127.0.0.1'), port })
+      .object({
+        address: z.string().default('127.0.0.1'),
+        port,
+        /** The bearer token of every change (else one is generated at start and written to tokenFile). */
+        token: z.string().min(16, 'at least 16 characters').optional(),
+        /** Where a generated token is written (0600); default: a file per admin port (docs/security.md). */
+        tokenFile: z.string().min(1).optional(),
+        /** Host header names answered besides localhost and IP addresses. */
+        allowedHosts: z.array(z.string().min(1).toLowerCase()).default([]),
+      })
       .strict()
       .optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'critical']).default('info'),

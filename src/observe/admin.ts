@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { LOG_LEVEL_NAMES, type LogLevelName } from '../abi/constants.js';
+import { type AdminAccess, accessRefusal } from './admin-access.js';
 
 export interface ApplyAnswer {
   generation: number;
@@ -42,7 +43,7 @@ const ENDPOINTS = {
 };
 
 /** ConfigError (the resource or file is invalid) → 400; anything else that refused the change → 422. */
-function refusal(e: unknown): { status: number; body: { error: string } } {
+function applyRefusal(e: unknown): { status: number; body: { error: string } } {
   const message = e instanceof Error ? e.message : String(e);
   return { status: e instanceof Error && e.name === 'ConfigError' ? 400 : 422, body: { error: message } };
 }
@@ -62,6 +63,8 @@ function readBody(req: IncomingMessage, limit = 1 << 20): Promise<string> {
 }
 
 export interface AdminOptions {
+  /** Who may use it: the token of changes and the Host names it answers (./admin-access.ts). */
+  access: AdminAccess;
   /** A request that failed inside the admin API (answered 500, or cut off once its head was sent). */
   onError?: (error: unknown, request: string) => void;
 }
@@ -70,11 +73,17 @@ export async function startAdmin(
   source: AdminSource,
   port: number,
   address: string,
-  options: AdminOptions = {},
-): Promise<{ server: Server; port: number }> {
+  options: AdminOptions,
+): Promise<{ server: Server; port: number; address: string }> {
   // The top-level guard: whatever a handler throws, or a promise it started rejects with, is answered here
   // and never reaches the process (an uncaught error would end the proxy with every stream it carries).
   const server = createServer((req, res) => {
+    const refused = accessRefusal(req, options.access);
+    if (refused) {
+      res.writeHead(refused.status, { 'content-type': 'application/json', ...refused.headers });
+      res.end(`${JSON.stringify({ error: refused.error })}\n`);
+      return;
+    }
     handle(source, req, res).catch((e: unknown) => {
       if (res.headersSent) {
         options.onError?.(e, `${req.method} ${req.url}`);
@@ -93,7 +102,8 @@ export async function startAdmin(
     server.once('error', reject);
     server.listen(port, address, resolve);
   });
-  return { server, port: (server.address() as AddressInfo).port };
+  const bound = server.address() as AddressInfo;
+  return { server, port: bound.port, address: bound.address };
 }
 
 /** Writes `chunks`, waiting while the client is slow and letting the proxy run between chunks. */
@@ -158,7 +168,7 @@ async function handle(source: AdminSource, req: IncomingMessage, res: ServerResp
       return source.reload().then(
         (r) => json(200, { result: `generation ${r.generation}`, ...r }),
         (e) => {
-          const f = refusal(e);
+          const f = applyRefusal(e);
           json(f.status, f.body);
         },
       );
@@ -209,7 +219,7 @@ async function handle(source: AdminSource, req: IncomingMessage, res: ServerResp
                   json(200, { result: r.plugins.find((p) => p.key === key)?.change ?? 'unchanged', ...r }),
                 );
         return work.catch((e) => {
-          const f = refusal(e);
+          const f = applyRefusal(e);
           json(f.status, f.body);
         });
       }

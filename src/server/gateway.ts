@@ -7,7 +7,6 @@
 // they started with; a retired generation's plugins and clusters are stopped when its last stream ends (or
 // at the drain deadline). A failed change leaves the running configuration untouched.
 
-import type { Server } from 'node:http';
 import { dirname, isAbsolute } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
@@ -28,14 +27,13 @@ import { ClusterManager } from '../http/cluster.js';
 import { nodeProperties } from '../http/node-properties.js';
 import type { ProxyStream } from '../http/stream.js';
 import { AccessLog } from '../observe/access-log.js';
-import { startAdmin } from '../observe/admin.js';
 import { createLogger, hostLogSink, setLoggerLevel } from '../observe/logger.js';
 import { Stats } from '../observe/stats.js';
 import { StreamRecords } from '../observe/stream-records.js';
 import type { FetchSettings } from '../oci/settings.js';
 import { deadline, formatNotice } from '../oci/transport.js';
 import { LoadGate } from '../trust/load-gate.js';
-import { adminView } from './admin-view.js';
+import { type AdminListener, startAdminListener } from './admin-listener.js';
 import { Generation, type ListenerEnv } from './generation.js';
 import { ListenerSet, type RunningListener } from './listener-set.js';
 
@@ -69,7 +67,7 @@ export class Gateway {
   private readonly listeners: ListenerSet;
   private readonly records: StreamRecords;
   private readonly retiring = new Set<Generation>();
-  private admin: { server: Server; port: number } | undefined;
+  private admin: AdminListener | undefined;
   private readonly callouts: ClusterCallouts;
   private shuttingDown = false;
   private level: LogLevelName;
@@ -123,10 +121,7 @@ export class Gateway {
       await g.apply(first);
       const c = first.config;
       if (c.admin) {
-        g.admin = await startAdmin(adminView(g), c.admin.port, c.admin.address, {
-          onError: (error, request) => g.logger.error({ err: error, request }, 'admin request failed'),
-        });
-        g.logger.info({ port: g.admin.port }, 'admin listener started');
+        g.admin = await startAdminListener(g, c.admin, provider.baseDir, g.logger);
       }
     } catch (e) {
       await g.close(0);
@@ -154,6 +149,16 @@ export class Gateway {
 
   get adminPort(): number | undefined {
     return this.admin?.port;
+  }
+
+  /** The admin API's bound address (loopback unless the configuration gives it another). */
+  get adminAddress(): string | undefined {
+    return this.admin?.address;
+  }
+
+  /** Where the admin API's generated token is (undefined: configured, or no admin API). */
+  get adminTokenFile(): string | undefined {
+    return this.admin?.tokenFile;
   }
 
   get resolved(): ResolvedConfig {
@@ -428,8 +433,7 @@ export class Gateway {
     const gens = [...this.retiring, ...(this.current ? [this.current] : [])];
     for (const g of [...this.retiring]) g.finishRetirement?.();
     for (const p of this.current?.plugins ?? []) p.plugin.stop();
-    this.admin?.server.close();
-    this.admin?.server.closeAllConnections();
+    this.admin?.close();
     // Clusters close their endpoints' connections, gRPC callout sessions included.
     await Promise.all([...new Set(gens.map((g) => g.clusters))].map((c) => c.close()));
     await this.records.close();

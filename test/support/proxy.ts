@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import {
   createServer as createHttpServer,
   request as httpRequest,
@@ -86,6 +86,8 @@ export class ProxyProcess {
   constructor(
     readonly child: ChildProcess,
     readonly configPath: string,
+    /** $WASMGATE_RUNTIME_DIR of the proxy: where it writes its generated admin token. */
+    readonly runtimeDir: string,
   ) {
     children.add(child);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -153,6 +155,19 @@ export class ProxyProcess {
     return `http://127.0.0.1:${this.adminPort}${path}`;
   }
 
+  /** The admin token the proxy generated (written into its runtime directory, as for the CLI). */
+  adminToken(): string {
+    return readFileSync(join(this.runtimeDir, `admin-${this.adminPort}.token`), 'utf8').trim();
+  }
+
+  /** An admin API request with the admin token, as the CLI sends it. */
+  admin(path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(this.adminUrl(path), {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.adminToken()}` },
+    });
+  }
+
   /** Access log entries so far (stdout JSON lines). */
   accessLog(): AccessEntry[] {
     return parseJsonLines(this.stdout) as AccessEntry[];
@@ -196,11 +211,14 @@ function parseJsonLines(text: string): unknown[] {
   return out;
 }
 
-function spawnCli(args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], {
+/** `wasmgate <args>`, with a runtime directory of its own (its admin token file) unless `env` names one. */
+function spawnCli(args: string[], env?: NodeJS.ProcessEnv): { child: ChildProcess; runtimeDir: string } {
+  const runtimeDir = env?.WASMGATE_RUNTIME_DIR ?? tempDir('wasmgate-run-');
+  const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, WASMGATE_RUNTIME_DIR: runtimeDir },
   });
+  return { child, runtimeDir };
 }
 
 const LISTENING = /^wasmgate listening: (.*)$/m;
@@ -214,7 +232,8 @@ export async function startProxy(
   options: { dir?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<ProxyProcess> {
   const configPath = writeConfig(config, options.dir ?? tempDir());
-  const p = new ProxyProcess(spawnCli(['run', '-c', configPath], options.env), configPath);
+  const { child, runtimeDir } = spawnCli(['run', '-c', configPath], options.env);
+  const p = new ProxyProcess(child, configPath, runtimeDir);
   try {
     const line = await p.waitFor(
       'the listening line',
@@ -238,7 +257,8 @@ export async function runProxyExpectingExit(
   options: { dir?: string; name?: string; timeoutMs?: number } = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string; configPath: string }> {
   const configPath = writeConfig(config, options.dir ?? tempDir(), options.name);
-  const p = new ProxyProcess(spawnCli(['run', '-c', configPath]), configPath);
+  const { child, runtimeDir } = spawnCli(['run', '-c', configPath]);
+  const p = new ProxyProcess(child, configPath, runtimeDir);
   const t = setTimeout(() => p.child.kill('SIGKILL'), options.timeoutMs ?? 8000);
   const { code } = await p.exited;
   clearTimeout(t);
@@ -629,7 +649,10 @@ export async function runCli(
   args: string[],
   startTimeoutMs = 8000,
 ): Promise<{ main: number; admin: number; stop(): Promise<number | null> }> {
-  const child = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'run', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WASMGATE_RUNTIME_DIR: tempDir('wasmgate-run-') },
+  });
   children.add(child);
   // The access log goes to stdout: read it, or the pipe fills and the proxy blocks writing to it.
   child.stdout.resume();
