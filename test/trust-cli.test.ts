@@ -8,9 +8,12 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildImage, ImageReference, RegistryClient } from '../src/oci/index.js';
+import { buildImage, ImageReference, jsonBytes, RegistryClient } from '../src/oci/index.js';
+import { attachBundle } from '../src/trust/image-signatures.js';
+import { IN_TOTO_PAYLOAD_TYPE, signStatement } from '../src/trust/payloads.js';
 import { fixture, repoRoot } from './support/fixtures.js';
 import { type Registry, startRegistry } from './support/registry.js';
+import { offlineSigstore } from './support/sigstore.js';
 
 const main = join(repoRoot, 'dist', 'cli', 'main.js');
 
@@ -102,6 +105,45 @@ describe('wasmgate key generate, sign, verify', () => {
       ok(cli(dir, ['inspect', '--remote', ref, '--key', 'other.pub'])).stdout,
     ).signatures;
     assert.match(byOther[0].problem, /does not verify with any trusted key/);
+    // Keyless: a bundle from an offline Sigstore, verified against its trusted root and an identity.
+    const sigstore = offlineSigstore();
+    const c = new RegistryClient();
+    const r = ImageReference.parse(ref);
+    const statement = signStatement(r.name, digest);
+    await attachBundle(
+      c,
+      r,
+      digest,
+      jsonBytes(sigstore.bundle(IN_TOTO_PAYLOAD_TYPE, statement, 'ci@example.com', 'https://issuer.test')),
+    );
+    await c.close();
+    const keyless = (subject: string) => [
+      'verify',
+      ref,
+      '--trusted-root',
+      sigstore.trustedRootPath,
+      '--certificate-identity',
+      subject,
+      '--certificate-oidc-issuer',
+      'https://issuer.test',
+    ];
+    const byIdentity = JSON.parse(ok(cli(dir, keyless('ci@example.com'))).stdout);
+    assert.deepEqual(
+      byIdentity.map((s: { keyId: string }) => s.keyId),
+      ['ci@example.com (https://issuer.test)'],
+    );
+    const stranger = cli(dir, keyless('eve@example.com'));
+    assert.equal(stranger.status, 6);
+    assert.match(
+      stranger.stderr,
+      /the keyless signature is by ci@example\.com \(https:\/\/issuer\.test\), not a trusted identity/,
+    );
+    const half = cli(dir, ['verify', ref, '--trusted-root', sigstore.trustedRootPath]);
+    assert.equal(half.status, 2);
+    assert.match(
+      half.stderr,
+      /needs --trusted-root, --certificate-identity and --certificate-oidc-issuer together/,
+    );
   });
 
   it('signs a module file with --embed and verifies it', () => {

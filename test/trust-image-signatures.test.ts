@@ -16,10 +16,12 @@ import {
   signImage,
   verifyImage,
 } from '../src/trust/image-signatures.js';
+import { loadKeylessTrust } from '../src/trust/keyless.js';
 import { keyId, signData } from '../src/trust/keys.js';
-import { pae, simpleSigningPayload } from '../src/trust/payloads.js';
+import { pae, signStatement, simpleSigningPayload } from '../src/trust/payloads.js';
 import { fixture } from './support/fixtures.js';
 import { type Registry, startRegistry } from './support/registry.js';
+import { offlineSigstore } from './support/sigstore.js';
 
 const wasm = new Uint8Array(readFileSync(fixture('header_filter')));
 const newKey = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -131,7 +133,53 @@ describe('image signatures in a registry', () => {
     );
   });
 
-  it('refuses keyless signatures (cosign 2 certificate annotation, cosign 3 certificate bundle), saying so', async () => {
+  it('verifies keyless bundles (Fulcio certificate, Rekor entry) against a trusted root and identity, offline', async () => {
+    const sigstore = offlineSigstore();
+    const { ref, digest } = await pushImage('signed/fulcio');
+    const bundle = sigstore.bundle(
+      'application/vnd.in-toto+json',
+      signStatement(ref.name, digest),
+      'dev@example.com',
+      'https://issuer.test',
+    ) as { verificationMaterial: { tlogEntries: Array<{ integratedTime: string }> } };
+    await pushReferrer(ref, digest, jsonBytes(bundle));
+    const trust = (subject: string) =>
+      loadKeylessTrust(sigstore.trustedRootPath, [{ subject, issuer: 'https://issuer.test' }]);
+    const good = await verifyImage(client, ref, digest, [], trust('dev@example.com'));
+    assert.deepEqual(
+      good.map((g) => g.keyId),
+      ['dev@example.com (https://issuer.test)'],
+    );
+    await rejects(
+      verifyImage(client, ref, digest, [], trust('other@example.com')),
+      /the keyless signature is by dev@example\.com \(https:\/\/issuer\.test\), not a trusted identity \(other@example\.com \(https:\/\/issuer\.test\)\)/,
+    );
+    // The log entry's time changed: its inclusion promise no longer verifies.
+    const { digest: d2 } = await pushImage('signed/fulcio', 'tampered');
+    bundle.verificationMaterial.tlogEntries[0].integratedTime = String(
+      Number(bundle.verificationMaterial.tlogEntries[0].integratedTime) + 1,
+    );
+    await pushReferrer(ref, d2, jsonBytes(bundle));
+    await rejects(
+      verifyImage(client, ref, d2, [], trust('dev@example.com')),
+      /the keyless signature does not verify against the trusted root: inclusion promise could not be verified/,
+    );
+    // Another Sigstore's root does not vouch for this one's certificates.
+    await rejects(
+      verifyImage(
+        client,
+        ref,
+        digest,
+        [],
+        loadKeylessTrust(offlineSigstore().trustedRootPath, [
+          { subject: 'dev@example.com', issuer: 'https://issuer.test' },
+        ]),
+      ),
+      /the keyless signature does not verify against the trusted root/,
+    );
+  });
+
+  it('refuses keyless signatures without a trusted root (cosign 2 certificate annotation, cosign 3 certificate bundle)', async () => {
     const { ref, digest } = await pushImage('signed/keyless');
     const ephemeral = newKey();
     const payload = simpleSigningPayload(ref.name, digest);
@@ -161,7 +209,7 @@ describe('image signatures in a registry', () => {
     );
     await rejects(
       verifyImage(client, ref, digest, [signer.publicKey]),
-      /layer 0: a keyless signature \(a Fulcio certificate\): keyless verification is not supported; sign with a key; referrer sha256:[0-9a-f]{64}: the Sigstore bundle is keyless \(a Fulcio certificate\): keyless verification is not supported/,
+      /layer 0: a keyless signature in the \.sig tag \(cosign 2, a Fulcio certificate\): keyless signatures are verified only as Sigstore bundles \(referrers, cosign 3\); referrer sha256:[0-9a-f]{64}: the Sigstore bundle is keyless \(a Fulcio certificate\) and no trusted root is configured for keyless signatures/,
     );
   });
 

@@ -14,12 +14,14 @@ import { request } from 'undici';
 import { ConfigError } from '../src/control/config-error.js';
 import { parseConfig } from '../src/control/load-config.js';
 import { ModuleFetcher, setDefaultFetcher } from '../src/control/module-source.js';
-import { buildImage, ImageReference, RegistryClient } from '../src/oci/index.js';
+import { buildImage, ImageReference, jsonBytes, RegistryClient } from '../src/oci/index.js';
 import { Gateway } from '../src/server/gateway.js';
-import { signImage } from '../src/trust/image-signatures.js';
+import { attachBundle, signImage } from '../src/trust/image-signatures.js';
+import { IN_TOTO_PAYLOAD_TYPE, signStatement } from '../src/trust/payloads.js';
 import { signModule } from '../src/trust/wasm-signature.js';
 import { repoRoot } from './support/fixtures.js';
 import { type Registry, startRegistry } from './support/registry.js';
+import { offlineSigstore } from './support/sigstore.js';
 
 const addHeader = new Uint8Array(readFileSync(join(repoRoot, 'examples', 'add-header', 'add_header.wasm')));
 
@@ -33,6 +35,7 @@ describe('the load policy', () => {
   const signer = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const stranger = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const images: Record<string, string> = {};
+  const sigstore = offlineSigstore();
 
   before(async () => {
     reg = await startRegistry();
@@ -41,7 +44,7 @@ describe('the load policy', () => {
     writeFileSync(join(dir, 'signer.pub'), signer.publicKey.export({ format: 'pem', type: 'spki' }));
     writeFileSync(join(dir, 'stranger.pub'), stranger.publicKey.export({ format: 'pem', type: 'spki' }));
     // Each image has its own digest (root ids differ): a signature is for a digest, wherever it is stored.
-    for (const name of ['signed', 'unsigned', 'stranger']) {
+    for (const name of ['signed', 'unsigned', 'stranger', 'keyless']) {
       const ref = ImageReference.parse(`${reg.host}/policy/${name}:v1`);
       const { digest } = await client.push(
         ref,
@@ -49,6 +52,20 @@ describe('the load policy', () => {
       );
       if (name === 'signed') await signImage(client, ref, digest, signer.privateKey);
       if (name === 'stranger') await signImage(client, ref, digest, stranger.privateKey);
+      if (name === 'keyless')
+        await attachBundle(
+          client,
+          ref,
+          digest,
+          jsonBytes(
+            sigstore.bundle(
+              IN_TOTO_PAYLOAD_TYPE,
+              signStatement(ref.name, digest),
+              'ci@example.com',
+              'https://issuer.test',
+            ),
+          ),
+        );
       images[name] = `oci://${ref}`;
     }
     copyFileSync(join(repoRoot, 'examples', 'add-header', 'add_header.wasm'), join(dir, 'plain.wasm'));
@@ -169,6 +186,22 @@ ${plugins}`;
     await refused(
       config('{requireSignatures: true, trustedKeys: [stranger.pub]}', envoyEntry('embedded.wasm')),
       /refused by policy rule "signature": none of the module's 1 embedded signature verifies/,
+    );
+  });
+
+  it('accepts keyless signatures of the configured identities (trusted root given offline), refuses others', async () => {
+    const keyless = (subject: string) =>
+      `{requireSignatures: true, keyless: {trustedRoot: "${sigstore.trustedRootPath}", identities: [{issuer: "https://issuer.test", subject: "${subject}"}]}}`;
+    const g = await Gateway.start(parse(config(keyless('ci@example.com'), wasmPlugin(images.keyless))));
+    assert.equal(await hello(g), 'policy');
+    await g.close();
+    await refused(
+      config(keyless('someone@example.com'), wasmPlugin(images.keyless)),
+      /refused by policy rule "signature": .*the keyless signature is by ci@example\.com \(https:\/\/issuer\.test\), not a trusted identity/,
+    );
+    await refused(
+      config(keyless('ci@example.com'), wasmPlugin(images.signed)),
+      /refused by policy rule "signature": .*no signature verifies with a trusted key/,
     );
   });
 

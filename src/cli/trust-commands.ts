@@ -8,6 +8,7 @@ import { ImageReference } from '../oci/reference.js';
 import { TrustError } from '../trust/errors.js';
 import { signImage, verifyImage } from '../trust/image-signatures.js';
 import { loadPublicKey } from '../trust/key-files.js';
+import { type KeylessTrust, loadKeylessTrust } from '../trust/keyless.js';
 import { keyId } from '../trust/keys.js';
 import { generateKeyPair, keyPassword, loadPrivateKey } from '../trust/private-keys.js';
 import { signModule, verifyModule } from '../trust/wasm-signature.js';
@@ -17,6 +18,29 @@ import { client, say } from './images.js';
 function moduleFile(target: string): string | undefined {
   const path = target.startsWith('file://') ? new URL(target).pathname : target;
   return statSync(path, { throwIfNoEntry: false })?.isFile() ? path : undefined;
+}
+
+interface VerifyOptions {
+  key?: string[];
+  trustedRoot?: string;
+  certificateIdentity?: string;
+  certificateOidcIssuer?: string;
+  insecure?: boolean;
+}
+
+function keylessFrom(o: VerifyOptions): KeylessTrust | undefined {
+  const given = [o.trustedRoot, o.certificateIdentity, o.certificateOidcIssuer].filter(
+    (v) => v !== undefined,
+  );
+  if (given.length === 0) return undefined;
+  if (!o.trustedRoot || !o.certificateIdentity || !o.certificateOidcIssuer)
+    throw new TrustError(
+      'usage',
+      'keyless verification needs --trusted-root, --certificate-identity and --certificate-oidc-issuer together',
+    );
+  return loadKeylessTrust(o.trustedRoot, [
+    { subject: o.certificateIdentity, issuer: o.certificateOidcIssuer },
+  ]);
 }
 
 export function registerTrustCommands(program: Command): void {
@@ -84,10 +108,19 @@ export function registerTrustCommands(program: Command): void {
       'verify the signatures of an image (or a module file’s embedded one); exit 0 only when one verifies',
     )
     .argument('<target>', 'registry/repository:tag (or @sha256:…), or a .wasm file')
-    .requiredOption('--key <file...>', 'trusted public keys (PEM)')
+    .option('--key <file...>', 'trusted public keys (PEM)')
+    .option('--trusted-root <file>', 'keyless: the Sigstore trusted root (trusted_root.json)')
+    .option('--certificate-identity <subject>', 'keyless: the signer (email or URI) to accept')
+    .option('--certificate-oidc-issuer <url>', 'keyless: the OIDC issuer of that identity')
     .option('--insecure', 'allow plain HTTP and unverified TLS for this registry')
-    .action(async (target: string, o: { key: string[]; insecure?: boolean }) => {
-      const keys = o.key.map((k) => loadPublicKey(k));
+    .action(async (target: string, o: VerifyOptions) => {
+      const keys = (o.key ?? []).map((k) => loadPublicKey(k));
+      const keyless = keylessFrom(o);
+      if (keys.length === 0 && !keyless)
+        throw new TrustError(
+          'usage',
+          'give --key, or --trusted-root with --certificate-identity and --certificate-oidc-issuer',
+        );
       const file = moduleFile(target);
       if (file) {
         const v = verifyModule(new Uint8Array(readFileSync(file)), keys);
@@ -100,7 +133,7 @@ export function registerTrustCommands(program: Command): void {
       const c = client(o);
       try {
         const digest = (await c.getManifest(ref)).digest;
-        const good = await verifyImage(c, ref, digest, keys);
+        const good = await verifyImage(c, ref, digest, keys, keyless);
         say(
           `verified ${ref.name}@${digest}: ${good.length} signature${good.length === 1 ? '' : 's'} by trusted keys`,
         );

@@ -16,6 +16,7 @@ import type { ImageReference } from '../oci/reference.js';
 import type { RegistryClient } from '../oci/registry.js';
 import { verifyDsseBundle } from './bundle-verify.js';
 import { TrustError } from './errors.js';
+import type { KeylessTrust } from './keyless.js';
 import { keyId, signData, verifyData } from './keys.js';
 import {
   BUNDLE_MEDIA_TYPE,
@@ -83,7 +84,7 @@ function verifySimpleSigning(
   if (!key)
     return {
       problem: annotations[CERTIFICATE_ANNOTATION]
-        ? 'a keyless signature (a Fulcio certificate): keyless verification is not supported; sign with a key'
+        ? 'a keyless signature in the .sig tag (cosign 2, a Fulcio certificate): keyless signatures are verified only as Sigstore bundles (referrers, cosign 3)'
         : 'the signature does not verify with any trusted key',
     };
   try {
@@ -137,6 +138,7 @@ async function fromReferrers(
   ref: ImageReference,
   digest: string,
   keys: readonly KeyObject[],
+  keyless?: KeylessTrust,
 ): Promise<FoundSignature[]> {
   const index = await referrerIndex(client, ref, digest);
   const found: FoundSignature[] = [];
@@ -163,7 +165,7 @@ async function fromReferrers(
     }
     found.push({
       source,
-      ...checkBundle(await client.getBlob(ref, layer, MAX_SIGNATURE_BLOB), digest, keys),
+      ...checkBundle(await client.getBlob(ref, layer, MAX_SIGNATURE_BLOB), digest, keys, keyless),
     });
   }
   return found;
@@ -173,6 +175,7 @@ function checkBundle(
   bytes: Uint8Array,
   digest: string,
   keys: readonly KeyObject[],
+  keyless?: KeylessTrust,
 ): Omit<FoundSignature, 'source'> {
   let json: { verificationMaterial?: { publicKey?: { hint?: string } } };
   try {
@@ -182,14 +185,14 @@ function checkBundle(
   }
   const hint = json?.verificationMaterial?.publicKey?.hint || undefined;
   try {
-    const v = verifyDsseBundle(json, keys);
+    const v = verifyDsseBundle(json, keys, keyless);
     if (v.payloadType !== IN_TOTO_PAYLOAD_TYPE)
       return { hint, problem: `DSSE payload type ${v.payloadType}` };
     const named = statementDigests(v.payload);
     if (!named.includes(digest))
       return {
         hint,
-        problem: `signed by trusted key ${v.keyId.slice(0, 12)}, but for ${named.join(', ') || 'no digest'}, not ${digest}`,
+        problem: `signed by trusted ${v.keyId.length === 64 ? `key ${v.keyId.slice(0, 12)}` : v.keyId}, but for ${named.join(', ') || 'no digest'}, not ${digest}`,
       };
     return { hint, keyId: v.keyId };
   } catch (e) {
@@ -203,10 +206,11 @@ export async function findImageSignatures(
   ref: ImageReference,
   digest: string,
   keys: readonly KeyObject[],
+  keyless?: KeylessTrust,
 ): Promise<FoundSignature[]> {
   return [
     ...(await fromSignatureTag(client, ref, digest, keys)),
-    ...(await fromReferrers(client, ref, digest, keys)),
+    ...(await fromReferrers(client, ref, digest, keys, keyless)),
   ];
 }
 
@@ -216,8 +220,9 @@ export async function verifyImage(
   ref: ImageReference,
   digest: string,
   keys: readonly KeyObject[],
+  keyless?: KeylessTrust,
 ): Promise<FoundSignature[]> {
-  const found = await findImageSignatures(client, ref, digest, keys);
+  const found = await findImageSignatures(client, ref, digest, keys, keyless);
   const good = found.filter((f) => f.keyId);
   if (good.length > 0) return good;
   if (found.length === 0)
@@ -238,7 +243,8 @@ export async function signImage(
   digest: string,
   key: KeyObject,
 ): Promise<{ tag: string; referrer: string }> {
-  const subject = await client.getManifest(ref.withDigest(digest));
+  // The image must be there before signatures are stored for it.
+  await client.getManifest(ref.withDigest(digest));
   // 1. The .sig tag: a layer added to the signatures already there.
   const payload = simpleSigningPayload(ref.name, digest);
   const tag = signatureTag(digest);
@@ -284,6 +290,21 @@ export async function signImage(
   });
   // 2. The referrer: a Sigstore bundle whose subject is the image.
   const bundle = jsonBytes(dsseBundle(key, IN_TOTO_PAYLOAD_TYPE, signStatement(ref.name, digest)));
+  return { tag, referrer: await attachBundle(client, ref, digest, bundle) };
+}
+
+/**
+ * Attaches a Sigstore bundle (JSON bytes, a DSSE envelope signing the image) to an image as an OCI 1.1
+ * referrer, as cosign 3 does; also listed in the referrers tag scheme's index where the registry has no
+ * referrers API. Returns the referrer manifest's digest.
+ */
+export async function attachBundle(
+  client: RegistryClient,
+  ref: ImageReference,
+  digest: string,
+  bundle: Uint8Array,
+): Promise<string> {
+  const subject = await client.getManifest(ref.withDigest(digest));
   const bundleDigest = digestOf(bundle);
   const referrer: SubjectManifest = {
     schemaVersion: 2,
@@ -334,5 +355,5 @@ export async function signImage(
     };
     await client.putManifest(indexRef, jsonBytes(index), MediaType.ociIndex);
   }
-  return { tag, referrer: referrerDigest };
+  return referrerDigest;
 }

@@ -1,7 +1,8 @@
 // The load policy applied to one plugin's module, in two steps around the fetch (plugin-loader.ts calls them):
 //   beforeFetch  where the module comes from: allowed images (oci://), denied networks (https://, oci://);
 //   afterFetch   what came: size, the capabilities its imports reach, its signature (the plugin's
-//                verificationKey, else the policy's trusted keys when signatures are required).
+//                verificationKey, else the policy's trusted keys and keyless identities when signatures are
+//                required).
 // A refusal throws a PolicyRefusal naming the rule, and is counted through onRefusal. A signature verified
 // once for a manifest digest and key set is remembered: reloads do not ask the registry again.
 
@@ -15,6 +16,7 @@ import type { RegistryClient } from '../oci/registry.js';
 import { PolicyRefusal, type PolicyRule, TrustError } from './errors.js';
 import { verifyImage } from './image-signatures.js';
 import { loadPublicKey } from './key-files.js';
+import { type KeylessTrust, loadKeylessTrust } from './keyless.js';
 import { keyId } from './keys.js';
 import { blockListOf, deniedAddresses } from './networks.js';
 import { defaultPolicy, globMatch, type LoadPolicy } from './policy.js';
@@ -61,6 +63,7 @@ async function importedFunctions(bytes: Uint8Array): Promise<Array<{ module: str
 export class LoadGate {
   private readonly trusted: TrustedKey[];
   private readonly denied: BlockList;
+  private readonly keyless: KeylessTrust | undefined;
 
   constructor(
     readonly policy: LoadPolicy = defaultPolicy(),
@@ -73,6 +76,8 @@ export class LoadGate {
         : { key: loadPublicKey(t.key, baseDir), expires: new Date(t.expires) },
     );
     this.denied = blockListOf(policy.deniedNetworks);
+    const k = policy.keyless;
+    this.keyless = k ? loadKeylessTrust(k.trustedRoot, k.identities, baseDir) : undefined;
   }
 
   private refuse(rule: PolicyRule, message: string): never {
@@ -138,13 +143,15 @@ export class LoadGate {
       .filter((k) => k.expires && k.expires <= now)
       .map((k) => `key ${keyId(k.key).slice(0, 12)} expired on ${k.expires?.toISOString()}`);
     const expiredNote = expired.length > 0 ? ` (${expired.join('; ')}: no longer trusted)` : '';
-    if (keys.length === 0)
+    // A plugin's own key replaces the policy's keys and its keyless identities.
+    const keyless = verificationKey ? undefined : this.keyless;
+    if (keys.length === 0 && !keyless)
       this.refuse(
         'signature',
         `no trusted key to check the signature against${expiredNote}; set policy.trustedKeys or the plugin's verificationKey`,
       );
     const problems: string[] = [];
-    if (hasEmbeddedSignature(m.bytes)) {
+    if (keys.length > 0 && hasEmbeddedSignature(m.bytes)) {
       try {
         return verifyModule(m.bytes, keys).keyId;
       } catch (e) {
@@ -153,11 +160,13 @@ export class LoadGate {
     }
     if (m.url.startsWith('oci://') && m.manifestDigest) {
       const ref = ImageReference.parse(m.url);
-      const memo = `${m.manifestDigest}\0${keys.map(keyId).sort().join(',')}`;
+      const root = this.policy.keyless?.trustedRoot;
+      const identities = keyless?.identities.map((i) => `${i.subject} (${i.issuer}) in ${root}`) ?? [];
+      const memo = `${m.manifestDigest}\0${[...keys.map(keyId), ...identities].sort().join(',')}`;
       const known = verified.get(memo);
       if (known) return known;
       try {
-        const good = await verifyImage(registry(), ref, m.manifestDigest, keys);
+        const good = await verifyImage(registry(), ref, m.manifestDigest, keys, keyless);
         remember(memo, good[0].keyId!);
         return good[0].keyId!;
       } catch (e) {

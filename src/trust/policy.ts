@@ -46,6 +46,16 @@ export const policySchema = z
     requireSignatures: z.boolean().default(false),
     /** Public keys (PEM paths or texts) whose signatures are accepted; a plugin's verificationKey replaces them. */
     trustedKeys: z.array(trustedKey).default([]),
+    /** Keyless (Fulcio/Rekor) signatures: a trusted root (trusted_root.json) and the identities that may sign. */
+    keyless: z
+      .object({
+        trustedRoot: z.string().min(1),
+        identities: z
+          .array(z.object({ issuer: z.string().min(1), subject: z.string().min(1) }).strict())
+          .min(1),
+      })
+      .strict()
+      .optional(),
     /** oci:// modules only from these registry/repository globs (`*` within a path segment, `**` across). */
     allowedImages: z.array(z.string().min(1)).optional(),
     /** The largest module accepted, in bytes. */
