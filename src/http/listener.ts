@@ -33,13 +33,18 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 /** Socket property: the connection has had its first request (or HTTP/2 session). */
 const FIRST_REQUEST = Symbol('firstRequest');
-type TrackedSocket = Socket & { [FIRST_REQUEST]?: NodeJS.Timeout | true };
+/** Socket property: the HTTP/1.1 response under way on it (a drain makes it the connection's last). */
+const RESPONSE = Symbol('response');
+type TrackedSocket = Socket & { [FIRST_REQUEST]?: NodeJS.Timeout | true; [RESPONSE]?: ServerResponse };
 
 export class Listener {
   private server: NetServer | Http1Server | Http2Server | Http2SecureServer | undefined;
   private readonly sockets = new LiveSet<Socket>();
   private h1: Http1Server | undefined;
   private h2: Http2Server | undefined;
+  private readonly sessions = new LiveSet<ServerHttp2Session>();
+  /** Stopped accepting: every connection is told this request is its last. */
+  private draining = false;
   port = 0;
 
   constructor(
@@ -50,7 +55,13 @@ export class Listener {
   async listen(): Promise<number> {
     const c = this.config;
     const onRequest = (scheme: 'http' | 'https') => (req: IncomingMessage, res: ServerResponse) => {
-      this.requestArrived(req.socket);
+      const socket = req.socket as TrackedSocket;
+      this.requestArrived(socket);
+      if (req.httpVersionMajor !== 2 && socket) {
+        socket[RESPONSE] = res;
+        // During a drain an HTTP/1.1 response says Connection: close, as Envoy's drain does.
+        if (this.draining) res.shouldKeepAlive = false;
+      }
       this.handler(req, res, scheme);
     };
     const h1Options = { connectionsCheckingInterval: checkingInterval(c) };
@@ -166,6 +177,9 @@ export class Listener {
   /** An HTTP/2 session: idle past idleTimeoutMs it is told to go away (GOAWAY) and closes once its streams end. */
   private session(session: ServerHttp2Session): void {
     this.requestArrived(session.socket as TrackedSocket);
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+    if (this.draining) session.close();
     const idleMs = this.config.idleTimeoutMs;
     if (idleMs > 0) session.setTimeout(idleMs, () => session.close());
   }
@@ -194,7 +208,15 @@ export class Listener {
 
   /** Stops accepting connections; idle keep-alive connections are closed. */
   stopAccepting(): void {
+    this.draining = true;
     this.server?.close();
+    // Envoy's drain: HTTP/2 clients get GOAWAY (streams under way finish); an HTTP/1.1 response not yet
+    // started says Connection: close, so keep-alive clients open no new request on it.
+    for (const session of this.sessions) session.close();
+    for (const socket of this.sockets as Iterable<TrackedSocket>) {
+      const res = socket[RESPONSE];
+      if (res && !res.headersSent && !res.writableEnded) res.shouldKeepAlive = false;
+    }
     this.h1?.closeIdleConnections();
     (this.server as Http1Server | undefined)?.closeIdleConnections?.();
   }

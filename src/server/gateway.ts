@@ -412,6 +412,18 @@ export class Gateway {
     this.host.setLogLevel(level);
   }
 
+  /** Resolves once no stream is in flight, or after `ms`. */
+  private async streamsEnded(ms: number): Promise<void> {
+    if (this.activeStreams() === 0 || ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.drainedResolve = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
   /**
    * Graceful shutdown: stop accepting, let in-flight requests finish up to `deadlineMs`, then close what
    * is left, the plugins and the clusters.
@@ -420,16 +432,10 @@ export class Gateway {
     this.shuttingDown = true;
     this.stopWatching?.();
     this.listeners.stopAccepting();
-    if (this.activeStreams() > 0 && deadlineMs > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, deadlineMs);
-        this.drainedResolve = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-    }
+    await this.streamsEnded(deadlineMs);
     this.listeners.destroyAll();
+    // The streams cut at the deadline end as their sockets close: each is logged before the log closes.
+    await this.streamsEnded(1000);
     const gens = [...this.retiring, ...(this.current ? [this.current] : [])];
     for (const g of [...this.retiring]) g.finishRetirement?.();
     for (const p of this.current?.plugins ?? []) p.plugin.stop();
