@@ -132,6 +132,21 @@ export class DownstreamWriter implements PipelineSink {
   }
 
   /**
+   * The stream is being reset: a head (and body) held back for its content-length goes out first, as Envoy
+   * would already have sent it, so the client learns the status rather than getting an empty reply.
+   */
+  flushHeld(): void {
+    if (this.state !== WriterState.HeadHeld && this.state !== WriterState.BodyHeld) return;
+    if (this.res.writableEnded) return;
+    delete this.head!['content-length'];
+    const held = this.held;
+    this.held = undefined;
+    this.writeHead();
+    if (held?.length) this.body(Buffer.concat(held), false);
+    (this.res as ServerResponse).flushHeaders();
+  }
+
+  /**
    * Whether to hold the response until its end: the upstream declared a length within the buffer limit
    * and a filter on the response path has a body callback, so it may change that length.
    */

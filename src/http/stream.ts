@@ -276,6 +276,12 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
   reset(flag: number = ResponseFlag.LocalReset): void {
     this.info.responseFlags = (this.info.responseFlags ?? 0) | flag;
     this.chain.stop();
+    // A writer error must not keep the stream from being reset.
+    try {
+      this.writer.flushHeld();
+    } catch {
+      // the head could not be written: the reset alone tells the client
+    }
     this.requestPaused.clear();
     this.bridge.abort();
     const res = this.res as ServerResponse & { stream?: { close(code?: number): void } };

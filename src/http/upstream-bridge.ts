@@ -211,7 +211,11 @@ export class UpstreamBridge implements PipelineSink, UpstreamEvents {
       this.requestPaused.remove(SLOW_PEER);
       const ep = this.upstream?.endpoint;
       this.stream.info.upstream = ep ? { address: ep.host, port: ep.port } : undefined;
-      const level = f.internal ? 'error' : f.flag === ResponseFlag.UpstreamProtocolError ? 'warn' : 'debug';
+      const level = f.internal
+        ? 'error'
+        : f.flag === ResponseFlag.UpstreamProtocolError || f.flag === 0
+          ? 'warn'
+          : 'debug';
       this.stream.logger[level](
         {
           cluster: this.clusterName,
@@ -224,7 +228,10 @@ export class UpstreamBridge implements PipelineSink, UpstreamEvents {
         this.stream.reset(
           f.flag === ResponseFlag.UpstreamRequestTimeout || f.flag === ResponseFlag.UpstreamProtocolError
             ? f.flag
-            : ResponseFlag.UpstreamRemoteReset,
+            : // The proxy's own failure (flag 0: a filter broke the body's length) is a local reset.
+              f.flag === 0
+              ? ResponseFlag.LocalReset
+              : ResponseFlag.UpstreamRemoteReset,
         );
       else
         this.stream.localReply(

@@ -58,6 +58,18 @@ const TIMEOUT: UpstreamFailure = {
 
 const LOCAL_CODES: ReadonlySet<string> = new Set([INTERNAL, BODY_LENGTH]);
 
+/**
+ * A request body a filter made longer (or shorter) than its content-length: the proxy's own error, not the
+ * upstream's. Envoy answers a body that no longer matches its content-length with a local 500 (ext_proc's
+ * check); the upstream connection, which got a head promising another length, is dropped.
+ */
+const BODY_LENGTH_MISMATCH: UpstreamFailure = {
+  status: 500,
+  flag: 0,
+  details: 'request_body_length_mismatch',
+  body: 'request body does not match its content-length',
+};
+
 /** Envoy's answer to a stream reset before the response started, by reset reason. */
 function resetBeforeResponse(reason: string, status: number, flag: number): UpstreamFailure {
   return {
@@ -350,7 +362,7 @@ export class UpstreamRequest {
     }
     const afterHeaders = this.gotHeaders;
     this.finish();
-    const failure = RESET_BEFORE_RESPONSE[kind];
+    const failure = err.code === BODY_LENGTH ? BODY_LENGTH_MISMATCH : RESET_BEFORE_RESPONSE[kind];
     this.events.onError({ ...failure, reason: err.message, internal: err.code === INTERNAL }, afterHeaders);
   }
 
