@@ -142,7 +142,18 @@ export async function compileModule(
   return p;
 }
 
+/** "\0asm": what every WebAssembly binary begins with. */
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
 async function compileUncached(bytes: Uint8Array, source: string, sha256: string): Promise<CompiledModule> {
+  // V8's message would quote the first bytes ("found 72 6f 6f 74"): of a file that is no module at all
+  // (a URL pointing at /etc/shadow), that is its content, answered to whoever set the URL.
+  if (bytes.length < WASM_MAGIC.length || WASM_MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw new ModuleError(
+      'not a valid WebAssembly module: it does not begin with the WebAssembly magic number (\\0asm)',
+      source,
+    );
+  }
   let module: WebAssembly.Module;
   try {
     module = await compileBytes(bytes);
