@@ -15,6 +15,9 @@
 //   --force   rebuild even when up to date
 //   NAME      only these fixtures (output base name, e.g. header_filter, an as-* directory name, or sdk)
 //
+// The output does not depend on what else the machine has: clang never runs binaryen's wasm-opt, and its
+// include/library/program environment variables are ignored (scripts/clang-wasm.mjs).
+//
 // Environment: CLANG, RUSTC, WAT2WASM, NPM override the tool used;
 // BUILD_FIXTURES_VERBOSE=1 also prints npm's output for as-* packages.
 // Plain Node ESM with no dependencies.
@@ -23,8 +26,10 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { clangWasm } from './clang-wasm.mjs';
 
 const SCRIPT = fileURLToPath(import.meta.url);
+const CLANG_WASM = fileURLToPath(new URL('./clang-wasm.mjs', import.meta.url));
 const ROOT = path.resolve(path.dirname(SCRIPT), '..');
 const FIXTURES = path.join(ROOT, 'fixtures');
 const OUT = path.join(FIXTURES, 'build');
@@ -99,6 +104,7 @@ function which(cmd) {
 function run(cmd, args, opts = {}) {
   const res = spawnSync(cmd, args, {
     cwd: opts.cwd ?? ROOT,
+    env: opts.env ?? process.env,
     encoding: 'utf8',
     shell: opts.shell ?? false,
     stdio: opts.inherit ? 'inherit' : 'pipe',
@@ -198,7 +204,9 @@ function buildC(fx, tmp) {
     tmp,
     fx.source,
   ];
-  const res = run(clang, args);
+  // Never binaryen's wasm-opt, whether or not it is installed: it would strip the name section.
+  const machineFree = clangWasm(args);
+  const res = run(clang, machineFree.args, { env: machineFree.env });
   if (res.status !== 0) {
     const hint = clangHint(res.output);
     throw new BuildError(
@@ -254,7 +262,7 @@ function singleFileFixtures(kind, dir, ext, extraInputs, build) {
       kind,
       name,
       source,
-      inputs: [source, ...extraInputs, SCRIPT],
+      inputs: [source, ...extraInputs, SCRIPT, CLANG_WASM],
       outputs: [path.join(OUT, `${name}.wasm`)],
       build,
     };

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { clangWasm } from '../scripts/clang-wasm.mjs';
 import { PluginStartError } from '../src/host/errors.js';
 import { loadFilter } from '../src/testing/index.js';
 import { repoRoot } from './support/fixtures.js';
@@ -18,19 +19,17 @@ const wasm = join(dir, 'add_header.wasm');
 describe('examples/add-header', () => {
   it('add_header.wasm is what add_header.c compiles to', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'wasmgate-ex-')), 'add_header.wasm');
-    const r = spawnSync(
-      'clang',
-      [
-        '--target=wasm32-wasi',
-        '-mexec-model=reactor',
-        '-O2',
-        '-Wl,--strip-debug',
-        '-o',
-        out,
-        join(dir, 'add_header.c'),
-      ],
-      { encoding: 'utf8' },
-    );
+    // As the README's command builds it, but never through binaryen's wasm-opt (scripts/clang-wasm.mjs).
+    const clang = clangWasm([
+      '--target=wasm32-wasi',
+      '-mexec-model=reactor',
+      '-O2',
+      '-Wl,--strip-debug',
+      '-o',
+      out,
+      join(dir, 'add_header.c'),
+    ]);
+    const r = spawnSync('clang', clang.args, { encoding: 'utf8', env: clang.env });
     assert.equal(r.status, 0, r.stderr);
     assert.ok(
       readFileSync(out).equals(readFileSync(wasm)),
