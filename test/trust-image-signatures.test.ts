@@ -10,6 +10,7 @@ import { createServer, request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { buildImage, digestOf, ImageReference, jsonBytes, RegistryClient } from '../src/oci/index.js';
 import {
+  attachBundle,
   findImageSignatures,
   referrersTag,
   signatureTag,
@@ -18,7 +19,7 @@ import {
 } from '../src/trust/image-signatures.js';
 import { loadKeylessTrust } from '../src/trust/keyless.js';
 import { keyId, signData } from '../src/trust/keys.js';
-import { pae, signStatement, simpleSigningPayload } from '../src/trust/payloads.js';
+import { dsseBundle, pae, signStatement, simpleSigningPayload } from '../src/trust/payloads.js';
 import { fixture } from './support/fixtures.js';
 import { type Registry, startRegistry } from './support/registry.js';
 import { offlineSigstore } from './support/sigstore.js';
@@ -176,6 +177,38 @@ describe('image signatures in a registry', () => {
         ]),
       ),
       /the keyless signature does not verify against the trusted root/,
+    );
+  });
+
+  it("sets a key signature's log entry aside without a trusted root, and checks it with one", async () => {
+    const sigstore = offlineSigstore();
+    const { ref, digest } = await pushImage('signed/key-with-log');
+    const statement = signStatement(ref.name, digest);
+    // A key-signed bundle carrying a log entry (cosign 3 uploads to Rekor): here one for another signature.
+    const bundle = dsseBundle(signer.privateKey, 'application/vnd.in-toto+json', statement) as {
+      verificationMaterial: { tlogEntries: unknown[] };
+    };
+    const other = sigstore.bundle(
+      'application/vnd.in-toto+json',
+      statement,
+      'ci@example.com',
+      'https://issuer.test',
+    ) as {
+      verificationMaterial: { tlogEntries: unknown[] };
+    };
+    bundle.verificationMaterial.tlogEntries = other.verificationMaterial.tlogEntries;
+    await attachBundle(client, ref, digest, jsonBytes(bundle));
+    const good = await verifyImage(client, ref, digest, [signer.publicKey]);
+    assert.deepEqual(
+      good.map((g) => g.source.split(' ')[0]),
+      ['referrer'],
+    );
+    const trust = loadKeylessTrust(sigstore.trustedRootPath, [
+      { subject: 'ci@example.com', issuer: 'https://issuer.test' },
+    ]);
+    await rejects(
+      verifyImage(client, ref, digest, [signer.publicKey], trust),
+      /the bundle's transparency-log entry does not verify against the trusted root: tlog entry signature mismatch/,
     );
   });
 

@@ -60,17 +60,37 @@ export function verifyDsseBundle(
     payload: Buffer.from(env.payload),
   });
   if (keyless && isKeyless) return verified(verifyKeyless(entity, keyless));
+  // A key signature's transparency-log entries and timestamps (cosign 3 uploads to Rekor by default) are
+  // checked against the trusted root when there is one; without one they cannot be, and are set aside, as
+  // `cosign verify --insecure-ignore-tlog` does.
+  const keyEntity = keyless
+    ? entity
+    : toSignedEntity({
+        ...bundle,
+        verificationMaterial: {
+          ...bundle.verificationMaterial,
+          tlogEntries: [],
+          timestampVerificationData: undefined,
+        },
+      });
+  let problem = 'the bundle signature does not verify with any trusted key';
   for (const key of keys) {
-    const material = toTrustMaterial(NO_AUTHORITIES, () => ({ publicKey: key, validFor: () => true }));
+    const publicKey = () => ({ publicKey: key, validFor: () => true });
+    const material = keyless
+      ? { ...keyless.material, publicKey }
+      : toTrustMaterial(NO_AUTHORITIES, publicKey);
     const verifier = new Verifier(material, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
     try {
-      verifier.verify(entity);
-    } catch {
+      verifier.verify(keyEntity);
+    } catch (e) {
+      // A signature by the key whose log entry does not verify says so; a signature by another key does not.
+      if ((e as { code?: string }).code !== 'SIGNATURE_ERROR')
+        problem = `the bundle's transparency-log entry does not verify against the trusted root: ${(e as Error).message}`;
       continue;
     }
     return verified(keyId(key));
   }
-  throw new TrustError('integrity', 'the bundle signature does not verify with any trusted key');
+  throw new TrustError('integrity', problem);
 }
 
 /** The identity ("<subject> (<issuer>)") of a keyless signature that verifies and is one of the trusted ones. */
