@@ -26,7 +26,8 @@ function hostileBin(): { bin: string; ran: string } {
   return { bin, ran };
 }
 
-const names = (wasm: Buffer) => WebAssembly.Module.customSections(new WebAssembly.Module(new Uint8Array(wasm)), 'name');
+const names = (wasm: Buffer) =>
+  WebAssembly.Module.customSections(new WebAssembly.Module(new Uint8Array(wasm)), 'name');
 
 describe('the fixtures build does not depend on the machine', () => {
   it('a C fixture: wasm-opt beside clang and on PATH is never run; the name section and the bytes stay', () => {
