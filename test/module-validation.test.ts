@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { hostcallSpec } from '../src/abi/hostcalls.js';
-import { hostcallImplementations } from '../src/host/hostcalls/index.js';
+import { checkImplementations, hostcallImplementations, IMPLEMENTED } from '../src/host/hostcalls/index.js';
 import { Host, hostcallNames, type LogEntry, ModuleError } from '../src/host/index.js';
 import { loadFilter } from '../src/testing/index.js';
 import { fixture } from './support/fixtures.js';
@@ -60,7 +60,26 @@ describe('modules the host refuses', () => {
     assert.equal(
       error.message,
       `${path}: signature mismatch (Envoy refuses to link the module too): import env.proxy_log is declared ` +
-        'with 2 parameters and 1 result, the host function has 3 and 1',
+        '(func (param i32 i32) (result i32)), the host function is (func (param i32 i32 i32) (result i32))',
+    );
+  });
+
+  it('bad_import_types: an env import with the right count but another value type (i32 for i64) is refused', async () => {
+    const { error, path } = await refusal('bad_import_types');
+    assert.equal(
+      error.message,
+      `${path}: signature mismatch (Envoy refuses to link the module too): import env.proxy_increment_metric ` +
+        'is declared (func (param i32 i32) (result i32)), the host function is (func (param i32 i64) (result i32))',
+    );
+  });
+
+  it("bad_wasi_import: a WASI import whose signature is not preview1's is refused, as Envoy refuses it", async () => {
+    const { error, path } = await refusal('bad_wasi_import');
+    assert.equal(
+      error.message,
+      `${path}: signature mismatch (Envoy refuses to link the module too): import wasi_snapshot_preview1.fd_seek ` +
+        'is declared (func (param i32 i32 i32 i32) (result i32)), the host function is ' +
+        '(func (param i32 i64 i32 i32) (result i32))',
     );
   });
 
@@ -69,7 +88,7 @@ describe('modules the host refuses', () => {
     assert.equal(
       error.message,
       `${path}: signature mismatch (Envoy refuses to link the module too): export proxy_on_request_headers ` +
-        'has 2 parameters and 1 result, ABI 0.2.1 wants 3 and 1',
+        'is (func (param i32 i32) (result i32)), ABI 0.2.1 wants (func (param i32 i32 i32) (result i32))',
     );
   });
 
@@ -210,6 +229,30 @@ describe('host function signatures', () => {
     }
     assert.deepEqual(envSignature('emscripten_notify_memory_growth'), { params: 1, results: 0 });
     assert.deepEqual(envSignature('pthread_equal'), { params: 2, results: 1 });
+  });
+
+  it('every implementation has a table entry and every table entry an implementation', () => {
+    assert.deepEqual([...IMPLEMENTED.env].sort(), hostcallNames().env);
+    assert.deepEqual([...IMPLEMENTED.wasi].sort(), hostcallNames().wasi);
+  });
+
+  it('an implementation without a table entry (or the reverse) is refused when the host loads', () => {
+    const table = hostcallNames();
+    assert.doesNotThrow(() => checkImplementations(table));
+    assert.throws(() => checkImplementations({ env: [...table.env, 'proxy_frobnicate'], wasi: table.wasi }), {
+      message:
+        'hostcalls (src/abi/hostcalls.ts): env.proxy_frobnicate is implemented but has no entry in the hostcall table',
+    });
+    assert.throws(
+      () => checkImplementations({ env: table.env, wasi: table.wasi.filter((n) => n !== 'fd_write') }),
+      {
+        message:
+          'hostcalls (src/abi/hostcalls.ts): wasi.fd_write is in the hostcall table but has no implementation',
+      },
+    );
+    assert.throws(() => checkImplementations({ env: [...table.env, 'proxy_log'], wasi: table.wasi }), {
+      message: 'hostcalls (src/abi/hostcalls.ts): env.proxy_log is implemented twice',
+    });
   });
 
   it("every implementation takes its table entry's parameters (the trace and the guard pass that many)", () => {

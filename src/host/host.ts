@@ -6,24 +6,14 @@ import type { PropertyValue } from '../abi/property-codec.js';
 import type { CalloutDispatcher, ForeignFunction } from './driver.js';
 import { builtinForeignFunctions } from './foreign-functions.js';
 import { HostMemoryAccounts } from './host-memory.js';
+import type { HostServices } from './hostcalls/env.js';
+import type { LogEntry } from './log-entry.js';
 import { MetricsStore } from './metrics-store.js';
 import { type CompiledModule, compileModule } from './module.js';
 import { SharedDataStore } from './shared-data.js';
 import { SharedQueues } from './shared-queues.js';
 
-export interface LogEntry {
-  level: LogLevelName;
-  message: string;
-  /** Plugin name, when the entry comes from (or is about) a plugin. */
-  plugin?: string;
-  vmId?: string;
-  rootId?: string;
-  contextId?: number;
-  /** 'filter' for proxy_log / WASI writes, 'host' for the host's own reports, 'trace' for the wasm trace. */
-  source: 'filter' | 'host' | 'trace';
-  /** In-VM call stack, for traps. */
-  backtrace?: string[];
-}
+export type { LogEntry } from './log-entry.js';
 
 export interface Timers {
   setInterval(fn: () => void, ms: number): unknown;
@@ -57,7 +47,7 @@ const noTimers: Timers = { setInterval: () => undefined, clearInterval: () => {}
 
 const origin = BigInt(Math.round(performance.timeOrigin * 1e6));
 
-export class Host {
+export class Host implements HostServices {
   /** What each vm_id's filters make the host keep (shared data, queues, metric definitions, callouts). */
   readonly hostMemory = new HostMemoryAccounts();
   readonly sharedData = new SharedDataStore(this.hostMemory);

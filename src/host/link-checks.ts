@@ -1,13 +1,18 @@
 // What Envoy would refuse to link, refused at load here too, so that a module that loads in wasmgate loads in
-// Envoy: host functions of another ABI version (cpp-host links some only for their version), imports whose
-// signature is not the host function's, and callbacks whose signature is not the ABI's.
+// Envoy: host functions of another ABI version (cpp-host links some only for their version), imports (env and
+// WASI) whose signature, value types included, is not the host function's, and callbacks whose signature is
+// not the ABI's.
 
 import { AbiVersion } from '../abi/constants.js';
 import { hostcallSpec } from '../abi/hostcalls.js';
 import { ModuleError } from './errors.js';
 import { type FunctionSignature, moduleSignatures } from './wasm/signatures.js';
 
-const sig = (params: number, results: number): FunctionSignature => ({ params, results });
+/** A callback's signature: every parameter and result an i32 (cpp-host's Word). */
+const sig = (params: number, results: number): FunctionSignature => ({
+  params: Array<string>(params).fill('i32'),
+  results: Array<string>(results).fill('i32'),
+});
 
 /** The callbacks' signatures as cpp-host looks them up (getFunctions); the 0.1.0 headers callbacks differ. */
 const CALLBACKS: Readonly<Record<string, FunctionSignature>> = {
@@ -48,9 +53,13 @@ const CALLBACKS: Readonly<Record<string, FunctionSignature>> = {
 
 const ABI_010_HEADERS = sig(2, 1);
 
-const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+const sameTypes = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((t, i) => t === b[i]);
+const sameSignature = (a: FunctionSignature, b: FunctionSignature) =>
+  sameTypes(a.params, b.params) && sameTypes(a.results, b.results);
+/** As the text format writes a function type: (func (param i32 i64) (result i32)). */
 const describe = (s: FunctionSignature) =>
-  `${count(s.params, 'parameter')} and ${count(s.results, 'result')}`;
+  `(func${s.params.length ? ` (param ${s.params.join(' ')})` : ''}${s.results.length ? ` (result ${s.results.join(' ')})` : ''})`;
 
 export function checkLinkable(
   imports: ReadonlyArray<{ module: string; name: string }>,
@@ -74,12 +83,12 @@ export function checkLinkable(
   const signatures = bytes ? moduleSignatures(bytes) : undefined;
   if (!signatures) return;
   const wrong: string[] = [];
+  // Value types too, env's and WASI's: V8 refuses an (i32, i32) import of an (i32, i64) function at link.
   for (const s of signatures.imports) {
-    if (s.module !== 'env') continue;
-    const host = hostcallSpec('env', s.name);
-    if (host && (host.params.length !== s.params || host.results.length !== s.results))
+    const host = hostcallSpec(s.module, s.name);
+    if (host && !sameSignature(host, s))
       wrong.push(
-        `import env.${s.name} is declared with ${describe(s)}, the host function has ${host.params.length} and ${host.results.length}`,
+        `import ${s.module}.${s.name} is declared ${describe(s)}, the host function is ${describe(host)}`,
       );
   }
   const exported = signatures.exports;
@@ -92,10 +101,8 @@ export function checkLinkable(
     if (unused.has(name)) continue;
     const headers = name === 'proxy_on_request_headers' || name === 'proxy_on_response_headers';
     const expected = headers && abi === AbiVersion.V0_1_0 ? ABI_010_HEADERS : CALLBACKS[name];
-    if (expected && (expected.params !== s.params || expected.results !== s.results))
-      wrong.push(
-        `export ${name} has ${describe(s)}, ABI ${abi} wants ${expected.params} and ${expected.results}`,
-      );
+    if (expected && !sameSignature(expected, s))
+      wrong.push(`export ${name} is ${describe(s)}, ABI ${abi} wants ${describe(expected)}`);
   }
   if (wrong.length > 0)
     throw new ModuleError(

@@ -5,11 +5,40 @@
 import type { AbiVersion } from '../../abi/constants.js';
 import type { HeaderMap } from '../../abi/header-map.js';
 import type { GuestMemory } from '../../abi/memory.js';
-import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from '../driver.js';
-import type { Host } from '../host.js';
+import type { PropertyValue } from '../../abi/property-codec.js';
+import type {
+  CalloutDispatcher,
+  CalloutHandle,
+  ForeignFunction,
+  GrpcHandle,
+  HttpStreamDriver,
+} from '../driver.js';
 import type { HostMemoryAccount } from '../host-memory.js';
+import type { LogEntry } from '../log-entry.js';
+import type { MetricsStore } from '../metrics-store.js';
 import type { PluginCounters } from '../plugin-counters.js';
 import type { Sanitizer } from '../sanitize.js';
+import type { SharedDataStore } from '../shared-data.js';
+import type { SharedQueues } from '../shared-queues.js';
+
+/** What hostcalls reach of the host shared by every VM (host.ts's Host implements it): its services only. */
+export interface HostServices {
+  readonly logLevel: number;
+  log(entry: LogEntry): void;
+  /** A trace line, written whatever the log level. */
+  trace(entry: LogEntry): void;
+  /** Wall-clock time in nanoseconds. */
+  now(): bigint;
+  monotonic(): bigint;
+  /** Runs `task` outside of any guest call. */
+  post(task: () => void): void;
+  nodeProperty(path: readonly string[]): PropertyValue | undefined;
+  readonly callouts: CalloutDispatcher | undefined;
+  readonly foreignFunctions: ReadonlyMap<string, ForeignFunction>;
+  readonly metrics: Pick<MetricsStore, 'define' | 'increment' | 'record' | 'get'>;
+  readonly queues: Pick<SharedQueues, 'register' | 'resolve' | 'enqueue' | 'dequeue'>;
+  readonly sharedData: Pick<SharedDataStore, 'get' | 'set'>;
+}
 
 /** Data a callback may read while it runs (buffers and maps that are not a stream's). */
 export interface CallbackData {
@@ -29,7 +58,7 @@ export interface PluginView {
   readonly name: string;
   readonly rootId: string;
   readonly vmId: string;
-  readonly host: Host;
+  readonly host: HostServices;
   /** The plugin configuration (the 0.1.0 proxy_get_configuration outside proxy_on_configure). */
   readonly configuration: Uint8Array;
   readonly sanitizer: Sanitizer | undefined;
@@ -76,7 +105,7 @@ export interface HostcallEnv {
   /** Allocates in guest memory (proxy_on_memory_allocate or malloc); 0 when that fails. */
   allocate(size: number): number;
 
-  readonly host: Host;
+  readonly host: HostServices;
   readonly vmId: string;
   readonly abiVersion: AbiVersion;
   /** vm_config.configuration. */

@@ -1,8 +1,9 @@
 // The import object a VM is instantiated with: an implementation for every entry of the hostcall table
 // (src/abi/hostcalls.ts), Proxy-Wasm's under "env", WASI under "wasi_snapshot_preview1" (and the older
-// "wasi_unstable"), each guarded, capability-stubbed where the plugin may not use it.
+// "wasi_unstable"), each guarded, capability-stubbed where the plugin may not use it. Implementations and table
+// entries are matched one to one when this file loads.
 
-import { HOSTCALLS, type HostcallSpec, WASI_MODULES } from '../../abi/hostcalls.js';
+import { HOSTCALLS, type HostcallSpec, hostcallSpec, WASI_MODULES } from '../../abi/hostcalls.js';
 import type { Capabilities } from '../capabilities.js';
 import { bufferCalls } from './buffers.js';
 import { calloutCalls } from './callouts.js';
@@ -19,29 +20,77 @@ import { wasiCalls } from './wasi.js';
 
 export type Hostcall = (...args: never[]) => unknown;
 
-/** Every implementation, by table entry: env functions by name, WASI's under "wasi:<name>". */
-export function hostcallImplementations(vm: HostcallEnv): Map<HostcallSpec, Hostcall> {
-  const env: Record<string, Hostcall> = {
-    ...loggingCalls(vm),
-    ...bufferCalls(vm),
-    ...headerMapCalls(vm),
-    ...streamCalls(vm),
-    ...calloutCalls(vm),
-    ...sharedCalls(vm),
-    ...metricCalls(vm),
-    ...propertyCalls(vm),
-    emscripten_notify_memory_growth: (_pages: number) => undefined,
-    pthread_equal: (a: number, b: number) => (a === b ? 1 : 0),
-  };
-  const wasi: Record<string, Hostcall> = wasiCalls(vm);
-  const out = new Map<HostcallSpec, Hostcall>();
-  for (const spec of HOSTCALLS) {
-    const fn = spec.module === 'env' ? env[spec.name] : wasi[spec.name];
-    // A table entry without an implementation is a host bug: found by the first VM any test starts.
-    if (!fn) throw new Error(`hostcall ${spec.name} is in the table but has no implementation`);
-    out.set(spec, fn);
+type Builder = (vm: HostcallEnv) => Record<string, Hostcall>;
+
+/** Helpers Emscripten-built modules (the C++ SDK) import; they reach nothing outside the VM. */
+const toolchainCalls = () => ({
+  emscripten_notify_memory_growth: (_pages: number) => undefined,
+  pthread_equal: (a: number, b: number) => (a === b ? 1 : 0),
+});
+
+const BUILDERS: Readonly<Record<HostcallSpec['module'], readonly Builder[]>> = {
+  env: [
+    loggingCalls,
+    bufferCalls,
+    headerMapCalls,
+    streamCalls,
+    calloutCalls,
+    sharedCalls,
+    metricCalls,
+    propertyCalls,
+    toolchainCalls,
+  ],
+  wasi: [wasiCalls],
+};
+
+/** Stands in for a VM while the names are read: a builder that reads its VM before a call is a host bug. */
+const NO_VM = new Proxy({} as HostcallEnv, {
+  get(_, key) {
+    throw new Error(`a hostcall builder read vm.${String(key)} while building: read it when called`);
+  },
+});
+
+/** The names the implementations provide, by import module (read once, with no VM). */
+export const IMPLEMENTED: Readonly<Record<HostcallSpec['module'], readonly string[]>> = {
+  env: BUILDERS.env.flatMap((b) => Object.keys(b(NO_VM))),
+  wasi: BUILDERS.wasi.flatMap((b) => Object.keys(b(NO_VM))),
+};
+
+/**
+ * Throws unless implementations and table match one to one: an implementation without an entry would never
+ * be linked (its import refused as unknown), an entry without one would break every VM.
+ */
+export function checkImplementations(
+  implemented: Readonly<Record<HostcallSpec['module'], readonly string[]>>,
+): void {
+  const problems: string[] = [];
+  for (const module of ['env', 'wasi'] as const) {
+    const names = implemented[module];
+    const seen = new Set<string>();
+    for (const name of names) {
+      if (seen.has(name)) problems.push(`${module}.${name} is implemented twice`);
+      seen.add(name);
+      if (!hostcallSpec(module === 'env' ? 'env' : WASI_MODULES[0], name))
+        problems.push(`${module}.${name} is implemented but has no entry in the hostcall table`);
+    }
+    for (const spec of HOSTCALLS)
+      if (spec.module === module && !seen.has(spec.name))
+        problems.push(`${module}.${spec.name} is in the hostcall table but has no implementation`);
   }
-  return out;
+  if (problems.length > 0) throw new Error(`hostcalls (src/abi/hostcalls.ts): ${problems.join('; ')}`);
+}
+
+// A programming error, refused when the host is loaded rather than when a module first imports the name.
+checkImplementations(IMPLEMENTED);
+
+/** Every implementation, by table entry. */
+export function hostcallImplementations(vm: HostcallEnv): Map<HostcallSpec, Hostcall> {
+  const built = {
+    env: Object.assign({}, ...BUILDERS.env.map((b) => b(vm))) as Record<string, Hostcall>,
+    wasi: Object.assign({}, ...BUILDERS.wasi.map((b) => b(vm))) as Record<string, Hostcall>,
+  };
+  // checkImplementations made sure every entry has its function.
+  return new Map(HOSTCALLS.map((spec) => [spec, built[spec.module][spec.name]]));
 }
 
 /** The import object; each guarded hostcall's slot is left in `slots` (tracing swaps implementations). */

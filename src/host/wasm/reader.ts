@@ -11,6 +11,16 @@ export class WasmFormatError extends Error {
 
 const decoder = new TextDecoder();
 
+const VALUE_TYPES: Readonly<Record<number, string>> = {
+  127: 'i32',
+  126: 'i64',
+  125: 'f32',
+  124: 'f64',
+  123: 'v128',
+  112: 'funcref',
+  111: 'externref',
+};
+
 export class Reader {
   constructor(
     readonly b: Uint8Array,
@@ -107,6 +117,19 @@ export class Reader {
     const start = this.p;
     while (this.u8() !== 0);
     return decoder.decode(this.b.subarray(start, this.p - 1));
+  }
+
+  /**
+   * A value type's name as the text format writes it: one byte, or (ref null? heaptype), named "ref"; other
+   * one-byte forms (GC's shorthands) by their code.
+   */
+  valType(): string {
+    const t = this.u8();
+    if (t === 0x63 || t === 0x64) {
+      this.skipLeb();
+      return 'ref';
+    }
+    return VALUE_TYPES[t] ?? `type 0x${t.toString(16)}`;
   }
 
   /** A value type: one byte, or (ref null? heaptype). */

@@ -1,13 +1,14 @@
-// The parameter and result counts of a module's imported and exported functions, read from its type, import,
+// The parameter and result types of a module's imported and exported functions, read from its type, import,
 // function and export sections: Envoy's V8 refuses a module whose import does not have the host function's
 // signature ("import type mismatch") or whose callback does not have the ABI's ("Bad function signature"),
 // where V8 here would let JavaScript call anything with any arguments.
 
 import { Reader, readSections } from './reader.js';
 
+/** Value types as the text format names them (i32, i64, f32, f64, v128, funcref, externref, ref). */
 export interface FunctionSignature {
-  params: number;
-  results: number;
+  params: readonly string[];
+  results: readonly string[];
 }
 
 export interface ImportSignature extends FunctionSignature {
@@ -30,10 +31,8 @@ export function moduleSignatures(bytes: Uint8Array): ModuleSignatures | undefine
     const r = new Reader(bytes, typeSection.payload);
     for (let i = 0, n = r.u32(); i < n; i++) {
       if (r.u8() !== 0x60) return undefined;
-      const params = r.u32();
-      for (let k = 0; k < params; k++) r.skipValType();
-      const results = r.u32();
-      for (let k = 0; k < results; k++) r.skipValType();
+      const params = valTypes(r);
+      const results = valTypes(r);
       types.push({ params, results });
     }
   }
@@ -86,4 +85,10 @@ export function moduleSignatures(bytes: Uint8Array): ModuleSignatures | undefine
     }
   }
   return { imports, exports };
+}
+
+function valTypes(r: Reader): string[] {
+  const types: string[] = [];
+  for (let i = 0, n = r.u32(); i < n; i++) types.push(r.valType());
+  return types;
 }
