@@ -144,7 +144,9 @@ describe('as_filter.wasm (AssemblyScript SDK, ABI 0.2.0)', () => {
   }
 
   it('many streams in a row: the SDK frees the buffers the host returns', async () => {
-    const h = await loadFilter({ wasm: AS_FILTER, pluginConfig: 'many' });
+    // The CPU limit measures wall time: on a loaded machine a callback copying 128 kB can be descheduled past
+    // the 50 ms default and fail closed. This test is about memory, so the limit is out of its way.
+    const h = await loadFilter({ wasm: AS_FILTER, pluginConfig: 'many', limits: { cpuMs: 10_000 } });
     // Every request makes the host copy its :path into the guest twice (get_header_map_value and
     // get_header_map_pairs): 300 × 2 × 64 kB ≈ 39 MB if those malloc'd blocks were never freed.
     const path = `/${'p'.repeat(64 * 1024)}`;
