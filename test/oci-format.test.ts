@@ -193,7 +193,7 @@ describe('image formats', () => {
     );
   });
 
-  it('chooses the wasm platform, then linux/amd64, from an image index', () => {
+  it('chooses linux/amd64 (as Istio), then the wasm platform, from an image index', () => {
     const d = (n: string) => digestOf(n);
     const idx = (ps: Array<[string, string]>) => ({
       schemaVersion: 2 as const,
@@ -210,6 +210,16 @@ describe('image formats', () => {
           ['linux', 'arm64'],
           ['wasip1', 'wasm'],
           ['linux', 'amd64'],
+        ]),
+        'x',
+      ).digest,
+      d('linuxamd64'),
+    );
+    assert.equal(
+      selectPlatform(
+        idx([
+          ['linux', 'arm64'],
+          ['wasip1', 'wasm'],
         ]),
         'x',
       ).digest,

@@ -34,6 +34,7 @@ import {
   Transport,
   type TransportNotice,
   type TransportResponse,
+  tlsAdvice,
 } from '../oci/transport.js';
 import { readWasmImage } from '../oci/wasm-image.js';
 import { isWasmBinary } from '../oci/wasm-meta.js';
@@ -108,6 +109,12 @@ export function pullIfNotPresent(url: string, policy?: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Does the module (hex sha256) or one of its image's digests match the pin (none: anything does)? */
+function pinMatches(pin: string | undefined, hex: string, digests: Array<string | undefined>): boolean {
+  if (!pin || pin === hex) return true;
+  return digests.some((d) => d?.replace(/^sha256:/, '') === pin);
 }
 
 /** Checks an image's declared ABI versions against the host's: refuse what the host cannot run. */
@@ -283,9 +290,8 @@ export class ModuleFetcher {
     hex: string,
     digests: Array<string | undefined>,
   ): void {
-    if (!pin || pin === hex) return;
+    if (pinMatches(pin, hex, digests)) return;
     const d = digests.filter((x): x is string => !!x).map((x) => x.replace(/^sha256:/, ''));
-    if (d.includes(pin)) return;
     throw new ModuleFetchError(
       url,
       `sha256 mismatch: expected ${pin}, got ${hex} (the module)` +
@@ -328,10 +334,11 @@ export class ModuleFetcher {
   ): Promise<FetchedModule> {
     const ref = ImageReference.parse(url);
     const supported = this.options.abiVersions ?? SUPPORTED_ABI;
+    // A copy kept locally serves IfNotPresent only when it is what the pin names: a pin changed to a new
+    // digest means a new module, fetched from the registry (Istio keys its cache on the checksum).
     if (pullIfNotPresent(url, pullPolicy)) {
       const hit = await this.fromCache(url);
-      if (hit) {
-        this.checkPin(url, pin, hit.entry.module, [hit.entry.manifestDigest, ref.digest]);
+      if (hit && pinMatches(pin, hit.entry.module, [hit.entry.manifestDigest, ref.digest])) {
         checkAbi(url, hit.entry.runtimeConfig, supported);
         await this.cache?.touch(url, hit.entry.module).catch(() => undefined);
         return {
@@ -343,8 +350,7 @@ export class ModuleFetcher {
         };
       }
       const local = await this.fromStore(ref);
-      if (local) {
-        this.checkPin(url, pin, local.sha256, [local.manifestDigest]);
+      if (local && pinMatches(pin, local.sha256, [local.manifestDigest])) {
         checkAbi(url, local.runtimeConfig, supported);
         await this.cachePut(local.bytes, url, local);
         return local;
@@ -436,6 +442,8 @@ export class ModuleFetcher {
       res = await this.transport.send({ method: 'GET', url, signal });
     } catch (e) {
       if (signal.aborted) throw signal.reason;
+      const advice = tlsAdvice(e, new URL(url).host);
+      if (advice) throw new ModuleFetchError(url, advice, 'unreachable');
       const attempts = e instanceof NetworkFailure ? e.attempts : 1;
       const cause = e instanceof NetworkFailure ? e.cause : e;
       throw new ModuleFetchError(

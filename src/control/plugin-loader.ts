@@ -17,6 +17,8 @@ import type { PluginSpec } from './plugin-spec.js';
 export interface LoadedPlugin {
   spec: PluginSpec;
   plugin: Plugin;
+  /** Where the running module came from: a file, the module cache, the local image store, a registry, a web server. */
+  source: FetchedModule['from'];
 }
 
 export class PluginLoadError extends Error {

@@ -58,8 +58,8 @@ export async function applyPluginSpecs(
     specs.map(async (s) => {
       try {
         // Pull policy, sha256 pin, and what an image declares (ABI versions, root ids) are checked here.
-        const { bytes } = await fetchPluginModule(s, options);
-        return await host.compile(bytes, s.url);
+        const { bytes, from } = await fetchPluginModule(s, options);
+        return { module: await host.compile(bytes, s.url), from };
       } catch (e) {
         throw new PluginLoadError(s, e);
       }
@@ -80,7 +80,7 @@ export async function applyPluginSpecs(
   try {
     for (let i = 0; i < specs.length; i++) {
       const spec = specs[i];
-      const module = modules[i];
+      const { module, from } = modules[i];
       const old = byKey.get(spec.key);
       const sameModule = old !== undefined && old.plugin.module.sha256 === module.sha256;
       // A failed VM is not "unchanged": applying the same spec again restarts it.
@@ -124,7 +124,7 @@ export async function applyPluginSpecs(
       } catch (e) {
         throw new PluginLoadError(spec, e);
       }
-      const loaded = { spec, plugin };
+      const loaded = { spec, plugin, source: from };
       started.push(loaded);
       plugins.push(loaded);
       changes.push({ key: spec.key, change: old ? (reconfigure ? 'reconfigured' : 'updated') : 'created' });

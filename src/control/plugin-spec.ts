@@ -49,6 +49,16 @@ export function resolveModuleUrl(url: string, baseDir: string): string {
   return isAbsolute(url) ? url : resolve(baseDir, url);
 }
 
+/**
+ * A WasmPlugin's url: without a scheme, Istio reads it as an image reference (oci://); a path written as
+ * one (`/…`, `./…`, `../…`) stays a file, resolved against the config file's directory.
+ */
+export function wasmPluginUrl(url: string, baseDir: string): string {
+  const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url);
+  if (!hasScheme && !/^(\/|\.\.?\/)/.test(url)) return `oci://${url}`;
+  return resolveModuleUrl(url, baseDir);
+}
+
 export function fromWasmPlugin(
   r: WasmPluginResource,
   baseDir: string,
@@ -64,7 +74,7 @@ export function fromWasmPlugin(
   return {
     key: `${ns}/${r.metadata.name}`,
     name: `${ns}.${r.metadata.name}`,
-    url: resolveModuleUrl(s.url, baseDir),
+    url: wasmPluginUrl(s.url, baseDir),
     sha256: s.sha256,
     rootId: s.pluginName ?? '',
     // Each WasmPlugin gets its own VM, as Istio configures them.

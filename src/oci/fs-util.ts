@@ -1,10 +1,11 @@
 // Small file helpers: atomic writes (write a temp file, then rename) so a reader never sees half a file;
+// a lock file so that processes sharing a directory update its index one at a time;
 // bounded reads of regular files only, so a FIFO, a device or an endless file can neither block nor fill
 // memory.
 
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { OciError } from './errors.js';
 
@@ -78,5 +79,58 @@ export async function readFileLimited(path: string, maxBytes: number, what = pat
     return new Uint8Array(Buffer.concat(chunks, n));
   } finally {
     await file.close();
+  }
+}
+
+/** How long a lock may be waited for, and after how long an abandoned one is taken over. */
+export const LOCK_WAIT_MS = 30_000;
+const LOCK_STALE_MS = 60_000;
+
+/** A lock whose owner is gone (its pid no longer runs) or that is older than LOCK_STALE_MS. */
+async function lockIsStale(path: string): Promise<boolean> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    if (Date.now() - st.mtimeMs > LOCK_STALE_MS) return true;
+    const pid = Number(text);
+    if (!Number.isInteger(pid) || pid <= 0) return false; // being written: not stale yet
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ESRCH' || code === 'ENOENT';
+  }
+}
+
+/**
+ * Runs fn while holding `lockPath` (created exclusively, holding our pid); other holders — this process's
+ * or another's — wait for it. An abandoned lock is taken over; one held longer than LOCK_WAIT_MS is an error.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+  await mkdir(dirname(lockPath), { recursive: true });
+  const start = Date.now();
+  for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+    try {
+      const file = await open(lockPath, 'wx');
+      await file.writeFile(String(process.pid));
+      await file.close();
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (await lockIsStale(lockPath)) {
+        await rm(lockPath, { force: true });
+        continue;
+      }
+      if (Date.now() - start > LOCK_WAIT_MS)
+        throw new OciError(
+          'registry',
+          `${lockPath} has been locked by another process for over ${LOCK_WAIT_MS} ms`,
+        );
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockPath, { force: true });
   }
 }

@@ -236,15 +236,16 @@ export function isIndex(m: Manifest | ImageIndex, mediaType?: string): m is Imag
 }
 
 /**
- * The manifest of an index to use: the Wasm platform (architecture "wasm", any os) first, then
- * linux/amd64, then the only entry; otherwise an error listing what the index offers.
+ * The manifest of an index to use: linux/amd64 first, as Istio takes it (go-containerregistry's default
+ * platform), then the Wasm platform (architecture "wasm", any os), then the only entry; otherwise an error
+ * listing what the index offers.
  */
 export function selectPlatform(index: ImageIndex, what: string): Descriptor {
   const ms = index.manifests;
-  const wasm = ms.find((m) => m.platform?.architecture === 'wasm');
-  if (wasm) return wasm;
   const amd64 = ms.find((m) => m.platform?.os === 'linux' && m.platform.architecture === 'amd64');
   if (amd64) return amd64;
+  const wasm = ms.find((m) => m.platform?.architecture === 'wasm');
+  if (wasm) return wasm;
   const images = ms.filter((m) => !m.annotations?.['vnd.docker.reference.type']);
   if (images.length === 1) return images[0];
   const offered = ms

@@ -1,13 +1,13 @@
 // The proxy's module cache: modules stored by their sha256 (modules/<hex>.wasm), and an index of which
 // URL resolved to which module (and, for images, which manifest digest), when it was last fetched and
-// last used. Entries unused for a while are purged. Index updates are serialized within a process and
-// written atomically; two processes sharing a cache may lose each other's last index update, never a module.
+// last used. Entries unused for a while are purged. Index updates hold a lock file (processes may share a
+// cache) and are written atomically.
 
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from './digest.js';
 import { isOciError } from './errors.js';
-import { readFileLimited, readJson, writeAtomic } from './fs-util.js';
+import { readFileLimited, readJson, withFileLock, writeAtomic } from './fs-util.js';
 import type { RuntimeConfig } from './image.js';
 import { DEFAULT_MAX_MODULE_BYTES } from './limits.js';
 import { defaultCacheDir } from './paths.js';
@@ -64,14 +64,16 @@ export class ModuleCache {
     }
   }
 
-  /** Runs read-modify-write of the index one at a time. */
+  /** Runs read-modify-write of the index one at a time, in this process and across processes. */
   private update<T>(fn: (index: CacheIndex) => T | Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => {
-      const index = await this.readIndex();
-      const result = await fn(index);
-      await writeAtomic(this.indexPath(), JSON.stringify(index));
-      return result;
-    });
+    const run = this.queue.then(() =>
+      withFileLock(`${this.indexPath()}.lock`, async () => {
+        const index = await this.readIndex();
+        const result = await fn(index);
+        await writeAtomic(this.indexPath(), JSON.stringify(index));
+        return result;
+      }),
+    );
     this.queue = run.catch(() => undefined);
     return run;
   }

@@ -25,6 +25,7 @@ import {
   Transport,
   type TransportOptions,
   type TransportResponse,
+  tlsAdvice,
 } from './transport.js';
 
 export interface ProgressEvent {
@@ -324,6 +325,8 @@ export class RegistryClient {
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
         if (e instanceof OciError) throw e;
+        const advice = tlsAdvice(e, `registry ${ref.registry}`);
+        if (advice) throw new OciError('unreachable', advice, { cause: e });
         const attempts = e instanceof NetworkFailure ? e.attempts : 1;
         throw new OciError(
           'unreachable',

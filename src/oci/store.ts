@@ -6,7 +6,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digestHex, verifyBlob } from './digest.js';
 import { OciError } from './errors.js';
-import { exists, readFileLimited, readJson, writeAtomic } from './fs-util.js';
+import { exists, readFileLimited, readJson, withFileLock, writeAtomic } from './fs-util.js';
 import { type Descriptor, type ImageFormat, type Manifest, parseManifestJson } from './image.js';
 import { MAX_MANIFEST_BYTES } from './limits.js';
 import { Annotation, MediaType } from './media-types.js';
@@ -102,16 +102,28 @@ export class ImageStore {
       digest: string;
     },
   ): Promise<void> {
-    for (const d of [image.manifest.config, ...image.manifest.layers]) {
-      const bytes = image.blobs.get(d.digest);
-      if (bytes) await this.putBlob(d.digest, bytes);
-      else if (!(await this.hasBlob(d.digest)))
-        throw new OciError('not-found', `blob ${d.digest} is missing`);
-    }
-    await this.putBlob(image.digest, image.manifestBytes);
-    await this.setTag(ref, image.digest, image.manifestBytes.length, image.manifest.mediaType);
+    // Under the lock: a gc of another process must not delete these blobs before the tag names them.
+    await this.locked(async () => {
+      for (const d of [image.manifest.config, ...image.manifest.layers]) {
+        const bytes = image.blobs.get(d.digest);
+        if (bytes) await this.putBlob(d.digest, bytes);
+        else if (!(await this.hasBlob(d.digest)))
+          throw new OciError('not-found', `blob ${d.digest} is missing`);
+      }
+      await this.putBlob(image.digest, image.manifestBytes);
+      await this.setTag(ref, image.digest, image.manifestBytes.length, image.manifest.mediaType);
+    });
   }
 
+  /**
+   * Runs a read-modify-write of the index (and blob deletions) holding the store's lock file, so that
+   * processes sharing the store (parallel pulls) never lose each other's tags.
+   */
+  private locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withFileLock(join(this.dir, 'index.json.lock'), fn);
+  }
+
+  /** Call with the lock held. */
   private async setTag(ref: ImageReference, digest: string, size: number, mediaType?: string): Promise<void> {
     const name = ref.normalized().toString();
     const index = await this.readIndex();
@@ -169,29 +181,37 @@ export class ImageStore {
   }
 
   async tag(source: string, target: ImageReference): Promise<StoredImage> {
-    const image = await this.get(source);
-    await this.setTag(target, image.digest, image.manifestBytes.length, image.manifest.mediaType);
-    return image;
+    return this.locked(async () => {
+      const image = await this.get(source);
+      await this.setTag(target, image.digest, image.manifestBytes.length, image.manifest.mediaType);
+      return image;
+    });
   }
 
   /** Untags; blobs no tag references any more are deleted. Returns the digest the tag named. */
   async remove(input: string): Promise<string[]> {
-    const image = await this.get(input);
-    const index = await this.readIndex();
-    const byDigest = /^(sha256:)?[a-f0-9]{6,64}$/.test(input) && !input.includes('/');
-    const name = image.ref.normalized().toString();
-    const removed = index.manifests.filter((m) =>
-      byDigest ? m.digest === image.digest : m.annotations?.[Annotation.refName] === name,
-    );
-    index.manifests = index.manifests.filter((m) => !removed.includes(m));
-    await this.writeIndex(index);
-    await this.gc(index);
-    return removed.map((m) => m.annotations?.[Annotation.refName] ?? m.digest);
+    return this.locked(async () => {
+      const image = await this.get(input);
+      const index = await this.readIndex();
+      const byDigest = /^(sha256:)?[a-f0-9]{6,64}$/.test(input) && !input.includes('/');
+      const name = image.ref.normalized().toString();
+      const removed = index.manifests.filter((m) =>
+        byDigest ? m.digest === image.digest : m.annotations?.[Annotation.refName] === name,
+      );
+      index.manifests = index.manifests.filter((m) => !removed.includes(m));
+      await this.writeIndex(index);
+      await this.collect(index);
+      return removed.map((m) => m.annotations?.[Annotation.refName] ?? m.digest);
+    });
   }
 
   /** Deletes blobs that no tagged manifest references. */
-  async gc(index?: LayoutIndex): Promise<number> {
-    const idx = index ?? (await this.readIndex());
+  gc(): Promise<number> {
+    return this.locked(async () => this.collect(await this.readIndex()));
+  }
+
+  /** gc, with the lock held. */
+  private async collect(idx: LayoutIndex): Promise<number> {
     const keep = new Set<string>();
     for (const m of idx.manifests) {
       keep.add(m.digest);

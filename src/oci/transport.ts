@@ -118,6 +118,40 @@ export function isTlsProtocolError(e: unknown): boolean {
   );
 }
 
+/** What a TLS client sees when the server answers in plain HTTP. */
+export function isPlainHttpAnswer(e: unknown): boolean {
+  const err = e as { code?: string; cause?: { code?: string; message?: string }; message?: string };
+  return /ERR_SSL_WRONG_VERSION_NUMBER|wrong version number|ERR_SSL_PACKET_LENGTH_TOO_LONG|packet length too long|ERR_SSL_HTTP_REQUEST/i.test(
+    `${err.code ?? ''} ${err.message ?? ''} ${err.cause?.code ?? ''} ${err.cause?.message ?? ''}`,
+  );
+}
+
+/** A certificate Node does not trust (self-signed, or signed by a CA it does not know). */
+export function isUntrustedCertificate(e: unknown): boolean {
+  const err = e as { code?: string; cause?: { code?: string } };
+  return /SELF_SIGNED|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE|CERT_UNTRUSTED|ERR_TLS_CERT_ALTNAME_INVALID|CERT_HAS_EXPIRED/.test(
+    `${err.code ?? ''} ${err.cause?.code ?? ''}`,
+  );
+}
+
+/**
+ * A clear sentence for the TLS failures users can fix — a plain-HTTP server, an untrusted certificate —
+ * naming the settings that fix them; undefined for any other error.
+ */
+export function tlsAdvice(e: unknown, host: string): string | undefined {
+  if (isPlainHttpAnswer(e))
+    return (
+      `${host} answered in plain HTTP, not TLS: to speak plain HTTP to it, list it in ` +
+      'WASMGATE_INSECURE_REGISTRIES (or fetch.insecureRegistries, or give --insecure)'
+    );
+  if (isUntrustedCertificate(e))
+    return (
+      `${host}'s TLS certificate is not trusted (${networkCode(e)}): for a registry with a private CA, ` +
+      'give its CA with --registry-ca, fetch.caFile or WASMGATE_REGISTRY_CA_FILE (or NODE_EXTRA_CA_CERTS)'
+    );
+  return undefined;
+}
+
 /** A 5xx worth asking again (not "not implemented", "version not supported", "network auth required"). */
 export function isRetryableStatus(status: number): boolean {
   return status >= 500 && ![501, 505, 511].includes(status);

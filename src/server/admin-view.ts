@@ -96,6 +96,7 @@ export function adminView(g: Gateway): AdminSource {
         name: p.spec.name,
         url: p.spec.url,
         sha256: p.plugin.module.sha256,
+        module_source: p.source,
         root_id: p.spec.rootId,
         vm_id: p.spec.vmId,
         abi_version: p.plugin.abiVersion,

@@ -47,6 +47,14 @@ export interface GatewayOptions {
   watch?: boolean;
 }
 
+const MODULE_SOURCE: Record<LoadedPlugin['source'], string> = {
+  file: 'a file',
+  cache: 'the module cache',
+  store: 'the local image store',
+  registry: 'the registry',
+  http: 'a web server',
+};
+
 export interface ApplyOptions {
   /** Cancels the apply while it fetches: nothing changes. */
   signal?: AbortSignal;
@@ -350,6 +358,13 @@ export class Gateway {
       const spec =
         change === 'created' || change === 'updated' ? specs.find((s) => s.key === key) : undefined;
       for (const why of spec?.unused ?? []) this.logger.warn({ plugin: key }, why);
+      // Where each new module came from: a registry, the cache, the local image store, a file, a web server.
+      const loaded = change === 'unchanged' ? undefined : set.plugins.find((l) => l.spec.key === key);
+      if (loaded)
+        this.logger.info(
+          { plugin: key, url: loaded.spec.url, source: loaded.source, sha256: loaded.plugin.module.sha256 },
+          `plugin ${key}: module from ${MODULE_SOURCE[loaded.source]}`,
+        );
     }
     this.current = gen;
     if (old && c.logLevel !== old.resolved.config.logLevel) this.setLogLevel(c.logLevel);

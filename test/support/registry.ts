@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Agent, request } from 'undici';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -46,11 +47,14 @@ function b64url(b: Buffer | string): string {
 
 async function waitFor(url: string, child: ChildProcess, log: () => string): Promise<void> {
   const deadline = Date.now() + 10_000;
+  // Any certificate: this only waits for the registry to listen.
+  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited: ${log()}`);
     try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
+      const r = await request(url, { dispatcher });
+      await r.body.dump();
+      await dispatcher.close();
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
@@ -61,9 +65,15 @@ async function waitFor(url: string, child: ChildProcess, log: () => string): Pro
 
 export async function startRegistry(
   auth: { htpasswd?: Record<string, string>; token?: Record<string, string> } = {},
+  /** Serve HTTPS with this certificate and key (PEM files), on this loopback address (default 127.0.0.1). */
+  serve: { tls?: { certFile: string; keyFile: string }; address?: string } = {},
 ): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), 'wasmgate-registry-'));
   const port = await freePort();
+  const address = serve.address ?? '127.0.0.1';
+  const tlsYaml = serve.tls
+    ? `  tls:\n    certificate: ${serve.tls.certFile}\n    key: ${serve.tls.keyFile}\n`
+    : '';
   let authYaml = '';
   let tokenServer: Server | undefined;
   let token: TokenAuth | undefined;
@@ -150,12 +160,12 @@ export async function startRegistry(
   writeFileSync(
     config,
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n` +
-      `http:\n  addr: 127.0.0.1:${port}\n  secret: wasmgate-test\n${authYaml}`,
+      `http:\n  addr: ${address}:${port}\n  secret: wasmgate-test\n${tlsYaml}${authYaml}`,
   );
   let child: ChildProcess | undefined;
   let output = '';
   const registry: Registry = {
-    host: `127.0.0.1:${port}`,
+    host: `${address}:${port}`,
     port,
     dir,
     token,
@@ -169,7 +179,7 @@ export async function startRegistry(
         output += d;
       });
       child = c;
-      await waitFor(`http://127.0.0.1:${port}/v2/`, c, () => output);
+      await waitFor(`${serve.tls ? 'https' : 'http'}://${address}:${port}/v2/`, c, () => output);
     },
     async stop() {
       const c = child;
