@@ -234,7 +234,7 @@ describe('filter pipeline: stopped on headers', () => {
     pipeline.data(bytes('e'), false);
     assert.deepEqual(take(), ['f0.headers', 'watermark.high']);
     pipeline.resume(0);
-    assert.deepEqual(take(), ['sink.headers', 'f0.body 5', 'sink.data "abcde"', 'watermark.low']);
+    assert.deepEqual(take(), ['watermark.low', 'sink.headers', 'f0.body 5', 'sink.data "abcde"']);
   });
 
   it('a stage bypassed while holding past the limit lets the source read on (watermark low)', () => {
@@ -474,5 +474,207 @@ describe('filter pipeline: local reply and reset mid-stream', () => {
     pipeline.data(bytes('ab'), false);
     pipeline.data(bytes('c'), true);
     assert.deepEqual(log, ['f0.headers', 'sink.headers', 'f0.body 2', 'overflow']);
+  });
+});
+
+describe('filter pipeline: more transitions', () => {
+  it('resuming a StopAllBuffer stage under the limit delivers what it held, in order', () => {
+    const { pipeline, stages, take } = setup(2, { limit: 8, watermark: true });
+    stages[0].headersReturns.push(Action.StopAllIterationAndBuffer);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('ab'), false);
+    pipeline.data(bytes('c'), true);
+    assert.deepEqual(take(), ['f0.headers']);
+    pipeline.resume(0);
+    assert.equal(pipeline.iterationState(0), IterationState.Continue);
+    assert.deepEqual(take(), [
+      'f1.headers',
+      'sink.headers',
+      'f0.body 3 eos',
+      'f1.body 3 eos',
+      'sink.data "abc" eos',
+    ]);
+  });
+
+  it('trailers are held without callbacks under StopAllBuffer and follow the body on resume', () => {
+    const { pipeline, stages, take } = setup(2);
+    stages[0].headersReturns.push(Action.StopAllIterationAndBuffer);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('ab'), false);
+    pipeline.trailers(trailers());
+    assert.deepEqual(take(), ['f0.headers']);
+    assert.equal(pipeline.holdsAll(0), true);
+    pipeline.resume(0);
+    assert.deepEqual(take(), [
+      'f1.headers',
+      'sink.headers',
+      'f0.body 2',
+      'f1.body 2',
+      'sink.data "ab"',
+      'f0.trailers',
+      'f1.trailers',
+      'sink.trailers',
+    ]);
+  });
+
+  it('StopIterationNoBuffer then trailers: Continue from the trailers passes them on with no data', () => {
+    const { pipeline, stages, take } = setup(2);
+    stages[0].bodyReturns.push(DataAction.StopIterationNoBuffer);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('gone'), false);
+    pipeline.trailers(trailers());
+    assert.deepEqual(take(), [
+      'f0.headers',
+      'f1.headers',
+      'sink.headers',
+      'f0.body 4',
+      'f0.trailers',
+      'f1.trailers',
+      'sink.trailers',
+    ]);
+    assert.equal(pipeline.iterationState(0), IterationState.Continue);
+  });
+
+  for (const outcome of ['a local reply', 'a reset'] as const) {
+    it(`${outcome} from a trailers callback: neither the held body nor the trailers go on`, () => {
+      const { pipeline, stages, take } = setup(2);
+      stages[0].bodyReturns.push(DataAction.StopIterationAndBuffer);
+      stages[0].during = (cb) => {
+        // Both answer the stream the same way for the pipeline: the proxy stops it.
+        if (cb === 'trailers') pipeline.stopped = true;
+      };
+      pipeline.headers(headers(), false);
+      pipeline.data(bytes('ab'), false);
+      pipeline.trailers(trailers());
+      pipeline.resume(0);
+      assert.deepEqual(take(), ['f0.headers', 'f1.headers', 'sink.headers', 'f0.body 2', 'f0.trailers']);
+    });
+  }
+
+  it('a trailers callback that answers the stream and returns StopIteration keeps its stop', () => {
+    const { pipeline, stages, take } = setup(1);
+    stages[0].trailersReturns.push(Action.Pause);
+    stages[0].during = (cb) => {
+      if (cb === 'trailers') pipeline.stopped = true;
+    };
+    pipeline.headers(headers(), false);
+    pipeline.trailers(trailers());
+    assert.equal(pipeline.iterationState(0), IterationState.StopSingleIteration);
+    assert.deepEqual(take(), ['f0.headers', 'sink.headers', 'f0.trailers']);
+  });
+
+  it('a resume from inside a trailers callback passes the held body (not as end of stream), then the trailers, once', () => {
+    const { pipeline, stages, take } = setup(2);
+    stages[0].bodyReturns.push(DataAction.StopIterationAndBuffer);
+    stages[0].trailersReturns.push(Action.Pause);
+    stages[0].during = (cb) => {
+      if (cb === 'trailers') pipeline.resume(0);
+    };
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('ab'), false);
+    pipeline.trailers(trailers());
+    assert.deepEqual(take(), [
+      'f0.headers',
+      'f1.headers',
+      'sink.headers',
+      'f0.body 2',
+      'f0.trailers',
+      'f1.body 2',
+      'sink.data "ab"',
+      'f1.trailers',
+      'sink.trailers',
+    ]);
+    pipeline.resume(0);
+    assert.deepEqual(take(), []);
+  });
+
+  it('resume(i) for a stage before `first` does nothing', () => {
+    const { pipeline, stages, take } = setup(3, { first: 1 });
+    stages[1].headersReturns.push(Action.Pause);
+    pipeline.headers(headers(), false);
+    assert.deepEqual(take(), ['f1.headers']);
+    pipeline.resume(0);
+    assert.deepEqual(take(), []);
+    assert.equal(pipeline.iterationState(1), IterationState.StopAllWatermark);
+    pipeline.resume(1);
+    assert.deepEqual(take(), ['f2.headers', 'sink.headers']);
+  });
+});
+
+describe('filter pipeline: StopIterationAndWatermark from a body callback', () => {
+  it('past the limit it pauses the source instead of overflowing; Continue lets it read on', () => {
+    const { pipeline, stages, take } = setup(2, { limit: 3, watermark: true });
+    stages[0].bodyReturns.push(DataAction.StopIterationAndWatermark, DataAction.StopIterationAndWatermark);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('ab'), false);
+    pipeline.data(bytes('cd'), false);
+    assert.equal(pipeline.iterationState(0), IterationState.StopSingleIteration);
+    assert.deepEqual(take(), [
+      'f0.headers',
+      'f1.headers',
+      'sink.headers',
+      'f0.body 2',
+      'f0.body 4',
+      'watermark.high',
+    ]);
+    pipeline.data(bytes('e'), true);
+    assert.deepEqual(take(), ['f0.body 5 eos', 'watermark.low', 'f1.body 5 eos', 'sink.data "abcde" eos']);
+  });
+
+  it('resume lets the source read on', () => {
+    const { pipeline, stages, take } = setup(1, { limit: 1, watermark: true });
+    stages[0].bodyReturns.push(DataAction.StopIterationAndWatermark);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('ab'), false);
+    assert.deepEqual(take(), ['f0.headers', 'sink.headers', 'f0.body 2', 'watermark.high']);
+    pipeline.resume(0);
+    assert.deepEqual(take(), ['watermark.low', 'sink.data "ab"']);
+  });
+
+  it('StopIterationAndBuffer past the limit still overflows', () => {
+    const { pipeline, stages, take } = setup(1, { limit: 1, watermark: true });
+    stages[0].bodyReturns.push(DataAction.StopIterationAndBuffer);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('ab'), false);
+    assert.deepEqual(take(), ['f0.headers', 'sink.headers', 'f0.body 2', 'overflow']);
+  });
+
+  it('without a watermark it overflows', () => {
+    const { pipeline, stages, take } = setup(1, { limit: 1 });
+    stages[0].bodyReturns.push(DataAction.StopIterationAndWatermark);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('ab'), false);
+    assert.deepEqual(take(), ['f0.headers', 'sink.headers', 'f0.body 2', 'overflow']);
+  });
+});
+
+describe('filter pipeline: several stages holding past the limit', () => {
+  it('the watermark goes low only once neither stage holds past the limit', () => {
+    const { pipeline, stages, take } = setup(2, { limit: 3, watermark: true });
+    stages[1].headersReturns.push(Action.StopAllIterationAndWatermark);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('abcd'), false);
+    assert.deepEqual(take(), ['f0.headers', 'f1.headers', 'f0.body 4', 'watermark.high']);
+    stages[0].bodyReturns.push(DataAction.StopIterationAndWatermark);
+    pipeline.data(bytes('efgh'), false);
+    assert.deepEqual(take(), ['f0.body 4']);
+    pipeline.resume(1);
+    assert.deepEqual(take(), ['sink.headers', 'f1.body 4', 'sink.data "abcd"']);
+    pipeline.resume(0);
+    assert.deepEqual(take(), ['watermark.low', 'f1.body 4', 'sink.data "efgh"']);
+  });
+
+  it('a stage that lets go while the next one takes over past the limit leaves the source paused', () => {
+    const { pipeline, stages, take } = setup(2, { limit: 3, watermark: true });
+    stages[0].headersReturns.push(Action.StopAllIterationAndWatermark);
+    stages[1].headersReturns.push(Action.StopAllIterationAndWatermark);
+    pipeline.headers(headers(), false);
+    pipeline.data(bytes('abcd'), false);
+    assert.deepEqual(take(), ['f0.headers', 'watermark.high']);
+    pipeline.resume(0);
+    const events = take().filter((e) => e.startsWith('watermark'));
+    assert.equal(events.at(-1), 'watermark.high', `paused at the end: ${events.join(', ')}`);
+    pipeline.resume(1);
+    assert.deepEqual(take(), ['watermark.low', 'sink.headers', 'f1.body 4', 'sink.data "abcd"']);
   });
 });

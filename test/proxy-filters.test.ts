@@ -617,3 +617,26 @@ describe('proxy: the response body callbacks an HTTP/1.1 upstream makes, as Envo
     for (const c of calls.slice(0, -1)) assert.match(c, /, 0\)$/);
   });
 });
+
+describe('proxy: a body callback returning StopIterationAndWatermark', () => {
+  it("holds the body past the buffer limit by pausing the client (Envoy's watermark), not with a 413", async () => {
+    const up = await startUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('ok');
+    });
+    const base = basicConfig(up.port, [wasmFilter('watermark', fixture('body_watermark'))]);
+    const p = await startProxy({ ...base, routes: [{ ...base.routes[0], bufferLimitBytes: 1024 }] });
+    try {
+      const body = 'w'.repeat(64 * 1024);
+      const res = await h1(p.port(), '/hold', {
+        method: 'POST',
+        headers: { 'x-request-id': 'body-watermark' },
+        body,
+      });
+      assert.equal(res.status, 200, res.body);
+      assert.equal(up.byId('body-watermark').body, body);
+    } finally {
+      await shutdown(p, up);
+    }
+  });
+});

@@ -8,7 +8,9 @@
 //   body and trailer callbacks wait, the data is held, and resume passes the headers on, then gives the
 //   filter what was held. Held data past the buffer limit pauses the source (Watermark) or overflows (Buffer);
 // - a body callback that stops keeps the data at that stage (StopSingleIteration), re-called with all of it
-//   as more arrives, until Continue or resume; past the buffer limit the stream overflows (413 / 500);
+//   as more arrives, until Continue or resume; past the buffer limit StopIterationAndBuffer overflows the
+//   stream (413 / 500) and StopIterationAndWatermark pauses the source (Envoy's buffer_was_streaming);
+// - the source is paused while any stage holds past the limit, and reads on once none does.
 // - trailers reach a stage that is buffering; Continue from them releases everything held.
 
 import { ByteBuffer } from '../abi/byte-buffer.js';
@@ -81,6 +83,8 @@ class StageState {
   endSeen = false;
   /** End of stream was passed on from this stage. */
   endPassed = false;
+  /** Holds past the limit with the source paused for it (one of the watermark's holders). */
+  pastLimit = false;
 }
 
 export class FilterPipeline {
@@ -89,7 +93,8 @@ export class FilterPipeline {
   private headersEos = false;
   /** Set when the stream is answered or reset: nothing more flows. */
   stopped = false;
-  private aboveWatermark = false;
+  /** Stages holding past the limit under the watermark: the source reads on once none is left. */
+  private holdersPastLimit = 0;
 
   /**
    * `first`: the stage the direction starts at (a local reply sent from the response path skips the stages
@@ -149,6 +154,8 @@ export class FilterPipeline {
 
   private release(index: number, stoppedAll: boolean): void {
     const s = this.state[index];
+    // Everything the stage held goes on from here (even if its filter emptied the buffer itself).
+    this.letGo(s);
     if (s.headersHeld && stoppedAll) {
       s.headersHeld = false;
       this.deliverHeaders(index + 1);
@@ -161,7 +168,6 @@ export class FilterPipeline {
         if (this.stopped) return;
       }
       if (trailers) this.deliverTrailers(index, trailers);
-      this.belowWatermark();
       return;
     }
     if (s.headersHeld) {
@@ -224,7 +230,8 @@ export class FilterPipeline {
       s.buffer.append(data);
       if (s.headersHeld && stopsAll(s.iteration) && stage.active) {
         // Held without a body callback until the stage resumes (see release).
-        if (s.buffer.length > this.bufferLimit) this.heldPastLimit(s.iteration);
+        if (s.buffer.length > this.bufferLimit)
+          this.heldPastLimit(s, s.iteration === IterationState.StopAllWatermark);
         return;
       }
       const wasStopped = s.iteration !== IterationState.Continue;
@@ -233,46 +240,52 @@ export class FilterPipeline {
       if (wasStopped && s.iteration === IterationState.Continue) return;
       if (status !== DataAction.Continue) {
         s.iteration = IterationState.StopSingleIteration;
-        if (status === DataAction.StopIterationNoBuffer) s.buffer.drain();
+        if (status === DataAction.StopIterationNoBuffer) {
+          s.buffer.drain();
+          this.letGo(s);
+        }
         // The limit is on what a filter makes the proxy hold, as in Envoy: data streaming through a filter
         // that continues is never limited.
-        else if (s.buffer.length > this.bufferLimit && !this.stopped) this.onBufferOverflow();
+        else if (s.buffer.length > this.bufferLimit && !this.stopped)
+          this.heldPastLimit(s, status === DataAction.StopIterationAndWatermark);
         return;
       }
       if (this.stopped) return;
       if (s.iteration !== IterationState.Continue) {
         // Continue from a body callback resumes a stage stopped on headers (with allow_on_headers_stop_iteration,
         // or a filter bypassed while stopped).
-        const stoppedAll = stopsAll(s.iteration);
         s.iteration = IterationState.Continue;
         if (s.headersHeld) {
           s.headersHeld = false;
           this.deliverHeaders(k + 1);
           if (this.stopped) return;
         }
-        // A bypassed stage let go of what it held past the limit: the source reads on.
-        if (stoppedAll) this.belowWatermark();
       }
       data = s.buffer.drain();
+      // A stage that continues (or was bypassed) lets go of what it held past the limit.
+      this.letGo(s);
       if (eos) s.endPassed = true;
     }
     if (!this.stopped && (data.length > 0 || eos)) this.sink.data(data, eos);
   }
 
-  private belowWatermark(): void {
-    if (this.aboveWatermark && !this.stopped) {
-      this.aboveWatermark = false;
-      this.watermark?.low();
+  /**
+   * A stage holds more than the limit: with `watermarked` (StopAllWatermark, StopIterationAndWatermark) and
+   * a watermark the source is paused, else the stream overflows (Envoy's 413 / 500).
+   */
+  private heldPastLimit(s: StageState, watermarked: boolean): void {
+    if (!watermarked || !this.watermark) this.onBufferOverflow();
+    else if (!s.pastLimit) {
+      s.pastLimit = true;
+      if (this.holdersPastLimit++ === 0) this.watermark.high();
     }
   }
 
-  /** A stage stopped on headers holds more than the limit: Envoy's watermark, or its 413 / 500. */
-  private heldPastLimit(state: IterationState): void {
-    if (state === IterationState.StopAllBuffer || !this.watermark) this.onBufferOverflow();
-    else if (!this.aboveWatermark) {
-      this.aboveWatermark = true;
-      this.watermark.high();
-    }
+  /** The stage passed on what it held: once no stage holds past the limit, the source reads on. */
+  private letGo(s: StageState): void {
+    if (!s.pastLimit) return;
+    s.pastLimit = false;
+    if (--this.holdersPastLimit === 0 && !this.stopped) this.watermark?.low();
   }
 
   private deliverTrailers(from: number, map: HeaderMap): void {
@@ -289,19 +302,21 @@ export class FilterPipeline {
         s.endPassed = true;
         continue;
       }
+      // Held during the callback, so that a resume from inside it passes them on after the held body.
+      s.heldTrailers = map;
       const status = stage.trailers();
+      if (s.heldTrailers !== map) return;
       if (status !== Action.Continue) {
         s.iteration = IterationState.StopSingleIteration;
-        s.heldTrailers = map;
         return;
       }
       if (this.stopped) return;
       if (s.iteration !== IterationState.Continue) {
         s.iteration = IterationState.Continue;
-        s.heldTrailers = map;
         this.release(k, false);
         return;
       }
+      s.heldTrailers = undefined;
       s.endPassed = true;
     }
     if (!this.stopped) this.sink.trailers(map);

@@ -32,9 +32,9 @@ export class FilterChain {
     const n = slots.length;
     const requestStages = new Array<PipelineStage>(n);
     this.responseStages = new Array<PipelineStage>(n);
-    for (let i = 0; i < n; i++) {
-      requestStages[i] = slots[i].requestStage;
-      this.responseStages[n - 1 - i] = slots[i].responseStage;
+    for (let slot = 0; slot < n; slot++) {
+      requestStages[this.stageIndex(slot, 'request')] = slots[slot].requestStage;
+      this.responseStages[this.stageIndex(slot, 'response')] = slots[slot].responseStage;
     }
     this.request = new FilterPipeline(
       requestStages,
@@ -45,6 +45,10 @@ export class FilterChain {
     );
   }
 
+  /**
+   * The one slot ↔ stage-index mapping. Reversing is its own inverse, so it also turns a stage index back
+   * into its slot.
+   */
   private stageIndex(slot: number, direction: Direction): number {
     return direction === 'request' ? slot : this.slots.length - 1 - slot;
   }
@@ -83,16 +87,11 @@ export class FilterChain {
 
   /** Whether an active filter on the response path under way has a body callback (it may change the length). */
   responseMayChangeBody(): boolean {
-    const first = this.response ? this.firstResponseSlot() : this.slots.length - 1;
-    for (let i = first; i >= 0; i--) {
-      const slot = this.slots[i];
+    for (let stage = this.response?.first ?? 0; stage < this.slots.length; stage++) {
+      const slot = this.slots[this.stageIndex(stage, 'response')];
       if (slot.context.active && slot.plugin.module.exports.has('proxy_on_response_body')) return true;
     }
     return false;
-  }
-
-  private firstResponseSlot(): number {
-    return this.slots.length - 1 - this.response!.first;
   }
 
   /** Nothing more flows either way (the stream is answered or reset). */
