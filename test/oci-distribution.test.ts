@@ -111,6 +111,23 @@ describe('distribution', () => {
     await client.close();
   });
 
+  it('an https:// download from a plain-HTTP server says so', async () => {
+    const server = createServer((_req, res) => res.end(wasm));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const f = new ModuleFetcher({ cacheDir: false, storeDir: false, retries: 0 });
+    try {
+      await assert.rejects(
+        f.fetch(`https://127.0.0.1:${port}/f.wasm`),
+        /127\.0\.0\.1:\d+ answered in plain HTTP, not TLS: use an http:\/\/ URL for it/,
+      );
+      assert.deepEqual((await f.fetch(`http://127.0.0.1:${port}/f.wasm`)).bytes, wasm);
+    } finally {
+      await f.close();
+      server.close();
+    }
+  });
+
   it("a WasmPlugin url without a scheme is an image (Istio's default), a ./path a file", () => {
     const doc = (url: string) => `
 listeners: [{name: l, port: 0, routes: [{directResponse: {status: 200}}]}]

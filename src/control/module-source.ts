@@ -442,7 +442,7 @@ export class ModuleFetcher {
       res = await this.transport.send({ method: 'GET', url, signal });
     } catch (e) {
       if (signal.aborted) throw signal.reason;
-      const advice = tlsAdvice(e, new URL(url).host);
+      const advice = tlsAdvice(e, new URL(url).host, 'use an http:// URL for it');
       if (advice) throw new ModuleFetchError(url, advice, 'unreachable');
       const attempts = e instanceof NetworkFailure ? e.attempts : 1;
       const cause = e instanceof NetworkFailure ? e.cause : e;

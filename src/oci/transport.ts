@@ -138,12 +138,12 @@ export function isUntrustedCertificate(e: unknown): boolean {
  * A clear sentence for the TLS failures users can fix — a plain-HTTP server, an untrusted certificate —
  * naming the settings that fix them; undefined for any other error.
  */
-export function tlsAdvice(e: unknown, host: string): string | undefined {
-  if (isPlainHttpAnswer(e))
-    return (
-      `${host} answered in plain HTTP, not TLS: to speak plain HTTP to it, list it in ` +
-      'WASMGATE_INSECURE_REGISTRIES (or fetch.insecureRegistries, or give --insecure)'
-    );
+export function tlsAdvice(
+  e: unknown,
+  host: string,
+  plainHttpFix = 'to speak plain HTTP to it, list it in WASMGATE_INSECURE_REGISTRIES (or fetch.insecureRegistries, or give --insecure)',
+): string | undefined {
+  if (isPlainHttpAnswer(e)) return `${host} answered in plain HTTP, not TLS: ${plainHttpFix}`;
   if (isUntrustedCertificate(e))
     return (
       `${host}'s TLS certificate is not trusted (${networkCode(e)}): for a registry with a private CA, ` +
