@@ -213,6 +213,7 @@ describe('fetching http(s):// modules', () => {
   let server: Server;
   let base = '';
   let hits = 0;
+  let cuts = 0;
   before(async () => {
     const tarGz = gzipSync(
       writeTar([
@@ -229,6 +230,18 @@ describe('fetching http(s):// modules', () => {
       if (req.url === '/flaky' && hits % 2 === 1) return void res.writeHead(503).end();
       if (req.url === '/flaky') return void res.end(wasm);
       if (req.url === '/html') return void res.end('<html>');
+      // The first answer breaks off mid-body (a reset connection); the next is whole.
+      if (req.url === '/cut' && cuts++ === 0) {
+        res.writeHead(200, { 'content-length': wasm.length });
+        res.write(wasm.subarray(0, 8));
+        return void setTimeout(() => res.socket?.destroy(), 20);
+      }
+      if (req.url === '/cut') return void res.end(wasm);
+      if (req.url === '/always-cut') {
+        res.writeHead(200, { 'content-length': wasm.length });
+        res.write(wasm.subarray(0, 8));
+        return void setTimeout(() => res.socket?.destroy(), 20);
+      }
       res.writeHead(404).end();
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -257,6 +270,19 @@ describe('fetching http(s):// modules', () => {
       /download failed after 2 attempts: ECONNREFUSED/,
     );
     await rejectsFetch(f.fetch('ftp://h/f.wasm'), 'usage', /the ftp:\/\/ scheme is not supported/);
+    await f.close();
+  });
+
+  it('a download cut short mid-body is tried again; one that always breaks says so', async () => {
+    const f = fetcher();
+    const got = await f.fetch(`${base}/cut`);
+    assert.deepEqual(got.bytes, wasm);
+    assert.equal(cuts, 2);
+    await rejectsFetch(
+      f.fetch(`${base}/always-cut`),
+      'unreachable',
+      /download failed after 2 attempts: cut short after 8 bytes/,
+    );
     await f.close();
   });
 

@@ -28,6 +28,7 @@ import { ImageStore } from '../oci/store.js';
 import { readTar } from '../oci/tar.js';
 import {
   deadline,
+  isNetworkError,
   isRetryableStatus,
   NetworkFailure,
   networkCode,
@@ -47,6 +48,16 @@ export class ModuleFetchError extends Error {
   ) {
     super(`${url}: ${message}`);
     this.name = 'ModuleFetchError';
+  }
+}
+
+/** The connection broke while a download's body was being read: worth another attempt. */
+class BodyCutShort extends Error {
+  constructor(
+    readonly bytes: number,
+    override readonly cause: unknown,
+  ) {
+    super(`cut short after ${bytes} bytes`);
   }
 }
 
@@ -436,7 +447,25 @@ export class ModuleFetcher {
     return { bytes: wasm, sha256: hex, from: 'http' };
   }
 
+  /** A download whose body is cut short (the connection reset mid-way) is tried again, as a failed request is. */
   private async download(url: string, signal: AbortSignal): Promise<Uint8Array> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.downloadOnce(url, signal);
+      } catch (e) {
+        if (!(e instanceof BodyCutShort)) throw e;
+        if (attempt >= this.transport.retries)
+          throw new ModuleFetchError(
+            url,
+            `download failed after ${attempt + 1} attempts: cut short after ${e.bytes} bytes: ${networkCode(e.cause)}`,
+            'unreachable',
+          );
+        await this.transport.backoff(attempt, signal);
+      }
+    }
+  }
+
+  private async downloadOnce(url: string, signal: AbortSignal): Promise<Uint8Array> {
     let res: TransportResponse;
     try {
       res = await this.transport.send({ method: 'GET', url, signal });
@@ -474,18 +503,24 @@ export class ModuleFetcher {
     }
     const chunks: Buffer[] = [];
     let n = 0;
-    for await (const c of res.body) {
-      signal.throwIfAborted();
-      n += (c as Buffer).length;
-      if (n > this.maxBytes) {
-        res.body.destroy();
-        throw new ModuleFetchError(
-          url,
-          `the download is over the limit of ${this.maxBytes} bytes`,
-          'too-large',
-        );
+    try {
+      for await (const c of res.body) {
+        signal.throwIfAborted();
+        n += (c as Buffer).length;
+        if (n > this.maxBytes) {
+          res.body.destroy();
+          throw new ModuleFetchError(
+            url,
+            `the download is over the limit of ${this.maxBytes} bytes`,
+            'too-large',
+          );
+        }
+        chunks.push(c as Buffer);
       }
-      chunks.push(c as Buffer);
+    } catch (e) {
+      if (signal.aborted) throw signal.reason;
+      if (e instanceof ModuleFetchError || !isNetworkError(e)) throw e;
+      throw new BodyCutShort(n, e);
     }
     return new Uint8Array(Buffer.concat(chunks));
   }
