@@ -4,14 +4,21 @@
 
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FailStrategy } from '../host/plugin.js';
+import type { PluginOptions } from '../host/plugin.js';
 import { type SandboxSettings, sandboxFromAnnotations, sandboxFromConfig } from './sandbox-settings.js';
 import type { EnvoyWasmConfig, WasmPluginResource } from './schema.js';
 
 export type Phase = 'AUTHN' | 'AUTHZ' | 'STATS' | 'UNSPECIFIED_PHASE';
 const PHASE_RANK: Record<Phase, number> = { AUTHN: 0, AUTHZ: 1, STATS: 2, UNSPECIFIED_PHASE: 3 };
 
-export interface PluginSpec extends SandboxSettings {
+/**
+ * What the config resolves a plugin to. The fields the host takes as they are (root and VM ids, environment,
+ * failure policy, allow_on_headers_stop_iteration) are PluginOptions' own, so they are declared once.
+ */
+export interface PluginSpec
+  extends SandboxSettings,
+    Required<Pick<PluginOptions, 'rootId' | 'vmId' | 'env' | 'failStrategy'>>,
+    Pick<PluginOptions, 'allowOnHeadersStopIteration'> {
   /** Unique key: namespace/name for WasmPlugins, the filter name for plain wasm filters. */
   key: string;
   /** plugin_name as filters see it (Istio: namespace.name). */
@@ -19,22 +26,16 @@ export interface PluginSpec extends SandboxSettings {
   /** Where the module comes from: an absolute path (file URL or plain path resolved) or a URL. */
   url: string;
   sha256?: string;
-  rootId: string;
-  vmId: string;
   configuration: string;
   vmConfiguration: string;
-  env: Record<string, string>;
   phase: Phase;
   priority: number;
-  failStrategy: FailStrategy;
   matchLabels: Record<string, string>;
   /** Listener ports the plugin applies to (WasmPlugin match[].ports); all when empty. */
   ports: number[];
   imagePullPolicy?: string;
   /** A public key (PEM text, or an absolute path) a signature of the module must verify with. */
   verificationKey?: string;
-  /** Envoy's allow_on_headers_stop_iteration: Pause from a headers callback stops only the headers. */
-  allowOnHeadersStopIteration?: boolean;
   /** Fields given that wasmgate does not act on (Kubernetes-only ones), warned about when the plugin loads. */
   unused?: string[];
   /** Where it was defined, for errors: "gateway.yaml: plugins[2]", "plugins/auth.yaml: document 1", "admin API". */

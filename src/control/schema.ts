@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { hostcallNames } from '../abi/hostcalls.js';
 import { isGatedCallback } from '../host/capabilities.js';
+import { FAIL_STRATEGIES } from '../host/plugin.js';
 import { defaultPolicy, policySchema } from '../trust/policy.js';
 import { sandboxFromAnnotations, sandboxSchema } from './sandbox-settings.js';
 
@@ -195,7 +196,7 @@ export const wasmPluginSchema = z
         pluginConfig: z.unknown().optional(),
         phase: z.enum(['UNSPECIFIED_PHASE', 'AUTHN', 'AUTHZ', 'STATS']).default('UNSPECIFIED_PHASE'),
         priority: z.number().int().optional(),
-        failStrategy: z.enum(['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD']).default('FAIL_CLOSE'),
+        failStrategy: z.enum(FAIL_STRATEGIES).default('FAIL_CLOSE'),
         vmConfig: z
           .object({ env: z.array(envVar).default([]) })
           .strict()
@@ -236,7 +237,7 @@ export const envoyWasmSchema = z
     fail_open: z.boolean().default(false),
     /** Envoy (1.35+): a headers callback's Pause stops only the headers; body callbacks still run. */
     allow_on_headers_stop_iteration: z.boolean().optional(),
-    failStrategy: z.enum(['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD']).optional(),
+    failStrategy: z.enum(FAIL_STRATEGIES).optional(),
     vm_config: z
       .object({
         vm_id: z.string().default(''),

@@ -10,7 +10,9 @@ import type { CallContext, PluginView } from './hostcalls/env.js';
 import { hiddenCount } from './sanitize.js';
 import type { WasmVm } from './vm.js';
 
-export type FailStrategy = 'FAIL_CLOSE' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+/** What a failed VM does to the streams it serves (Istio's WasmPlugin failStrategy, with wasmgate's FAIL_RELOAD). */
+export const FAIL_STRATEGIES = ['FAIL_CLOSE', 'FAIL_OPEN', 'FAIL_RELOAD'] as const;
+export type FailStrategy = (typeof FAIL_STRATEGIES)[number];
 
 /** What a context needs of its plugin (plugin.ts implements it): the failure policy and its counters. */
 export interface ContextPlugin extends PluginView {

@@ -18,7 +18,7 @@ import { PluginCounters } from './plugin-counters.js';
 import { makeSanitizer, type SanitizeConfig, type Sanitizer } from './sanitize.js';
 import { type VmOptions, WasmVm } from './vm.js';
 
-export type { FailStrategy } from './context.js';
+export { FAIL_STRATEGIES, type FailStrategy } from './context.js';
 
 /** A plugin's sandbox (the configuration's sandboxSchema resolves to this, src/control/sandbox-settings.ts). */
 export interface SandboxOptions {

@@ -18,24 +18,21 @@ import type {
 } from '../host/driver.js';
 import { Host, type LogEntry } from '../host/host.js';
 import type { Metric } from '../host/metrics-store.js';
-import { type FailStrategy, Plugin, type SandboxOptions } from '../host/plugin.js';
+import { Plugin, type PluginOptions, type SandboxOptions } from '../host/plugin.js';
 import { HttpStreamHarness, type StreamOptions } from './http-stream.js';
 
 /** The sandbox (limits, capabilities, sanitize, trace) is the plugin's: see SandboxOptions. */
-export interface LoadFilterOptions extends SandboxOptions {
+/** The plugin's own options are PluginOptions' (one declaration); the harness adds how a test supplies them. */
+export interface LoadFilterOptions
+  extends SandboxOptions,
+    Partial<
+      Pick<PluginOptions, 'name' | 'rootId' | 'vmId' | 'env' | 'failStrategy' | 'allowOnHeadersStopIteration'>
+    > {
   /** A path, file URL or the module's bytes. */
   wasm: string | URL | Uint8Array;
-  /** Plugin name (defaults to the file name). */
-  name?: string;
-  rootId?: string;
-  vmId?: string;
   /** Plugin configuration; an object is passed as JSON, as Istio passes pluginConfig. */
   pluginConfig?: string | Uint8Array | Record<string, unknown>;
   vmConfig?: string | Uint8Array;
-  env?: Record<string, string>;
-  failStrategy?: FailStrategy;
-  /** Envoy's allow_on_headers_stop_iteration: Pause from a headers callback stops only the headers. */
-  allowOnHeadersStopIteration?: boolean;
   /** Host log level (default: trace, so tests see everything). */
   logLevel?: LogLevelName;
   /** Clusters proxy_http_call / proxy_grpc_call may name (default: any name). */
