@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { connect as http2Connect } from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { gatewaySchema } from '../src/control/schema.js';
 import {
   basicConfig,
@@ -35,9 +36,14 @@ function closedWith(socket: Socket): Promise<string> {
   });
 }
 
-function open(port: number): Promise<Socket> {
+/** A connection to the listener; over TLS (HTTP/1.1 by ALPN) for the `tls` one. */
+function open(port: number, tls = false): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s));
+    const s = tls
+      ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () =>
+          resolve(s),
+        )
+      : connect(port, '127.0.0.1', () => resolve(s));
     s.once('error', reject);
   });
 }
@@ -72,15 +78,17 @@ describe('proxy: listener timeouts', () => {
     });
   }
 
-  for (const name of ['main', 'h1']) {
+  // HTTP/1.1 over TLS too: there Node's HTTP/1.1 checks run in the TLS server, with its own settings.
+  for (const name of ['main', 'h1', 'tls']) {
+    const openTo = (n: string) => open(proxy.port(n), n === 'tls');
     it(`${name}: a request head that never ends is let go (Node answers 408)`, async () => {
-      const s = await open(proxy.port(name));
+      const s = await openTo(name);
       s.write('GET / HTTP/1.1\r\nhost: a\r\n');
       assert.match(await closedWith(s), /^(HTTP\/1\.1 408|)/);
     });
 
     it(`${name}: the second request on a connection is timed out too (Node's checks run)`, async () => {
-      const s = await open(proxy.port(name));
+      const s = await openTo(name);
       const closed = closedWith(s);
       s.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n');
       await new Promise((r) => setTimeout(r, 100));
@@ -91,13 +99,13 @@ describe('proxy: listener timeouts', () => {
     });
 
     it(`${name}: a body that does not arrive in time gets 408`, async () => {
-      const s = await open(proxy.port(name));
+      const s = await openTo(name);
       s.write('POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 10\r\n\r\nab');
       assert.match(await closedWith(s), /^HTTP\/1\.1 408/);
     });
 
     it(`${name}: an idle keep-alive connection is closed`, async () => {
-      const s = await open(proxy.port(name));
+      const s = await openTo(name);
       const closed = closedWith(s);
       s.write('GET / HTTP/1.1\r\nhost: a\r\n\r\n');
       assert.match(await closed, /^HTTP\/1\.1 200/);

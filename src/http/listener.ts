@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import {
   createServer as createHttp1Server,
-  type Server as Http1Server,
+  Server as Http1Server,
   type IncomingMessage,
   ServerResponse,
 } from 'node:http';
@@ -35,12 +35,18 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const FIRST_REQUEST = Symbol('firstRequest');
 /** Socket property: the HTTP/1.1 response under way on it (a drain makes it the connection's last). */
 const RESPONSE = Symbol('response');
+/** The settings of Node's HTTP/1.1 checks, which an HTTP/2 TLS server allowing HTTP/1.1 has too (untyped there). */
+type Http1Checks = Pick<Http1Server, 'requestTimeout' | 'headersTimeout' | 'keepAliveTimeout'> & {
+  connectionsCheckingInterval?: number;
+};
 type TrackedSocket = Socket & { [FIRST_REQUEST]?: NodeJS.Timeout | true; [RESPONSE]?: ServerResponse };
 
 export class Listener {
   private server: NetServer | Http1Server | Http2Server | Http2SecureServer | undefined;
   private readonly sockets = new LiveSet<Socket>();
   private h1: Http1Server | undefined;
+  /** Where Node runs its HTTP/1.1 header, request and keep-alive checks: the HTTP/1.1 server, or the TLS one. */
+  private h1Checks: Http1Checks | undefined;
   private h2: Http2Server | undefined;
   private readonly sessions = new LiveSet<ServerHttp2Session>();
   /** Stopped accepting: every connection is told this request is its last. */
@@ -76,14 +82,22 @@ export class Listener {
       });
       server.on('request', onRequest('https') as never);
       server.on('session', (s: ServerHttp2Session) => this.session(s));
+      // HTTP/1.1 over TLS runs in the TLS server itself, with its own timeout settings (Node's defaults: 60 s
+      // head, 300 s request, no keep-alive limit) and checking interval, read when it starts listening.
+      if (c.protocol !== 'h2c') {
+        this.h1Checks = server as unknown as Http1Checks;
+        this.h1Checks.connectionsCheckingInterval = h1Options.connectionsCheckingInterval;
+      }
     } else if (c.protocol === 'http1') {
       server = this.h1 = createHttp1Server(h1Options, onRequest('http'));
+      this.h1Checks = this.h1 as Http1Checks;
     } else if (c.protocol === 'h2c') {
       server = this.h2 = createH2cServer();
       server.on('request', onRequest('http') as never);
     } else {
       // auto: sniff the first bytes of each connection.
       this.h1 = createHttp1Server(h1Options, onRequest('http'));
+      this.h1Checks = this.h1 as Http1Checks;
       this.h2 = createH2cServer();
       this.h2.on('request', onRequest('http') as never);
       server = createNetServer((socket) => this.route(socket));
@@ -101,6 +115,8 @@ export class Listener {
       );
     this.reconfigure(c);
     server.on('connection', (s: Socket) => this.connection(s));
+    // HTTP/1.1 over TLS: requests (and the response a drain must find) are on the TLS socket, not the TCP one.
+    if (c.tls) server.on('secureConnection', (s: Socket) => this.connection(s));
     // Over TLS, requests come on the TLS socket: its first request is awaited from the handshake's end.
     server.on(c.tls ? 'secureConnection' : 'connection', (s: Socket) => this.awaitFirstRequest(s));
     this.server = server;
@@ -136,7 +152,7 @@ export class Listener {
   /** Applies a new configuration's timeouts to a running listener (its bind is unchanged). */
   reconfigure(c: ListenerConfig): void {
     this.config = c;
-    const h1 = this.h1;
+    const h1 = this.h1Checks;
     if (!h1) return;
     // Node's checks use 0 for "none" for both, but refuses a headers timeout above the request timeout.
     h1.requestTimeout = c.requestTimeoutMs;
@@ -215,10 +231,15 @@ export class Listener {
     for (const session of this.sessions) session.close();
     for (const socket of this.sockets as Iterable<TrackedSocket>) {
       const res = socket[RESPONSE];
-      if (res && !res.headersSent && !res.writableEnded) res.shouldKeepAlive = false;
+      if (!res || res.writableEnded) continue;
+      if (!res.headersSent) res.shouldKeepAlive = false;
+      // Its head went out saying keep-alive: the connection ends once it is sent (end, not destroy: a
+      // destroy with the client's bytes unread would reset the connection and could lose the response).
+      else res.once('finish', () => socket[RESPONSE] === res && socket.end());
     }
     this.h1?.closeIdleConnections();
-    (this.server as Http1Server | undefined)?.closeIdleConnections?.();
+    // Over TLS, Node's HTTP/1.1 connection tracking is in the TLS server (which lacks the method).
+    if (this.config.tls && this.h1Checks) Http1Server.prototype.closeIdleConnections.call(this.server);
   }
 
   /** Closes every remaining connection. */
