@@ -17,6 +17,9 @@ import { ByteBuffer } from '../abi/byte-buffer.js';
 import { Action, DataAction } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 
+/** Bytes a filter may make one direction hold when the route sets no `bufferLimitBytes` (Envoy's default is 1 MiB too). */
+export const DEFAULT_BUFFER_LIMIT = 1024 * 1024;
+
 /** What a headers callback returns: Proxy-Wasm's FilterHeadersStatus (0 Continue … 4 StopAllIterationAndWatermark). */
 export type HeadersStatus = (typeof Action)[keyof typeof Action];
 /** What a body callback returns: Envoy's FilterDataStatus. */

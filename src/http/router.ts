@@ -12,7 +12,6 @@ export interface Route {
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
-export const DEFAULT_BUFFER_LIMIT = 1024 * 1024;
 
 export function routeTimeout(r: RouteConfig): number {
   return r.timeoutMs ?? DEFAULT_TIMEOUT_MS;

@@ -13,7 +13,7 @@ import { MapType } from '../abi/constants.js';
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
 import type { LocalResponse } from '../host/driver.js';
-import type { PipelineSink } from '../host/filter-pipeline.js';
+import { DEFAULT_BUFFER_LIMIT, type PipelineSink } from '../host/filter-pipeline.js';
 import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { ResponseFlag } from '../host/response-flags.js';
@@ -35,7 +35,7 @@ import {
   requestLineRejection,
   type TargetRejection,
 } from './request-target.js';
-import { DEFAULT_BUFFER_LIMIT, type Route, type RouteTable } from './router.js';
+import type { Route, RouteTable } from './router.js';
 import type { UpstreamRequest } from './upstream.js';
 import { type BridgeHost, UpstreamBridge } from './upstream-bridge.js';
 

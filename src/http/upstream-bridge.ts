@@ -5,14 +5,14 @@
 import type { Logger } from 'pino';
 import type { HeaderMap } from '../abi/header-map.js';
 import type { LocalResponse } from '../host/driver.js';
-import type { PipelineSink } from '../host/filter-pipeline.js';
+import { DEFAULT_BUFFER_LIMIT, type PipelineSink } from '../host/filter-pipeline.js';
 import { ResponseFlag } from '../host/response-flags.js';
 import type { StreamInfo } from '../host/stream-attributes.js';
 import type { Cluster, ClusterManager } from './cluster.js';
 import { ROUTER_SLOT } from './filter-chain.js';
 import { toUpstreamHeaders } from './headers.js';
 import { type PauseReasons, SLOW_PEER } from './pause-reasons.js';
-import { DEFAULT_BUFFER_LIMIT, type Route, type RouteTable, routeTimeout } from './router.js';
+import { type Route, type RouteTable, routeTimeout } from './router.js';
 import { type UpstreamEvents, type UpstreamFailure, UpstreamRequest } from './upstream.js';
 
 const EMPTY = new Uint8Array(0);

@@ -19,7 +19,7 @@ import type {
 import { Host, type LogEntry } from '../host/host.js';
 import type { Metric } from '../host/metrics-store.js';
 import { Plugin, type PluginOptions, type SandboxOptions } from '../host/plugin.js';
-import { HttpStreamHarness, type StreamOptions } from './http-stream.js';
+import { checkBufferLimit, HttpStreamHarness, type StreamOptions } from './http-stream.js';
 
 /** The sandbox (limits, capabilities, sanitize, trace) is the plugin's: see SandboxOptions. */
 /** The plugin's own options are PluginOptions' (one declaration); the harness adds how a test supplies them. */
@@ -44,6 +44,11 @@ export interface LoadFilterOptions
   host?: Host;
   /** Pin the clock (ns since the epoch). */
   now?: bigint;
+  /**
+   * Bytes the filter may make each direction of a stream hold, as a route's `bufferLimitBytes` (default 1 MiB,
+   * the proxy's default); `newStream({ bufferLimit })` overrides it for one stream.
+   */
+  bufferLimit?: number;
 }
 
 type Body = string | Uint8Array;
@@ -193,12 +198,14 @@ export class FilterHarness {
     readonly plugin: Plugin,
     private readonly callouts: ManualCallouts,
     logs: LogEntry[],
+    private readonly bufferLimit: number | undefined,
   ) {
     this.logs = logs;
   }
 
   /** @internal use loadFilter */
   static async create(options: LoadFilterOptions): Promise<FilterHarness> {
+    if (options.bufferLimit !== undefined) checkBufferLimit(options.bufferLimit);
     const bytes = await readWasm(options.wasm);
     // A host made by another harness (`host: other.host`) already has that harness's log sink and
     // callout dispatcher: share them, or this harness's `logs` and `httpCalls` would stay empty.
@@ -246,7 +253,7 @@ export class FilterHarness {
       sanitize: options.sanitize,
       trace: options.trace,
     });
-    harness = new FilterHarness(host, plugin, callouts, logs);
+    harness = new FilterHarness(host, plugin, callouts, logs, options.bufferLimit);
     host.drain();
     return harness;
   }
@@ -257,7 +264,10 @@ export class FilterHarness {
 
   /** A new HTTP stream through the filter. */
   newStream(options?: StreamOptions): HttpStreamHarness {
-    return new HttpStreamHarness(this.plugin, () => this.host.drain(), options);
+    return new HttpStreamHarness(this.plugin, () => this.host.drain(), {
+      ...options,
+      bufferLimit: options?.bufferLimit ?? this.bufferLimit,
+    });
   }
 
   /** Messages logged (by the filter and about it), optionally of one level. */

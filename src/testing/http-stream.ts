@@ -1,6 +1,7 @@
 // One simulated HTTP stream through one filter. Each direction runs the filter's stage through the same
 // FilterPipeline the proxy uses (Envoy's iteration rules: pause, buffering, stop-all on headers, continue),
-// into an in-memory sink that records what the filter let through.
+// into an in-memory sink that records what the filter let through. A filter that holds more than the buffer
+// limit meets what the proxy does then: its source paused (the watermark), or a 413 / 500 or a reset.
 
 import { ByteBuffer } from '../abi/byte-buffer.js';
 import { Action, BufferType, DataAction, MapType, Status, StreamType } from '../abi/constants.js';
@@ -10,7 +11,13 @@ import { encodeUtf8 } from '../abi/utf8.js';
 import type { HttpContext } from '../host/context.js';
 import { RequestStage, ResponseStage } from '../host/context-stages.js';
 import type { HttpStreamDriver, LocalResponse } from '../host/driver.js';
-import { FilterPipeline, IterationState, type PipelineSink } from '../host/filter-pipeline.js';
+import {
+  DEFAULT_BUFFER_LIMIT,
+  FilterPipeline,
+  type HoldWatermark,
+  IterationState,
+  type PipelineSink,
+} from '../host/filter-pipeline.js';
 import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
@@ -20,19 +27,56 @@ export interface StreamOptions {
   info?: Partial<StreamInfo>;
   /** Extra attributes by dotted path, e.g. { 'connection.mtls': true }. */
   properties?: Record<string, PropertyValue>;
+  /**
+   * Bytes the filter may make each direction hold, as a route's `bufferLimitBytes` (default: the harness's
+   * `bufferLimit`, else the proxy's default, 1 MiB).
+   */
+  bufferLimit?: number;
 }
+
+const overflowReplies = {
+  request: { status: 413, details: 'request_payload_too_large', body: 'Payload Too Large' },
+  response: { status: 500, details: 'response_payload_too_large', body: 'Internal Server Error' },
+} as const;
 
 type Body = string | Uint8Array;
 const text = new TextDecoder();
 
+/** A buffer limit as given in the options, or a clear error naming the option. */
+export function checkBufferLimit(limit: number): number {
+  if (!(limit > 0)) throw new RangeError(`bufferLimit must be a positive number of bytes, got ${limit}`);
+  return limit;
+}
+
 /** The next hop of a direction: what the filter let through. */
 class MemorySink implements PipelineSink {
   readonly forwarded = new ByteBuffer();
-  headers(): void {}
+  /**
+   * Something past the headers went on (data, trailers, or headers that end the stream). For a response this
+   * is when the proxy writes its head to the client: from then on it can only reset the stream.
+   */
+  started = false;
+  headers(_h: HeaderMap, endOfStream: boolean): void {
+    if (endOfStream) this.started = true;
+  }
   data(chunk: Uint8Array): void {
+    this.started = true;
     this.forwarded.append(chunk);
   }
-  trailers(): void {}
+  trailers(): void {
+    this.started = true;
+  }
+}
+
+/** The proxy's hold watermark for one direction: whether it would stop reading that direction's source now. */
+class ReadPause implements HoldWatermark {
+  paused = false;
+  high(): void {
+    this.paused = true;
+  }
+  low(): void {
+    this.paused = false;
+  }
 }
 
 /** One direction: the filter's header maps, and its stage in a pipeline ending in memory. */
@@ -40,16 +84,30 @@ class Direction {
   headers: HeaderMap | undefined;
   trailers: HeaderMap | undefined;
   continues = 0;
-  private readonly sink = new MemorySink();
   /** @internal */
-  readonly pipeline: FilterPipeline;
+  readonly sink = new MemorySink();
+  /** @internal */
+  readonly readPause = new ReadPause();
+  /** @internal */
+  pipeline: FilterPipeline;
 
   constructor(
     /** @internal */
     readonly stage: RequestStage | ResponseStage,
+    private readonly bufferLimit: number,
+    private readonly onOverflow: () => void,
   ) {
-    // No buffer limit: the harness holds what the filter makes it hold.
-    this.pipeline = new FilterPipeline([stage], this.sink, Number.POSITIVE_INFINITY, () => {});
+    this.pipeline = this.newPipeline();
+  }
+
+  /** A new pipeline through the filter, for a reply that replaces what this direction carried. @internal */
+  restart(): void {
+    this.pipeline.stopped = true;
+    this.pipeline = this.newPipeline();
+  }
+
+  private newPipeline(): FilterPipeline {
+    return new FilterPipeline([this.stage], this.sink, this.bufferLimit, this.onOverflow, this.readPause);
   }
 
   /** Data the filter holds (buffered while paused). */
@@ -77,6 +135,11 @@ export class HttpStreamHarness implements HttpStreamDriver {
    * are not called any more: later send* calls do nothing and return Continue.
    */
   answered = false;
+  /**
+   * The proxy reset the stream: the filter held more than the buffer limit after the response had started
+   * (or held the proxy's own 413 / 500 reply past it), as Envoy resets it. Nothing more flows.
+   */
+  reset = false;
   /** Streams the filter reset with proxy_close_stream. */
   readonly closed: StreamType[] = [];
   /** Route cache clears: proxy_clear_route_cache calls and, as in Envoy, request header changes. */
@@ -100,43 +163,44 @@ export class HttpStreamHarness implements HttpStreamDriver {
       extra: { ...options.info?.extra, ...options.properties },
     };
     this.context = plugin.newHttpContext(this);
-    this.request = new Direction(new RequestStage(this.context));
-    this.response = new Direction(new ResponseStage(this.context));
+    const limit = checkBufferLimit(options.bufferLimit ?? DEFAULT_BUFFER_LIMIT);
+    this.request = new Direction(new RequestStage(this.context), limit, () => this.overflow('request'));
+    this.response = new Direction(new ResponseStage(this.context), limit, () => this.overflow('response'));
   }
 
   // ---- driving the filter ----
 
   sendRequestHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
-    if (this.answered) return Action.Continue;
+    if (this.answered || this.reset) return Action.Continue;
     const d = this.request;
     d.headers = HeaderMap.from(headers);
     return this.step(d, Action.Continue, () => d.pipeline.headers(d.headers!, options.endOfStream ?? false));
   }
 
   sendRequestBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
-    if (this.answered) return Action.Continue;
+    if (this.answered || this.reset) return Action.Continue;
     return this.body(this.request, chunk, options.endOfStream ?? false);
   }
 
   sendRequestTrailers(trailers: HeaderInit): number {
-    if (this.answered) return Action.Continue;
+    if (this.answered || this.reset) return Action.Continue;
     return this.trailers(this.request, trailers);
   }
 
   sendResponseHeaders(headers: HeaderInit, options: { endOfStream?: boolean } = {}): number {
-    if (this.answered) return Action.Continue;
+    if (this.answered || this.reset) return Action.Continue;
     const d = this.response;
     d.headers = HeaderMap.from(headers);
     return this.step(d, Action.Continue, () => d.pipeline.headers(d.headers!, options.endOfStream ?? false));
   }
 
   sendResponseBody(chunk: Body, options: { endOfStream?: boolean } = {}): number {
-    if (this.answered) return Action.Continue;
+    if (this.answered || this.reset) return Action.Continue;
     return this.body(this.response, chunk, options.endOfStream ?? false);
   }
 
   sendResponseTrailers(trailers: HeaderInit): number {
-    if (this.answered) return Action.Continue;
+    if (this.answered || this.reset) return Action.Continue;
     return this.trailers(this.response, trailers);
   }
 
@@ -174,6 +238,20 @@ export class HttpStreamHarness implements HttpStreamDriver {
     return this.response.paused;
   }
 
+  /**
+   * The proxy would stop reading the client's request body now: the filter holds more than the buffer limit
+   * in a way that pauses the source (StopIteration / StopAllIterationAndWatermark from headers,
+   * StopIterationAndWatermark from a body callback). The harness still takes what you send.
+   */
+  get requestReadPaused(): boolean {
+    return this.request.readPause.paused;
+  }
+
+  /** The same for the upstream's response body. */
+  get responseReadPaused(): boolean {
+    return this.response.readPause.paused;
+  }
+
   get localResponseBody(): string | undefined {
     return this.localResponse ? text.decode(this.localResponse.body) : undefined;
   }
@@ -208,26 +286,15 @@ export class HttpStreamHarness implements HttpStreamDriver {
   }
 
   sendLocalResponse(response: LocalResponse): void {
-    this.localResponse = response;
     const fromRequestPath = !this.answered && this.response.headers === undefined;
-    this.answered = true;
-    this.info.responseCodeDetails = localReplyDetails(response.details);
-    this.request.pipeline.stopped = true;
+    this.answer(response);
     // As in Envoy, a reply sent before the response started goes through the filter's own response
     // callbacks (one sent from the response path replaces the response after this filter: nothing runs).
     if (!fromRequestPath) {
       this.response.pipeline.stopped = true;
       return;
     }
-    const { headers, body } = localReplyResponse(response, this.request.headers?.get('content-type'));
-    const d = this.response;
-    d.headers = headers;
-    d.trailers = undefined;
-    d.pipeline.headers(headers, body.length === 0);
-    if (body.length > 0) {
-      this.info.responseBodySize += body.length;
-      d.pipeline.data(body, true);
-    }
+    this.sendReply(response);
   }
 
   continueStream(type: StreamType): Status {
@@ -263,6 +330,57 @@ export class HttpStreamHarness implements HttpStreamDriver {
   }
 
   // ---- internals ----
+
+  private answer(response: LocalResponse): void {
+    this.localResponse = response;
+    this.answered = true;
+    this.info.responseCodeDetails = localReplyDetails(response.details);
+    this.request.pipeline.stopped = true;
+    // Answered, the stream reads nothing more that a filter's hold could have paused.
+    this.request.readPause.paused = false;
+    this.response.readPause.paused = false;
+  }
+
+  /** The reply through the filter's response callbacks, into the response sink. */
+  private sendReply(response: LocalResponse): void {
+    const { headers, body } = localReplyResponse(response, this.request.headers?.get('content-type'));
+    const d = this.response;
+    d.headers = headers;
+    d.trailers = undefined;
+    d.pipeline.headers(headers, body.length === 0);
+    if (body.length > 0) {
+      this.info.responseBodySize += body.length;
+      d.pipeline.data(body, true);
+    }
+  }
+
+  /**
+   * The filter held more than the buffer limit where the proxy answers (src/http/stream.ts, as Envoy): a 413
+   * (request) or 500 (response) sent by the router, so through the filter's response callbacks; once the
+   * response reached the client, or when the reply itself overflowed, a reset.
+   */
+  private overflow(direction: 'request' | 'response'): void {
+    if (this.response.sink.started || this.answered) {
+      this.reset = true;
+      this.request.pipeline.stopped = true;
+      this.response.pipeline.stopped = true;
+      return;
+    }
+    const r = overflowReplies[direction];
+    const reply: LocalResponse = {
+      status: r.status,
+      details: r.details,
+      body: encodeUtf8(r.body),
+      headers: [],
+    };
+    this.answer(reply);
+    // The response path runs from the start again, as the proxy starts a new response for the reply; the
+    // caller still gets what the filter's callback returned for the data that overflowed.
+    const last = this.response.stage.last;
+    this.response.restart();
+    this.sendReply(reply);
+    this.response.stage.last = last;
+  }
 
   /**
    * Runs one step of the stream through the direction's pipeline, then what the host deferred. Returns what
