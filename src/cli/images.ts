@@ -24,6 +24,7 @@ import {
   registryCaOption,
   requestTimeoutOption,
 } from './fetch-flags.js';
+import { describeOnHub, type HubDescription, hubDescription } from './hub-describe.js';
 import { progressReporter } from './progress.js';
 import { compileProject, initProject, LANGUAGES, type Language, readProject } from './project.js';
 import { describeSignatures } from './signatures.js';
@@ -235,8 +236,13 @@ export function registerImageCommands(program: Command): void {
     .addOption(fetchTimeoutOption('the command'))
     .addOption(requestTimeoutOption())
     .addOption(registryCaOption())
-    .action(async (input: string, o: RegistryFlags & { mountFrom?: string }) => {
+    .option('--description <text>', 'on a wasmgate hub: the repository description')
+    .option('--readme <file>', 'on a wasmgate hub: the repository README (Markdown)')
+    .option('--label <label...>', 'on a wasmgate hub: labels to find it by')
+    .action(async (input: string, o: RegistryFlags & { mountFrom?: string } & HubDescription) => {
       const r = ref(input).normalized();
+      // Read before pushing: a missing README fails the command before anything is sent.
+      const describe = hubDescription(o);
       const store = new ImageStore();
       const image = await store.get(r.toString());
       const c = client(o, `push ${r}`);
@@ -251,6 +257,10 @@ export function registerImageCommands(program: Command): void {
             `${result.mounted.length ? `, ${result.mounted.length} mounted` : ''}`,
         );
         out(result.digest);
+        if (describe) {
+          await describeOnHub(r, describe);
+          say(`described ${r.name} on the hub`);
+        }
       } finally {
         await c.close();
       }

@@ -8,10 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../control/config-error.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { registerDeployCommands } from './deploy.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { fetchTimeoutOption, registryCaOption, requestTimeoutOption } from './fetch-flags.js';
+import { hubServing, registerHubCommand } from './hub.js';
 import { registerImageCommands } from './images.js';
 import { type RunOptions, run } from './run.js';
+import { registerSearchCommand } from './search.js';
 import { registerTrustCommands } from './trust-commands.js';
 
 const pkg = JSON.parse(
@@ -83,11 +86,16 @@ registerImageCommands(program);
 registerAdminCommands(program);
 // Signatures (key generate, sign, verify).
 registerTrustCommands(program);
+// The filter hub server and its administration (hub), its catalogue (search).
+registerHubCommand(program);
+registerSearchCommand(program);
+// Istio/Envoy config for an image on a hub (deploy).
+registerDeployCommands(program);
 
 program.parseAsync(process.argv).then(
   () => {
-    // Run keeps serving; every other command is done: don't wait for idle keep-alive sockets.
-    if (program.args[0] !== 'run') process.exit(ExitCode.ok);
+    // Run and hub keep serving; every other command is done: don't wait for idle keep-alive sockets.
+    if (program.args[0] !== 'run' && !hubServing()) process.exit(ExitCode.ok);
   },
   (e: unknown) => {
     const code = exitCodeFor(e);

@@ -1,0 +1,142 @@
+// /api/v1 for the catalogue: search and list repositories (sorted by pulls or recency, only those the
+// caller may pull), a repository with its README and tags (digest, size, pusher, time, pulls, and the
+// module's ABI versions, root ids and config schema), and setting description, README and labels.
+
+import type { Context, Hono } from 'hono';
+import type { AccountStore } from './accounts.js';
+import type { CatalogueStore } from './catalogue.js';
+import type { HubLimits } from './limits.js';
+import { checkRepositoryName } from './names.js';
+import { allowed, type Caller } from './permissions.js';
+import { RegistryError } from './registry-error.js';
+
+export interface CatalogueRouteDeps {
+  accounts: AccountStore;
+  catalogue: CatalogueStore;
+  limits: HubLimits;
+  caller(c: Context): Promise<Caller>;
+}
+
+const LABEL = /^[a-z0-9][a-z0-9._-]{0,49}$/;
+/** Most repositories one page of a list or search holds. */
+export const MAX_PAGE = 100;
+
+const iso = (t: number) => new Date(t).toISOString();
+
+export function registerCatalogueRoutes(app: Hono, d: CatalogueRouteDeps): void {
+  const { accounts, catalogue, limits } = d;
+
+  /** The repository, when the caller may pull it; otherwise as if it did not exist. */
+  const readable = async (c: Context) => {
+    const name = checkRepositoryName(`${c.req.param('owner')}/${c.req.param('name')}`);
+    const caller = await d.caller(c);
+    const info = await catalogue.repo(name);
+    if (!info || !allowed(caller, name, info.visibility, 'pull'))
+      throw new RegistryError(
+        'NOT_FOUND',
+        `no repository ${name}${caller.user ? '' : ' (or sign in to see private ones)'}`,
+      );
+    return { name, caller, info };
+  };
+
+  app.get('/api/v1/repos', async (c) => {
+    const caller = await d.caller(c);
+    const sort = c.req.query('sort') ?? 'pulls';
+    if (sort !== 'pulls' && sort !== 'recent')
+      throw new RegistryError('INVALID', `sort "${sort}": pulls or recent`);
+    const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 20) || 20, 1), MAX_PAGE);
+    const offset = Math.max(Number(c.req.query('offset') ?? 0) || 0, 0);
+    const words = (c.req.query('q') ?? '').split(/[\s/]+/).filter(Boolean);
+    const owners = caller.user ? [caller.user, ...caller.roles.keys()] : [];
+    const r = await catalogue.search({ words, sort, limit, offset }, { admin: caller.admin, owners });
+    return c.json({
+      total: r.total,
+      repositories: r.repositories.map((x) => ({
+        name: x.name,
+        description: x.description,
+        labels: x.labels,
+        visibility: x.visibility,
+        pulls: x.pulls,
+        updatedAt: iso(x.updatedAt),
+      })),
+    });
+  });
+
+  app.get('/api/v1/repos/:owner/:name', async (c) => {
+    const { info } = await readable(c);
+    const tags = await catalogue.tags(info.name);
+    return c.json({
+      name: info.name,
+      description: info.description,
+      readme: info.readme,
+      labels: info.labels,
+      visibility: info.visibility,
+      pulls: info.pulls,
+      createdAt: iso(info.createdAt),
+      updatedAt: iso(info.updatedAt),
+      latest: tags[0] && { ...tags[0], pushedAt: iso(tags[0].pushedAt) },
+    });
+  });
+
+  app.get('/api/v1/repos/:owner/:name/tags', async (c) => {
+    const { info } = await readable(c);
+    const tags = await catalogue.tags(info.name);
+    return c.json({ repository: info.name, tags: tags.map((t) => ({ ...t, pushedAt: iso(t.pushedAt) })) });
+  });
+
+  app.patch('/api/v1/repos/:owner/:name', async (c) => {
+    const name = checkRepositoryName(`${c.req.param('owner')}/${c.req.param('name')}`);
+    const caller = await d.caller(c);
+    if (caller.user === undefined)
+      throw new RegistryError('UNAUTHORIZED', 'sign in (Basic credentials or a bearer token)');
+    if (!(await accounts.account(c.req.param('owner'))))
+      throw new RegistryError('NOT_FOUND', `no account "${c.req.param('owner')}"`);
+    if (!allowed(caller, name, await accounts.visibility(name), 'push'))
+      throw new RegistryError('DENIED', `${caller.user} may not change ${name}`);
+    let b: Record<string, unknown>;
+    try {
+      b = (await c.req.json()) as Record<string, unknown>;
+    } catch {
+      throw new RegistryError('INVALID', 'the request body must be a JSON object');
+    }
+    const info: { description?: string; readme?: string; labels?: string[] } = {};
+    if (b.description !== undefined) {
+      if (typeof b.description !== 'string' || b.description.length > limits.maxDescriptionChars)
+        throw new RegistryError(
+          'INVALID',
+          `description: a string of at most ${limits.maxDescriptionChars} characters`,
+        );
+      info.description = b.description;
+    }
+    if (b.readme !== undefined) {
+      if (typeof b.readme !== 'string' || Buffer.byteLength(b.readme) > limits.maxReadmeBytes)
+        throw new RegistryError(
+          'INVALID',
+          `readme: a string of at most ${limits.maxReadmeBytes} bytes (--max-readme-kib)`,
+        );
+      info.readme = b.readme;
+    }
+    if (b.labels !== undefined) {
+      const labels = b.labels;
+      if (!Array.isArray(labels) || labels.length > limits.maxLabels)
+        throw new RegistryError('INVALID', `labels: a list of at most ${limits.maxLabels} labels`);
+      for (const l of labels)
+        if (typeof l !== 'string' || !LABEL.test(l))
+          throw new RegistryError(
+            'INVALID',
+            `labels: "${String(l)}" is not lowercase letters, digits, . _ - (at most 50)`,
+          );
+      info.labels = [...new Set(labels as string[])];
+    }
+    await catalogue.describe(name, info);
+    await accounts.audit({
+      at: Date.now(),
+      actor: caller.user,
+      action: 'repo.describe',
+      target: name,
+      detail: { fields: Object.keys(info) },
+    });
+    const after = await catalogue.repo(name);
+    return c.json({ name, description: after?.description, labels: after?.labels, readme: after?.readme });
+  });
+}

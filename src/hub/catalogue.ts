@@ -1,0 +1,68 @@
+// The catalogue as metadata stores it: per repository a description, README and labels set by its
+// maintainers, pull counts, and per manifest what the hub read from the image when it was pushed (the
+// module's ABI versions, root ids and config schema), who pushed it and its total size; full-text search
+// over names, descriptions and labels.
+
+export interface ModuleInfo {
+  format: 'oci' | 'compat';
+  abiVersions: string[];
+  rootIds: string[];
+  /** The JSON Schema of the plugin configuration, when the module carries one. */
+  configSchema?: unknown;
+  wasmDigest: string;
+  wasmSize: number;
+}
+
+export interface RepoInfo {
+  name: string;
+  visibility: 'public' | 'private';
+  description: string;
+  readme: string;
+  labels: string[];
+  pulls: number;
+  createdAt: number;
+  /** Last push. */
+  updatedAt: number;
+}
+
+export interface TagInfo {
+  tag: string;
+  digest: string;
+  mediaType: string;
+  /** The manifest and every blob it names. */
+  size: number;
+  pushedAt: number;
+  pusher?: string;
+  pulls: number;
+  module?: ModuleInfo;
+}
+
+export interface Viewer {
+  admin: boolean;
+  /** Accounts whose private repositories the viewer may see (itself and its organisations). */
+  owners: string[];
+}
+
+export interface SearchQuery {
+  /** Words, all of which must match (prefixes); empty lists everything. */
+  words: string[];
+  sort: 'pulls' | 'recent';
+  limit: number;
+  offset: number;
+}
+
+export interface CatalogueStore {
+  repo(name: string): Promise<RepoInfo | undefined>;
+  /** Creates the repository when missing. */
+  describe(name: string, info: { description?: string; readme?: string; labels?: string[] }): Promise<void>;
+  recordPush(
+    repository: string,
+    digest: string,
+    pusher: string | undefined,
+    size: number,
+    module?: ModuleInfo,
+  ): Promise<void>;
+  recordPull(repository: string, digest: string): Promise<void>;
+  tags(repository: string): Promise<TagInfo[]>;
+  search(q: SearchQuery, viewer: Viewer): Promise<{ total: number; repositories: RepoInfo[] }>;
+}

@@ -1,0 +1,37 @@
+// The hub's limits: each has a default here, a flag on `wasmgate hub`, and a line in docs/hub.md.
+
+export interface HubLimits {
+  /** Largest blob accepted, in bytes (an upload growing past it is refused). Default 256 MiB. */
+  maxBlobBytes: number;
+  /** Largest manifest or index accepted, in bytes. Default 4 MiB (as the distribution registry). */
+  maxManifestBytes: number;
+  /** Upload sessions untouched this long are dropped with their data. Default 1 hour. */
+  uploadTtlMs: number;
+  /** Most entries one page of a tag list or the catalog holds (?n= above it is capped). Default 1000. */
+  maxPageEntries: number;
+  /** Lifetime of the bearer tokens /token issues, in seconds. Default 300 (as Docker Hub). */
+  tokenTtlSeconds: number;
+  /** Failed logins (per user name and client address) before further attempts are refused. Default 10. */
+  maxFailedLogins: number;
+  /** The window those failures are counted in, and how long the refusal lasts. Default 15 minutes. */
+  failedLoginWindowMs: number;
+  /** Longest repository description, in characters. Default 1000. */
+  maxDescriptionChars: number;
+  /** Largest README, in bytes (UTF-8). Default 64 KiB. */
+  maxReadmeBytes: number;
+  /** Most labels on a repository (each at most 50 characters). Default 20. */
+  maxLabels: number;
+}
+
+export const DEFAULT_HUB_LIMITS: HubLimits = {
+  maxBlobBytes: 256 * 1024 * 1024,
+  maxManifestBytes: 4 * 1024 * 1024,
+  uploadTtlMs: 60 * 60 * 1000,
+  maxPageEntries: 1000,
+  tokenTtlSeconds: 300,
+  maxFailedLogins: 10,
+  failedLoginWindowMs: 15 * 60 * 1000,
+  maxDescriptionChars: 1000,
+  maxReadmeBytes: 64 * 1024,
+  maxLabels: 20,
+};

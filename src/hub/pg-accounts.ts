@@ -1,0 +1,195 @@
+// AccountStore in PostgreSQL (tables from pg-schema.ts).
+
+import type {
+  Account,
+  AccountKind,
+  AccountStore,
+  AuditEntry,
+  Membership,
+  Role,
+  TokenRecord,
+  Visibility,
+} from './accounts.js';
+import type { Query } from './pg-metadata.js';
+
+interface AccountRow {
+  name: string;
+  kind: AccountKind;
+  password_hash: string | null;
+  admin: boolean;
+  created_at: number;
+}
+
+interface TokenRow {
+  id: string;
+  user: string;
+  name: string;
+  secret_hash: string;
+  scopes: string;
+  expires_at: number | null;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+const account = (r: AccountRow): Account => ({
+  name: r.name,
+  kind: r.kind,
+  passwordHash: r.password_hash ?? undefined,
+  admin: r.admin,
+  createdAt: r.created_at,
+});
+
+const token = (r: TokenRow): TokenRecord => ({
+  id: r.id,
+  user: r.user,
+  name: r.name,
+  secretHash: r.secret_hash,
+  scopes: JSON.parse(r.scopes) as string[],
+  expiresAt: r.expires_at ?? undefined,
+  createdAt: r.created_at,
+  lastUsedAt: r.last_used_at ?? undefined,
+});
+
+const ID = '(SELECT id FROM accounts WHERE name = $NAME)';
+const idOf = (param: number) => ID.replace('$NAME', `$${param}`);
+const TOKENS = 'SELECT t.*, a.name AS "user" FROM tokens t JOIN accounts a ON a.id = t.user_id';
+
+export class PgAccounts implements AccountStore {
+  constructor(private readonly q: Query) {}
+
+  async countUsers(): Promise<number> {
+    return (await this.q<{ n: number }>(`SELECT count(*)::int AS n FROM accounts WHERE kind = 'user'`))
+      .rows[0].n;
+  }
+
+  async createAccount(a: Account): Promise<void> {
+    await this.q(
+      'INSERT INTO accounts(name, kind, password_hash, admin, created_at) VALUES ($1, $2, $3, $4, $5)',
+      [a.name, a.kind, a.passwordHash ?? null, a.admin, a.createdAt],
+    );
+  }
+
+  async account(name: string): Promise<Account | undefined> {
+    const r = await this.q<AccountRow>('SELECT * FROM accounts WHERE name = $1', [name]);
+    return r.rows[0] && account(r.rows[0]);
+  }
+
+  async listAccounts(kind: AccountKind): Promise<Account[]> {
+    return (
+      await this.q<AccountRow>('SELECT * FROM accounts WHERE kind = $1 ORDER BY name COLLATE "C"', [kind])
+    ).rows.map(account);
+  }
+
+  async setPassword(name: string, passwordHash: string): Promise<void> {
+    await this.q('UPDATE accounts SET password_hash = $1 WHERE name = $2', [passwordHash, name]);
+  }
+
+  async deleteAccount(name: string): Promise<boolean> {
+    return ((await this.q('DELETE FROM accounts WHERE name = $1', [name])).rowCount ?? 0) > 0;
+  }
+
+  async setMembership(m: Membership): Promise<void> {
+    await this.q(
+      `INSERT INTO memberships(org_id, user_id, role) VALUES (${idOf(1)}, ${idOf(2)}, $3)
+       ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role`,
+      [m.org, m.user, m.role],
+    );
+  }
+
+  async removeMembership(org: string, user: string): Promise<boolean> {
+    const r = await this.q(`DELETE FROM memberships WHERE org_id = ${idOf(1)} AND user_id = ${idOf(2)}`, [
+      org,
+      user,
+    ]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async memberships(q: { user?: string; org?: string }): Promise<Membership[]> {
+    const r = await this.q<{ org: string; user: string; role: Role }>(
+      `SELECT o.name AS org, u.name AS "user", m.role AS role FROM memberships m
+       JOIN accounts o ON o.id = m.org_id JOIN accounts u ON u.id = m.user_id
+       WHERE ($1::text IS NULL OR u.name = $1) AND ($2::text IS NULL OR o.name = $2)
+       ORDER BY o.name COLLATE "C", u.name COLLATE "C"`,
+      [q.user ?? null, q.org ?? null],
+    );
+    return r.rows;
+  }
+
+  async createToken(t: TokenRecord): Promise<void> {
+    await this.q(
+      `INSERT INTO tokens(id, user_id, name, secret_hash, scopes, expires_at, created_at)
+       VALUES ($1, ${idOf(2)}, $3, $4, $5, $6, $7)`,
+      [t.id, t.user, t.name, t.secretHash, JSON.stringify(t.scopes), t.expiresAt ?? null, t.createdAt],
+    );
+  }
+
+  async token(id: string): Promise<TokenRecord | undefined> {
+    const r = await this.q<TokenRow>(`${TOKENS} WHERE t.id = $1`, [id]);
+    return r.rows[0] && token(r.rows[0]);
+  }
+
+  async tokens(user: string): Promise<TokenRecord[]> {
+    return (await this.q<TokenRow>(`${TOKENS} WHERE a.name = $1 ORDER BY t.created_at`, [user])).rows.map(
+      token,
+    );
+  }
+
+  async deleteToken(user: string, id: string): Promise<boolean> {
+    return (
+      ((await this.q(`DELETE FROM tokens WHERE id = $1 AND user_id = ${idOf(2)}`, [id, user])).rowCount ??
+        0) > 0
+    );
+  }
+
+  async touchToken(id: string, at: number): Promise<void> {
+    await this.q('UPDATE tokens SET last_used_at = $1 WHERE id = $2', [at, id]);
+  }
+
+  async visibility(repository: string): Promise<Visibility | undefined> {
+    return (
+      await this.q<{ visibility: Visibility }>('SELECT visibility FROM repositories WHERE name = $1', [
+        repository,
+      ])
+    ).rows[0]?.visibility;
+  }
+
+  async setVisibility(repository: string, v: Visibility): Promise<void> {
+    await this.q(
+      `INSERT INTO repositories(name, created_at, visibility) VALUES ($1, $2, $3)
+       ON CONFLICT (name) DO UPDATE SET visibility = excluded.visibility`,
+      [repository, Date.now(), v],
+    );
+  }
+
+  async audit(e: AuditEntry): Promise<void> {
+    await this.q('INSERT INTO audit(at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)', [
+      e.at,
+      e.actor ?? null,
+      e.action,
+      e.target,
+      e.detail ? JSON.stringify(e.detail) : null,
+    ]);
+  }
+
+  async auditLog(limit: number, before?: number): Promise<Array<AuditEntry & { id: number }>> {
+    const r = await this.q<{
+      id: number;
+      at: number;
+      actor: string | null;
+      action: string;
+      target: string;
+      detail: string | null;
+    }>('SELECT * FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2', [
+      before ?? Number.MAX_SAFE_INTEGER,
+      limit,
+    ]);
+    return r.rows.map((x) => ({
+      id: x.id,
+      at: x.at,
+      actor: x.actor ?? undefined,
+      action: x.action,
+      target: x.target,
+      detail: x.detail ? (JSON.parse(x.detail) as Record<string, unknown>) : undefined,
+    }));
+  }
+}

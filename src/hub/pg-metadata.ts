@@ -1,0 +1,241 @@
+// HubMetadata in PostgreSQL (`wasmgate hub --database postgres://…`): the same model as SQLite's, so
+// several hubs can share one database (their blobs on shared storage under --data). BIGINTs are read as
+// numbers (sizes and times stay far below 2^53).
+
+import pg from 'pg';
+import type { HubMetadata, ManifestRecord } from './metadata.js';
+import { PgAccounts } from './pg-accounts.js';
+import { PgCatalogue } from './pg-catalogue.js';
+import { migrate } from './pg-schema.js';
+
+const INT8 = 20;
+
+export type Query = <R extends pg.QueryResultRow>(
+  text: string,
+  values?: unknown[],
+) => Promise<pg.QueryResult<R>>;
+
+/** Runs work in one transaction on one connection. */
+export async function transaction<T>(pool: pg.Pool, work: (q: Query) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work((text, values) => client.query(text, values));
+    await client.query('COMMIT');
+    return result;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+interface ManifestRow {
+  digest: string;
+  media_type: string;
+  size: number;
+  artifact_type: string | null;
+  subject: string | null;
+  annotations: string | null;
+  pushed_at: number;
+}
+
+const toRecord = (repository: string, r: ManifestRow): ManifestRecord => ({
+  repository,
+  digest: r.digest,
+  mediaType: r.media_type,
+  size: r.size,
+  artifactType: r.artifact_type ?? undefined,
+  subject: r.subject ?? undefined,
+  annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : undefined,
+  pushedAt: r.pushed_at,
+});
+
+const ENSURE_REPO = `INSERT INTO repositories(name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`;
+
+export class PgMetadata implements HubMetadata {
+  readonly accounts: PgAccounts;
+  readonly catalogue: PgCatalogue;
+
+  private constructor(private readonly pool: pg.Pool) {
+    const q: Query = (text, values) => pool.query(text, values);
+    this.accounts = new PgAccounts(q);
+    this.catalogue = new PgCatalogue(q, pool);
+  }
+
+  static async open(url: string): Promise<PgMetadata> {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 10,
+      types: {
+        getTypeParser: ((oid: number, format?: string) =>
+          oid === INT8
+            ? (v: string) => Number(v)
+            : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+      },
+    });
+    try {
+      await migrate(pool);
+    } catch (e) {
+      await pool.end();
+      throw new Error(`--database: ${(e as Error).message}`);
+    }
+    return new PgMetadata(pool);
+  }
+
+  private q: Query = (text, values) => this.pool.query(text, values);
+
+  async repositoryExists(repository: string): Promise<boolean> {
+    return (await this.q('SELECT 1 FROM repositories WHERE name = $1', [repository])).rowCount === 1;
+  }
+
+  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
+    await transaction(this.pool, async (q) => {
+      const id = (await q<{ id: number }>(ENSURE_REPO, [repository, Date.now()])).rows[0].id;
+      await q('INSERT INTO repo_blobs(repo_id, digest, size) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+        id,
+        digest,
+        size,
+      ]);
+    });
+  }
+
+  async blobSize(repository: string, digest: string): Promise<number | undefined> {
+    const r = await this.q<{ size: number }>(
+      'SELECT b.size FROM repo_blobs b JOIN repositories r ON r.id = b.repo_id WHERE r.name = $1 AND b.digest = $2',
+      [repository, digest],
+    );
+    return r.rows[0]?.size;
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<boolean> {
+    const r = await this.q(
+      'DELETE FROM repo_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND digest = $2',
+      [repository, digest],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async putManifest(m: ManifestRecord, tag?: string): Promise<void> {
+    await transaction(this.pool, async (q) => {
+      const id = (await q<{ id: number }>(ENSURE_REPO, [m.repository, Date.now()])).rows[0].id;
+      await q(
+        `INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type, subject, annotations, pushed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (repo_id, digest) DO UPDATE SET pushed_at = excluded.pushed_at`,
+        [
+          id,
+          m.digest,
+          m.mediaType,
+          m.size,
+          m.artifactType ?? null,
+          m.subject ?? null,
+          m.annotations ? JSON.stringify(m.annotations) : null,
+          m.pushedAt,
+        ],
+      );
+      if (tag !== undefined)
+        await q(
+          `INSERT INTO tags(repo_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+          [id, tag, m.digest, m.pushedAt],
+        );
+    });
+  }
+
+  async manifest(repository: string, digest: string): Promise<ManifestRecord | undefined> {
+    const r = await this.q<ManifestRow>(
+      'SELECT m.* FROM manifests m JOIN repositories r ON r.id = m.repo_id WHERE r.name = $1 AND m.digest = $2',
+      [repository, digest],
+    );
+    return r.rows[0] && toRecord(repository, r.rows[0]);
+  }
+
+  async resolveTag(repository: string, tag: string): Promise<string | undefined> {
+    const r = await this.q<{ digest: string }>(
+      'SELECT t.digest FROM tags t JOIN repositories r ON r.id = t.repo_id WHERE r.name = $1 AND t.name = $2',
+      [repository, tag],
+    );
+    return r.rows[0]?.digest;
+  }
+
+  async deleteManifest(repository: string, digest: string): Promise<boolean> {
+    return transaction(this.pool, async (q) => {
+      const id = (await q<{ id: number }>('SELECT id FROM repositories WHERE name = $1', [repository]))
+        .rows[0]?.id;
+      if (id === undefined) return false;
+      await q('DELETE FROM tags WHERE repo_id = $1 AND digest = $2', [id, digest]);
+      return (
+        ((await q('DELETE FROM manifests WHERE repo_id = $1 AND digest = $2', [id, digest])).rowCount ?? 0) >
+        0
+      );
+    });
+  }
+
+  async deleteTag(repository: string, tag: string): Promise<boolean> {
+    const r = await this.q(
+      'DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories WHERE name = $1) AND name = $2',
+      [repository, tag],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async listTags(repository: string, n: number, last?: string): Promise<string[]> {
+    const r = await this.q<{ name: string }>(
+      `SELECT t.name FROM tags t JOIN repositories r ON r.id = t.repo_id
+       WHERE r.name = $1 AND t.name COLLATE "C" > $2 ORDER BY t.name COLLATE "C" LIMIT $3`,
+      [repository, last ?? '', n],
+    );
+    return r.rows.map((x) => x.name);
+  }
+
+  async listRepositories(n: number, last?: string): Promise<string[]> {
+    const r = await this.q<{ name: string }>(
+      `SELECT name FROM repositories r WHERE name COLLATE "C" > $1
+       AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id) ORDER BY name COLLATE "C" LIMIT $2`,
+      [last ?? '', n],
+    );
+    return r.rows.map((x) => x.name);
+  }
+
+  async referrers(repository: string, subject: string, artifactType?: string): Promise<ManifestRecord[]> {
+    const r = await this.q<ManifestRow>(
+      `SELECT m.* FROM manifests m JOIN repositories r ON r.id = m.repo_id
+       WHERE r.name = $1 AND m.subject = $2 AND ($3::text IS NULL OR m.artifact_type = $3) ORDER BY m.digest`,
+      [repository, subject, artifactType ?? null],
+    );
+    return r.rows.map((x) => toRecord(repository, x));
+  }
+
+  async createUpload(id: string, repository: string, now: number): Promise<void> {
+    await this.q('INSERT INTO uploads(id, repository, touched_at) VALUES ($1, $2, $3)', [
+      id,
+      repository,
+      now,
+    ]);
+  }
+
+  async uploadRepository(id: string): Promise<string | undefined> {
+    return (await this.q<{ repository: string }>('SELECT repository FROM uploads WHERE id = $1', [id]))
+      .rows[0]?.repository;
+  }
+
+  async touchUpload(id: string, now: number): Promise<void> {
+    await this.q('UPDATE uploads SET touched_at = $1 WHERE id = $2', [now, id]);
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await this.q('DELETE FROM uploads WHERE id = $1', [id]);
+  }
+
+  async staleUploads(before: number): Promise<string[]> {
+    return (await this.q<{ id: string }>('SELECT id FROM uploads WHERE touched_at < $1', [before])).rows.map(
+      (r) => r.id,
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

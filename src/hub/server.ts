@@ -1,0 +1,184 @@
+// The hub as a server: the registry at /v2/ on a metadata backend and the filesystem blob store under
+// --data, served by hono on Node's http server. startHub() is what `wasmgate hub` runs and what tests use.
+
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { type Context, Hono } from 'hono';
+import { type AccessControl, openAccess } from './access.js';
+import { registerAccountRoutes } from './account-routes.js';
+import { registerBlobRoutes } from './blob-routes.js';
+import { BlobStore } from './blob-store.js';
+import { auditEvents, bootstrapAdmin } from './bootstrap.js';
+import { catalogueEvents, combineEvents } from './catalogue-events.js';
+import { registerCatalogueRoutes } from './catalogue-routes.js';
+import { DataDirError, inside, prepareDataDir } from './data-dir.js';
+import { TokenSigner } from './jwt.js';
+import { DEFAULT_HUB_LIMITS, type HubLimits } from './limits.js';
+import { LoginLimiter } from './login-limiter.js';
+import { registerManifestRoutes } from './manifest-routes.js';
+import type { HubMetadata } from './metadata.js';
+import { registerModuleRoutes } from './module-routes.js';
+import { PgMetadata } from './pg-metadata.js';
+import type { RegistryDeps, RegistryEvents } from './registry-deps.js';
+import { RegistryError } from './registry-error.js';
+import { SqliteMetadata } from './sqlite-metadata.js';
+import {
+  accountAccess,
+  HUB_SERVICE,
+  identify,
+  registerTokenRoutes,
+  type TokenAuthDeps,
+} from './token-auth.js';
+
+export interface HubOptions {
+  /** Where blobs (and the SQLite database) live. */
+  data: string;
+  /** postgres://… keeps the metadata in PostgreSQL; default: SQLite in <data>/hub.db. */
+  database?: string;
+  /** Default 5000; 0 picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  limits?: Partial<HubLimits>;
+  /**
+   * No accounts: anyone may push, pull and delete (a single developer's hub on loopback, and the registry
+   * protocol tests). Default false: accounts, tokens and permissions.
+   */
+  open?: boolean;
+  /** The first admin's password (default $WASMGATE_HUB_ADMIN_PASSWORD, else generated). */
+  adminPassword?: string;
+  /** Told once, when the admin account is created on an empty database. */
+  onAdminCreated?: (password: string, generated: boolean) => void;
+  /** The hub's URL as clients reach it (the token realm); default: from each request's Host. */
+  publicUrl?: string;
+  /** Errors the hub could not answer with an OCI error (bugs, disk failures). */
+  onError?: (e: unknown) => void;
+}
+
+export interface Hub {
+  /** http://host:port */
+  url: string;
+  port: number;
+  meta: HubMetadata;
+  blobs: BlobStore;
+  close(): Promise<void>;
+}
+
+/** The hub's routes: the registry, plus (with accounts) /token and /api/v1 added by `extra`. */
+export function createHubApp(
+  deps: RegistryDeps,
+  onError: (e: unknown) => void,
+  extra?: (app: Hono) => void,
+): Hono {
+  const app = new Hono();
+  app.use('*', async (c, next) => {
+    await next();
+    c.res.headers.set('Docker-Distribution-API-Version', 'registry/2.0');
+  });
+  app.get('/v2/', async (c) => {
+    await deps.access.ping(c);
+    return c.json({});
+  });
+  registerBlobRoutes(app, deps);
+  registerManifestRoutes(app, deps);
+  extra?.(app);
+  app.notFound((c) =>
+    c.body(new RegistryError('UNSUPPORTED', `no such endpoint: ${c.req.method} ${c.req.path}`).body(), 404, {
+      'Content-Type': 'application/json',
+    }),
+  );
+  app.onError((e, c) => {
+    if (e instanceof RegistryError)
+      return c.body(e.body(), e.status as 400, { 'Content-Type': 'application/json', ...e.headers });
+    onError(e);
+    const message = e instanceof DataDirError ? e.message : 'internal error';
+    return c.body(JSON.stringify({ errors: [{ code: 'UNKNOWN', message }] }), 500, {
+      'Content-Type': 'application/json',
+    });
+  });
+  return app;
+}
+
+export async function startHub(o: HubOptions): Promise<Hub> {
+  const data = await prepareDataDir(o.data);
+  const limits: HubLimits = { ...DEFAULT_HUB_LIMITS, ...o.limits };
+  const blobs = await BlobStore.open(data);
+  const meta: HubMetadata = o.database
+    ? await PgMetadata.open(checkDatabaseUrl(o.database))
+    : new SqliteMetadata(inside(data, 'hub.db'));
+  const onError = o.onError ?? ((e: unknown) => process.stderr.write(`wasmgate hub: ${String(e)}\n`));
+  let access: AccessControl = openAccess;
+  let events: RegistryEvents | undefined;
+  let extra: ((app: Hono) => void) | undefined;
+  if (!o.open) {
+    await bootstrapAdmin(meta.accounts, o);
+    const auth: TokenAuthDeps = {
+      accounts: meta.accounts,
+      signer: await TokenSigner.open(inside(data, 'token-key.pem'), HUB_SERVICE),
+      limiter: new LoginLimiter(limits.maxFailedLogins, limits.failedLoginWindowMs),
+      tokenTtlSeconds: limits.tokenTtlSeconds,
+      publicUrl: o.publicUrl,
+      service: HUB_SERVICE,
+    };
+    access = accountAccess(auth);
+    events = auditEvents(meta.accounts);
+    extra = (app) => {
+      registerTokenRoutes(app, auth);
+      const caller = async (c: Context) => (await identify(c, auth)).caller;
+      registerAccountRoutes(app, { accounts: meta.accounts, caller });
+      registerCatalogueRoutes(app, { accounts: meta.accounts, catalogue: meta.catalogue, limits, caller });
+      registerModuleRoutes(app, { blobs, catalogue: meta.catalogue, limits, caller });
+    };
+  }
+  const catalogue = catalogueEvents(meta, blobs, limits);
+  const app = createHubApp(
+    { blobs, meta, limits, access, events: combineEvents(catalogue, events) },
+    onError,
+    extra,
+  );
+  const host = o.host ?? '127.0.0.1';
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, port: o.port ?? 5000, hostname: host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  // Sessions a client abandoned: dropped with their data after the TTL.
+  const sweep = setInterval(
+    () => {
+      sweepUploads(meta, blobs, Date.now() - limits.uploadTtlMs).catch(onError);
+    },
+    Math.max(1000, Math.min(limits.uploadTtlMs, 60_000)),
+  );
+  sweep.unref();
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    meta,
+    blobs,
+    async close() {
+      clearInterval(sweep);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+      await meta.close();
+    },
+  };
+}
+
+function checkDatabaseUrl(url: string): string {
+  if (!/^postgres(ql)?:\/\//.test(url))
+    throw new DataDirError(
+      `--database ${url.replace(/:[^:@/]*@/, ':***@')}: expected postgres://user:password@host:port/database`,
+    );
+  return url;
+}
+
+export async function sweepUploads(meta: HubMetadata, blobs: BlobStore, before: number): Promise<number> {
+  const stale = await meta.staleUploads(before);
+  for (const id of stale) {
+    await blobs.deleteUpload(id);
+    await meta.deleteUpload(id);
+  }
+  return stale.length;
+}

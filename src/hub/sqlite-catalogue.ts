@@ -1,0 +1,168 @@
+// CatalogueStore on the hub's SQLite database, with an FTS5 index (repo_fts, rowid = the repository's id)
+// over name, description and labels, rewritten whenever one of them changes.
+
+import type Database from 'better-sqlite3';
+import type { CatalogueStore, ModuleInfo, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
+
+export const CATALOGUE_MIGRATION = `
+  ALTER TABLE repositories ADD COLUMN description TEXT NOT NULL DEFAULT '';
+  ALTER TABLE repositories ADD COLUMN readme TEXT NOT NULL DEFAULT '';
+  ALTER TABLE repositories ADD COLUMN labels TEXT NOT NULL DEFAULT '[]';
+  ALTER TABLE repositories ADD COLUMN pulls INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE repositories ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE manifests ADD COLUMN pusher TEXT;
+  ALTER TABLE manifests ADD COLUMN total_size INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE manifests ADD COLUMN pulls INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE manifests ADD COLUMN module TEXT;
+  CREATE VIRTUAL TABLE repo_fts USING fts5(name, description, labels, tokenize = 'unicode61');
+  INSERT INTO repo_fts(rowid, name, description, labels) SELECT id, name, '', '' FROM repositories;
+  CREATE TRIGGER repositories_fts_insert AFTER INSERT ON repositories BEGIN
+    INSERT INTO repo_fts(rowid, name, description, labels) VALUES (new.id, new.name, new.description, new.labels);
+  END;
+  CREATE TRIGGER repositories_fts_update AFTER UPDATE OF description, labels ON repositories BEGIN
+    DELETE FROM repo_fts WHERE rowid = old.id;
+    INSERT INTO repo_fts(rowid, name, description, labels) VALUES (new.id, new.name, new.description, new.labels);
+  END;
+  CREATE TRIGGER repositories_fts_delete AFTER DELETE ON repositories BEGIN
+    DELETE FROM repo_fts WHERE rowid = old.id;
+  END;
+`;
+
+interface RepoRow {
+  name: string;
+  visibility: 'public' | 'private';
+  description: string;
+  readme: string;
+  labels: string;
+  pulls: number;
+  created_at: number;
+  updated_at: number;
+}
+
+const repoInfo = (r: RepoRow): RepoInfo => ({
+  name: r.name,
+  visibility: r.visibility,
+  description: r.description,
+  readme: r.readme,
+  labels: JSON.parse(r.labels) as string[],
+  pulls: r.pulls,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** An FTS5 query from user words: each a quoted prefix term, all required. */
+export function ftsQuery(words: string[]): string {
+  return words
+    .map((w) => w.replace(/"/g, '').trim())
+    .filter(Boolean)
+    .map((w) => `"${w}"*`)
+    .join(' AND ');
+}
+
+export class SqliteCatalogue implements CatalogueStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async repo(name: string): Promise<RepoInfo | undefined> {
+    const r = this.db.prepare('SELECT * FROM repositories WHERE name = ?').get(name) as RepoRow | undefined;
+    return r && repoInfo(r);
+  }
+
+  async describe(
+    name: string,
+    info: { description?: string; readme?: string; labels?: string[] },
+  ): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO repositories(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING')
+        .run(name, Date.now());
+      if (info.description !== undefined)
+        this.db.prepare('UPDATE repositories SET description = ? WHERE name = ?').run(info.description, name);
+      if (info.readme !== undefined)
+        this.db.prepare('UPDATE repositories SET readme = ? WHERE name = ?').run(info.readme, name);
+      if (info.labels !== undefined)
+        this.db
+          .prepare('UPDATE repositories SET labels = ? WHERE name = ?')
+          .run(JSON.stringify(info.labels), name);
+    })();
+  }
+
+  async recordPush(
+    repository: string,
+    digest: string,
+    pusher: string | undefined,
+    size: number,
+    module?: ModuleInfo,
+  ): Promise<void> {
+    this.db.transaction(() => {
+      this.db
+        .prepare(
+          `UPDATE manifests SET pusher = ?, total_size = ?, module = ?
+           WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)`,
+        )
+        .run(pusher ?? null, size, module ? JSON.stringify(module) : null, digest, repository);
+      this.db.prepare('UPDATE repositories SET updated_at = ? WHERE name = ?').run(Date.now(), repository);
+    })();
+  }
+
+  async recordPull(repository: string, digest: string): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE repositories SET pulls = pulls + 1 WHERE name = ?').run(repository);
+      this.db
+        .prepare(
+          'UPDATE manifests SET pulls = pulls + 1 WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)',
+        )
+        .run(digest, repository);
+    })();
+  }
+
+  async tags(repository: string): Promise<TagInfo[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT t.name AS tag, t.digest, t.updated_at, m.media_type, m.size, m.total_size, m.pusher, m.pulls, m.module
+         FROM tags t JOIN repositories r ON r.id = t.repo_id
+         JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
+         WHERE r.name = ? ORDER BY t.updated_at DESC, t.name`,
+      )
+      .all(repository) as Array<{
+      tag: string;
+      digest: string;
+      updated_at: number;
+      media_type: string;
+      size: number;
+      total_size: number;
+      pusher: string | null;
+      pulls: number;
+      module: string | null;
+    }>;
+    return rows.map((r) => ({
+      tag: r.tag,
+      digest: r.digest,
+      mediaType: r.media_type,
+      size: r.total_size || r.size,
+      pushedAt: r.updated_at,
+      pusher: r.pusher ?? undefined,
+      pulls: r.pulls,
+      module: r.module ? (JSON.parse(r.module) as ModuleInfo) : undefined,
+    }));
+  }
+
+  async search(q: SearchQuery, viewer: Viewer): Promise<{ total: number; repositories: RepoInfo[] }> {
+    const match = ftsQuery(q.words);
+    const where = `
+      EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)
+      AND (? = 1 OR r.visibility = 'public' OR substr(r.name, 1, instr(r.name, '/') - 1) IN (SELECT value FROM json_each(?)))
+      ${match ? 'AND r.id IN (SELECT rowid FROM repo_fts WHERE repo_fts MATCH ?)' : ''}`;
+    const params: unknown[] = [viewer.admin ? 1 : 0, JSON.stringify(viewer.owners)];
+    if (match) params.push(match);
+    const order = q.sort === 'pulls' ? 'r.pulls DESC, r.updated_at DESC' : 'r.updated_at DESC, r.pulls DESC';
+    const total = (
+      this.db.prepare(`SELECT count(*) AS n FROM repositories r WHERE ${where}`).get(...params) as {
+        n: number;
+      }
+    ).n;
+    const rows = this.db
+      .prepare(`SELECT r.* FROM repositories r WHERE ${where} ORDER BY ${order}, r.name LIMIT ? OFFSET ?`)
+      .all(...params, q.limit, q.offset) as RepoRow[];
+    return { total, repositories: rows.map(repoInfo) };
+  }
+}
