@@ -166,6 +166,7 @@ for (const backend of hubBackends())
       clients.push(anon);
       for (let i = 0; i < 3; i++) await anon.pull(ImageReference.parse(`${host}/alice/jwt-auth:v1`));
       await anon.pull(ImageReference.parse(`${host}/acme/add-header:v1`));
+      await hub.flushCounts();
       const repo = await ok(await api('GET', '/repos/alice/jwt-auth'));
       assert.equal(repo.pulls, 3);
       assert.equal(repo.latest.pulls, 3);

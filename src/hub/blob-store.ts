@@ -13,6 +13,8 @@ import { inside } from './data-dir.js';
 import { RegistryError } from './registry-error.js';
 
 const UPLOAD_ID = /^[a-f0-9]{32}$/;
+/** Read size when serving a blob (Node's default 64 KiB makes many small writes for a large module). */
+const READ_CHUNK = 1024 * 1024;
 
 interface UploadState {
   hash: Hash;

@@ -1,8 +1,11 @@
 // Keeps the catalogue current from the registry's events: on a push, the manifest's total size and what
-// the image says about its module; on a pull (a manifest GET), the counts.
+// the image says about its module (read once per module layer: many tags share one); on a pull (a manifest
+// GET), the counts, added up in memory and written once a second, so a pull costs no database commit (a
+// crash loses at most that second's counts).
 
 import type { Manifest } from '../oci/image.js';
 import type { BlobStore } from './blob-store.js';
+import type { ModuleInfo } from './catalogue.js';
 import type { HubLimits } from './limits.js';
 import type { HubMetadata } from './metadata.js';
 import { readModuleInfo } from './module-info.js';
@@ -12,8 +15,42 @@ interface Sized {
   size: number;
 }
 
-export function catalogueEvents(meta: HubMetadata, blobs: BlobStore, limits: HubLimits): RegistryEvents {
-  return {
+/** Module infos kept by layer (and config) digest. */
+const MODULE_CACHE_ENTRIES = 1000;
+/** How often counted pulls are written. */
+export const PULL_FLUSH_MS = 1000;
+
+export interface CatalogueUpdater {
+  events: RegistryEvents;
+  /** Writes the pulls counted so far (the server calls it before closing). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function catalogueEvents(
+  meta: HubMetadata,
+  blobs: BlobStore,
+  limits: HubLimits,
+  onError: (e: unknown) => void,
+): CatalogueUpdater {
+  const modules = new Map<string, ModuleInfo | undefined>();
+  const pulls = new Map<string, { repository: string; digest: string; n: number }>();
+  const flush = async () => {
+    const batch = [...pulls.values()];
+    pulls.clear();
+    for (const p of batch) await meta.catalogue.recordPull(p.repository, p.digest, p.n);
+  };
+  const timer = setInterval(() => flush().catch(onError), PULL_FLUSH_MS);
+  timer.unref();
+  const moduleInfo = async (doc: Manifest, what: string): Promise<ModuleInfo | undefined> => {
+    const key = `${doc.config?.digest} ${doc.layers.map((l) => l.digest).join(' ')}`;
+    if (modules.has(key)) return modules.get(key);
+    const info = await readModuleInfo(doc, (d) => blobs.read(d), what, limits.maxBlobBytes);
+    if (modules.size >= MODULE_CACHE_ENTRIES) modules.delete(modules.keys().next().value as string);
+    modules.set(key, info);
+    return info;
+  };
+  const events: RegistryEvents = {
     async pushed(repository, digest, _tag, user) {
       const bytes = await blobs.read(digest);
       const doc = JSON.parse(bytes.toString('utf8')) as {
@@ -34,7 +71,18 @@ export function catalogueEvents(meta: HubMetadata, blobs: BlobStore, limits: Hub
       await meta.catalogue.recordPush(repository, digest, user, size, module);
     },
     async pulled(repository, digest) {
-      await meta.catalogue.recordPull(repository, digest);
+      const key = `${repository}@${digest}`;
+      const p = pulls.get(key);
+      if (p) p.n++;
+      else pulls.set(key, { repository, digest, n: 1 });
+    },
+  };
+  return {
+    events,
+    flush,
+    async close() {
+      clearInterval(timer);
+      await flush();
     },
   };
 }

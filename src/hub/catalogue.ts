@@ -62,7 +62,8 @@ export interface CatalogueStore {
     size: number,
     module?: ModuleInfo,
   ): Promise<void>;
-  recordPull(repository: string, digest: string): Promise<void>;
+  /** Adds n pulls (default 1) to the repository's and the manifest's counts. */
+  recordPull(repository: string, digest: string, n?: number): Promise<void>;
   tags(repository: string): Promise<TagInfo[]>;
   search(q: SearchQuery, viewer: Viewer): Promise<{ total: number; repositories: RepoInfo[] }>;
 }

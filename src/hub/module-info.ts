@@ -10,15 +10,46 @@ import type { ModuleInfo } from './catalogue.js';
 
 export const CONFIG_SCHEMA_SECTION = 'proxy_wasm_config_schema';
 
-function configSchema(module: WebAssembly.Module): unknown {
-  for (const section of WebAssembly.Module.customSections(module, CONFIG_SCHEMA_SECTION)) {
-    try {
-      return JSON.parse(new TextDecoder().decode(section).replace(/\0/g, ''));
-    } catch {
-      // Not JSON: shown as absent rather than guessed at.
+/** The payload of the first custom section with this name, by walking the section headers (no compile). */
+export function customSection(wasm: Uint8Array, name: string): Uint8Array | undefined {
+  const leb = (at: number): [number, number] => {
+    let v = 0;
+    let shift = 0;
+    let i = at;
+    for (;;) {
+      const b = wasm[i++];
+      if (b === undefined) return [-1, i];
+      v += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (!(b & 0x80)) return [v, i];
     }
+  };
+  const wanted = new TextEncoder().encode(name);
+  let at = 8;
+  while (at < wasm.length) {
+    const id = wasm[at];
+    const [size, body] = leb(at + 1);
+    if (size < 0 || body + size > wasm.length) return undefined;
+    if (id === 0) {
+      const [len, start] = leb(body);
+      const n = wasm.subarray(start, start + len);
+      if (len === wanted.length && n.every((c, i) => c === wanted[i]))
+        return wasm.subarray(start + len, body + size);
+    }
+    at = body + size;
   }
   return undefined;
+}
+
+function configSchema(wasm: Uint8Array): unknown {
+  const section = customSection(wasm, CONFIG_SCHEMA_SECTION);
+  if (!section) return undefined;
+  try {
+    return JSON.parse(new TextDecoder().decode(section).replace(/\0/g, ''));
+  } catch {
+    // Not JSON: shown as absent rather than guessed at.
+    return undefined;
+  }
 }
 
 /** The module info of an image manifest, or undefined when it is not a Wasm image. */
@@ -34,14 +65,16 @@ export async function readModuleInfo(
   } catch {
     return undefined;
   }
-  const meta = await readModuleMeta(contents.wasm).catch(() => undefined);
-  const module = await WebAssembly.compile(contents.wasm as Uint8Array<ArrayBuffer>).catch(() => undefined);
   const rc = contents.runtimeConfig;
+  // The image's runtime config says it; only without one is the module compiled to read its exports.
+  const meta = rc?.abiVersions.length
+    ? undefined
+    : await readModuleMeta(contents.wasm).catch(() => undefined);
   return {
     format: contents.format,
     abiVersions: rc?.abiVersions.length ? rc.abiVersions : (meta?.abiVersions ?? []),
     rootIds: rc?.rootIds.length ? rc.rootIds : (meta?.rootIds ?? []),
-    configSchema: module ? configSchema(module) : undefined,
+    configSchema: configSchema(contents.wasm),
     wasmDigest: digestOf(contents.wasm),
     wasmSize: contents.wasm.length,
   };

@@ -79,12 +79,12 @@ export class PgCatalogue implements CatalogueStore {
     });
   }
 
-  async recordPull(repository: string, digest: string): Promise<void> {
+  async recordPull(repository: string, digest: string, n = 1): Promise<void> {
     await transaction(this.pool, async (q) => {
-      await q('UPDATE repositories SET pulls = pulls + 1 WHERE name = $1', [repository]);
+      await q('UPDATE repositories SET pulls = pulls + $2 WHERE name = $1', [repository, n]);
       await q(
-        `UPDATE manifests SET pulls = pulls + 1 WHERE digest = $1 AND repo_id = ${REPO.replace('$NAME', '$2')}`,
-        [digest, repository],
+        `UPDATE manifests SET pulls = pulls + $3 WHERE digest = $1 AND repo_id = ${REPO.replace('$NAME', '$2')}`,
+        [digest, repository, n],
       );
     });
   }

@@ -61,6 +61,8 @@ export interface Hub {
   port: number;
   meta: HubMetadata;
   blobs: BlobStore;
+  /** Writes the pull counts gathered in memory (they are written every second anyway). */
+  flushCounts(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -130,9 +132,9 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       registerModuleRoutes(app, { blobs, catalogue: meta.catalogue, limits, caller });
     };
   }
-  const catalogue = catalogueEvents(meta, blobs, limits);
+  const catalogue = catalogueEvents(meta, blobs, limits, onError);
   const app = createHubApp(
-    { blobs, meta, limits, access, events: combineEvents(catalogue, events) },
+    { blobs, meta, limits, access, events: combineEvents(catalogue.events, events) },
     onError,
     extra,
   );
@@ -155,12 +157,14 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     port,
     meta,
     blobs,
+    flushCounts: () => catalogue.flush(),
     async close() {
       clearInterval(sweep);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
       });
+      await catalogue.close();
       await meta.close();
     },
   };

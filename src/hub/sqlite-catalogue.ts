@@ -104,14 +104,14 @@ export class SqliteCatalogue implements CatalogueStore {
     })();
   }
 
-  async recordPull(repository: string, digest: string): Promise<void> {
+  async recordPull(repository: string, digest: string, n = 1): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('UPDATE repositories SET pulls = pulls + 1 WHERE name = ?').run(repository);
+      this.db.prepare('UPDATE repositories SET pulls = pulls + ? WHERE name = ?').run(n, repository);
       this.db
         .prepare(
-          'UPDATE manifests SET pulls = pulls + 1 WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)',
+          'UPDATE manifests SET pulls = pulls + ? WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)',
         )
-        .run(digest, repository);
+        .run(n, digest, repository);
     })();
   }
 
