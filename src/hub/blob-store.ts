@@ -77,7 +77,7 @@ export class BlobStore {
   /** The bytes start..end (inclusive) as a web stream. */
   stream(digest: string, start?: number, end?: number): ReadableStream<Uint8Array> {
     return Readable.toWeb(
-      createReadStream(this.blobPath(digest), { start, end }),
+      createReadStream(this.blobPath(digest), { start, end, highWaterMark: READ_CHUNK }),
     ) as ReadableStream<Uint8Array>;
   }
 

@@ -60,14 +60,7 @@ export function catalogueEvents(
       };
       const parts = doc.manifests ?? [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])];
       const size = bytes.length + parts.reduce((n, p) => n + p.size, 0);
-      const module = doc.layers
-        ? await readModuleInfo(
-            doc as Manifest,
-            (d) => blobs.read(d),
-            `${repository}@${digest}`,
-            limits.maxBlobBytes,
-          )
-        : undefined;
+      const module = doc.layers ? await moduleInfo(doc as Manifest, `${repository}@${digest}`) : undefined;
       await meta.catalogue.recordPush(repository, digest, user, size, module);
     },
     async pulled(repository, digest) {

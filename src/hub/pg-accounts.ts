@@ -11,44 +11,7 @@ import type {
   Visibility,
 } from './accounts.js';
 import type { Query } from './pg-metadata.js';
-
-interface AccountRow {
-  name: string;
-  kind: AccountKind;
-  password_hash: string | null;
-  admin: boolean;
-  created_at: number;
-}
-
-interface TokenRow {
-  id: string;
-  user: string;
-  name: string;
-  secret_hash: string;
-  scopes: string;
-  expires_at: number | null;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-const account = (r: AccountRow): Account => ({
-  name: r.name,
-  kind: r.kind,
-  passwordHash: r.password_hash ?? undefined,
-  admin: r.admin,
-  createdAt: r.created_at,
-});
-
-const token = (r: TokenRow): TokenRecord => ({
-  id: r.id,
-  user: r.user,
-  name: r.name,
-  secretHash: r.secret_hash,
-  scopes: JSON.parse(r.scopes) as string[],
-  expiresAt: r.expires_at ?? undefined,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at ?? undefined,
-});
+import { type AccountRow, type AuditRow, account, auditEntry, type TokenRow, token } from './rows.js';
 
 const ID = '(SELECT id FROM accounts WHERE name = $NAME)';
 const idOf = (param: number) => ID.replace('$NAME', `$${param}`);
@@ -172,24 +135,10 @@ export class PgAccounts implements AccountStore {
   }
 
   async auditLog(limit: number, before?: number): Promise<Array<AuditEntry & { id: number }>> {
-    const r = await this.q<{
-      id: number;
-      at: number;
-      actor: string | null;
-      action: string;
-      target: string;
-      detail: string | null;
-    }>('SELECT * FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2', [
+    const r = await this.q<AuditRow>('SELECT * FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2', [
       before ?? Number.MAX_SAFE_INTEGER,
       limit,
     ]);
-    return r.rows.map((x) => ({
-      id: x.id,
-      at: x.at,
-      actor: x.actor ?? undefined,
-      action: x.action,
-      target: x.target,
-      detail: x.detail ? (JSON.parse(x.detail) as Record<string, unknown>) : undefined,
-    }));
+    return r.rows.map(auditEntry);
   }
 }

@@ -3,28 +3,7 @@
 import type pg from 'pg';
 import type { CatalogueStore, ModuleInfo, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
 import { type Query, transaction } from './pg-metadata.js';
-
-interface RepoRow {
-  name: string;
-  visibility: 'public' | 'private';
-  description: string;
-  readme: string;
-  labels: string;
-  pulls: number;
-  created_at: number;
-  updated_at: number;
-}
-
-const repoInfo = (r: RepoRow): RepoInfo => ({
-  name: r.name,
-  visibility: r.visibility,
-  description: r.description,
-  readme: r.readme,
-  labels: JSON.parse(r.labels) as string[],
-  pulls: r.pulls,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
+import { type RepoRow, repoInfo, type TagRow, tagInfo } from './rows.js';
 
 /** A to_tsquery text from user words: each word's letters and digits as a prefix term, all required. */
 export function tsQuery(words: string[]): string {
@@ -90,33 +69,14 @@ export class PgCatalogue implements CatalogueStore {
   }
 
   async tags(repository: string): Promise<TagInfo[]> {
-    const r = await this.q<{
-      tag: string;
-      digest: string;
-      updated_at: number;
-      media_type: string;
-      size: number;
-      total_size: number;
-      pusher: string | null;
-      pulls: number;
-      module: string | null;
-    }>(
+    const r = await this.q<TagRow>(
       `SELECT t.name AS tag, t.digest, t.updated_at, m.media_type, m.size, m.total_size, m.pusher, m.pulls, m.module
        FROM tags t JOIN repositories r ON r.id = t.repo_id
        JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
        WHERE r.name = $1 ORDER BY t.updated_at DESC, t.name COLLATE "C"`,
       [repository],
     );
-    return r.rows.map((x) => ({
-      tag: x.tag,
-      digest: x.digest,
-      mediaType: x.media_type,
-      size: x.total_size || x.size,
-      pushedAt: x.updated_at,
-      pusher: x.pusher ?? undefined,
-      pulls: x.pulls,
-      module: x.module ? (JSON.parse(x.module) as ModuleInfo) : undefined,
-    }));
+    return r.rows.map(tagInfo);
   }
 
   async search(q: SearchQuery, viewer: Viewer): Promise<{ total: number; repositories: RepoInfo[] }> {

@@ -7,6 +7,7 @@ import type { HubMetadata, ManifestRecord } from './metadata.js';
 import { PgAccounts } from './pg-accounts.js';
 import { PgCatalogue } from './pg-catalogue.js';
 import { migrate } from './pg-schema.js';
+import { type ManifestRow, toRecord } from './rows.js';
 
 const INT8 = 20;
 
@@ -30,27 +31,6 @@ export async function transaction<T>(pool: pg.Pool, work: (q: Query) => Promise<
     client.release();
   }
 }
-
-interface ManifestRow {
-  digest: string;
-  media_type: string;
-  size: number;
-  artifact_type: string | null;
-  subject: string | null;
-  annotations: string | null;
-  pushed_at: number;
-}
-
-const toRecord = (repository: string, r: ManifestRow): ManifestRecord => ({
-  repository,
-  digest: r.digest,
-  mediaType: r.media_type,
-  size: r.size,
-  artifactType: r.artifact_type ?? undefined,
-  subject: r.subject ?? undefined,
-  annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : undefined,
-  pushedAt: r.pushed_at,
-});
 
 const ENSURE_REPO = `INSERT INTO repositories(name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`;
 

@@ -11,44 +11,7 @@ import type {
   TokenRecord,
   Visibility,
 } from './accounts.js';
-
-interface AccountRow {
-  name: string;
-  kind: AccountKind;
-  password_hash: string | null;
-  admin: number;
-  created_at: number;
-}
-
-interface TokenRow {
-  id: string;
-  user: string;
-  name: string;
-  secret_hash: string;
-  scopes: string;
-  expires_at: number | null;
-  created_at: number;
-  last_used_at: number | null;
-}
-
-const account = (r: AccountRow): Account => ({
-  name: r.name,
-  kind: r.kind,
-  passwordHash: r.password_hash ?? undefined,
-  admin: r.admin === 1,
-  createdAt: r.created_at,
-});
-
-const token = (r: TokenRow): TokenRecord => ({
-  id: r.id,
-  user: r.user,
-  name: r.name,
-  secretHash: r.secret_hash,
-  scopes: JSON.parse(r.scopes) as string[],
-  expiresAt: r.expires_at ?? undefined,
-  createdAt: r.created_at,
-  lastUsedAt: r.last_used_at ?? undefined,
-});
+import { type AccountRow, type AuditRow, account, auditEntry, type TokenRow, token } from './rows.js';
 
 export const ACCOUNTS_MIGRATION = `
   CREATE TABLE accounts (
@@ -221,21 +184,7 @@ export class SqliteAccounts implements AccountStore {
   async auditLog(limit: number, before?: number): Promise<Array<AuditEntry & { id: number }>> {
     const rows = this.db
       .prepare('SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?')
-      .all(before ?? Number.MAX_SAFE_INTEGER, limit) as Array<{
-      id: number;
-      at: number;
-      actor: string | null;
-      action: string;
-      target: string;
-      detail: string | null;
-    }>;
-    return rows.map((r) => ({
-      id: r.id,
-      at: r.at,
-      actor: r.actor ?? undefined,
-      action: r.action,
-      target: r.target,
-      detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
-    }));
+      .all(before ?? Number.MAX_SAFE_INTEGER, limit) as AuditRow[];
+    return rows.map(auditEntry);
   }
 }

@@ -3,6 +3,7 @@
 
 import type Database from 'better-sqlite3';
 import type { CatalogueStore, ModuleInfo, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
+import { type RepoRow, repoInfo, type TagRow, tagInfo } from './rows.js';
 
 export const CATALOGUE_MIGRATION = `
   ALTER TABLE repositories ADD COLUMN description TEXT NOT NULL DEFAULT '';
@@ -27,28 +28,6 @@ export const CATALOGUE_MIGRATION = `
     DELETE FROM repo_fts WHERE rowid = old.id;
   END;
 `;
-
-interface RepoRow {
-  name: string;
-  visibility: 'public' | 'private';
-  description: string;
-  readme: string;
-  labels: string;
-  pulls: number;
-  created_at: number;
-  updated_at: number;
-}
-
-const repoInfo = (r: RepoRow): RepoInfo => ({
-  name: r.name,
-  visibility: r.visibility,
-  description: r.description,
-  readme: r.readme,
-  labels: JSON.parse(r.labels) as string[],
-  pulls: r.pulls,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
 
 /** An FTS5 query from user words: each a quoted prefix term, all required. */
 export function ftsQuery(words: string[]): string {
@@ -123,27 +102,8 @@ export class SqliteCatalogue implements CatalogueStore {
          JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
          WHERE r.name = ? ORDER BY t.updated_at DESC, t.name`,
       )
-      .all(repository) as Array<{
-      tag: string;
-      digest: string;
-      updated_at: number;
-      media_type: string;
-      size: number;
-      total_size: number;
-      pusher: string | null;
-      pulls: number;
-      module: string | null;
-    }>;
-    return rows.map((r) => ({
-      tag: r.tag,
-      digest: r.digest,
-      mediaType: r.media_type,
-      size: r.total_size || r.size,
-      pushedAt: r.updated_at,
-      pusher: r.pusher ?? undefined,
-      pulls: r.pulls,
-      module: r.module ? (JSON.parse(r.module) as ModuleInfo) : undefined,
-    }));
+      .all(repository) as TagRow[];
+    return rows.map(tagInfo);
   }
 
   async search(q: SearchQuery, viewer: Viewer): Promise<{ total: number; repositories: RepoInfo[] }> {

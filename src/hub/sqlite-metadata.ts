@@ -3,6 +3,7 @@
 
 import Database from 'better-sqlite3';
 import type { HubMetadata, ManifestRecord } from './metadata.js';
+import { type ManifestRow, toRecord } from './rows.js';
 import { ACCOUNTS_MIGRATION, SqliteAccounts } from './sqlite-accounts.js';
 import { CATALOGUE_MIGRATION, SqliteCatalogue } from './sqlite-catalogue.js';
 
@@ -46,29 +47,6 @@ const MIGRATIONS: string[] = [
   ACCOUNTS_MIGRATION,
   CATALOGUE_MIGRATION,
 ];
-
-interface ManifestRow {
-  digest: string;
-  media_type: string;
-  size: number;
-  artifact_type: string | null;
-  subject: string | null;
-  annotations: string | null;
-  pushed_at: number;
-}
-
-function toRecord(repository: string, r: ManifestRow): ManifestRecord {
-  return {
-    repository,
-    digest: r.digest,
-    mediaType: r.media_type,
-    size: r.size,
-    artifactType: r.artifact_type ?? undefined,
-    subject: r.subject ?? undefined,
-    annotations: r.annotations ? (JSON.parse(r.annotations) as Record<string, string>) : undefined,
-    pushedAt: r.pushed_at,
-  };
-}
 
 export class SqliteMetadata implements HubMetadata {
   private readonly db: Database.Database;
