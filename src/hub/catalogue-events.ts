@@ -35,10 +35,16 @@ export function catalogueEvents(
 ): CatalogueUpdater {
   const modules = new Map<string, ModuleInfo | undefined>();
   const pulls = new Map<string, { repository: string; digest: string; n: number }>();
-  const flush = async () => {
+  const write = async () => {
     const batch = [...pulls.values()];
     pulls.clear();
     for (const p of batch) await meta.catalogue.recordPull(p.repository, p.digest, p.n);
+  };
+  // One write at a time, in order: a flush returns only once every count taken before it is written.
+  let writing: Promise<void> = Promise.resolve();
+  const flush = () => {
+    writing = writing.then(write, write);
+    return writing;
   };
   const timer = setInterval(() => flush().catch(onError), PULL_FLUSH_MS);
   timer.unref();
