@@ -431,6 +431,22 @@ describe('HTTP/1.1 pool: failures', () => {
     assert.ok(attempts <= 2, `${attempts} connection attempts for 5 requests`);
   });
 
+  it('a response framed by the close ends at a reset too (a server refusing the head: 431, then a reset)', async () => {
+    const port = await rawUpstream((s) =>
+      s.once('data', () => {
+        s.write('HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n');
+        setTimeout(() => s.resetAndDestroy(), 50);
+      }),
+    );
+    const pool = newPool('127.0.0.1', port, OPTIONS);
+    const r = await new Promise<Result>((resolve, reject) =>
+      pool.request({ method: 'GET', path: '/', headers: [], body: null }, events(resolve, reject)),
+    );
+    assert.equal(r.status, 431);
+    assert.equal(r.body, '');
+    pool.close();
+  });
+
   it('the server resets mid-response: a reset', async () => {
     const port = await rawUpstream((s) =>
       s.on('data', () => {

@@ -204,8 +204,10 @@ export class H1Connection implements ResponseEvents {
     if (this.closed) return;
     const ex = this.sending;
     const parser = this.parser;
-    if (ex && this.expecting && !ex.finished && parser.untilClose && !err) {
-      // The body ran until close: this is its end.
+    if (ex && this.expecting && !ex.finished && parser.untilClose) {
+      // The body ran until close: this is its end, a reset included, as Envoy's codec client completes a
+      // response framed by the connection's close on any remote close (a server refusing a request's head
+      // answers 431 without a length, then resets on the unread rest).
       this.parse(() => {
         parser.finish();
         return 0;
