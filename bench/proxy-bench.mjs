@@ -22,6 +22,7 @@ const FETCH = 'node http + undici fetch passthrough';
 const POOL = 'node http + undici Pool passthrough';
 const BARE = 'wasmgate, no filter';
 const FILTER = 'wasmgate + header filter';
+const BASE = process.env.BENCH_BASE;
 const dir = mkdtempSync(join(tmpdir(), 'wasmgate-bench-'));
 const children = [];
 
@@ -107,8 +108,8 @@ http {
 }
 
 async function main() {
-  const [up, ngx, plain, pool, fetchPort, bare, filter] = await Promise.all(
-    Array.from({ length: 7 }, freePort),
+  const [up, ngx, plain, pool, fetchPort, bare, filter, baseBare, baseFilter] = await Promise.all(
+    Array.from({ length: 9 }, freePort),
   );
   // The upstream and the nginx peer are two nginx processes: the peer runs pinned like every other peer.
   const upConf = nginx(
@@ -137,7 +138,7 @@ async function main() {
   const node = (args) => onCpus(PEER_CPUS, process.execPath, args);
   await start(node([join(root, 'bench', 'undici-passthrough.mjs'), String(pool), String(up)]), /ready/);
   await start(node([join(root, 'bench', 'fetch-passthrough.mjs'), String(fetchPort), String(up)]), /ready/);
-  const gateway = (name, port, plugins) => {
+  const gateway = (name, port, plugins, checkout = root) => {
     writeFileSync(
       join(dir, `${name}.yaml`),
       `logLevel: warn
@@ -148,20 +149,22 @@ routes: [{ match: { prefix: / }, cluster: up }]
 ${plugins}`,
     );
     return start(
-      node([join(root, 'dist', 'cli', 'main.js'), 'run', '-c', join(dir, `${name}.yaml`)]),
+      node([join(checkout, 'dist', 'cli', 'main.js'), 'run', '-c', join(dir, `${name}.yaml`)]),
       /wasmgate listening/,
     );
   };
-  await gateway(
-    'filter',
-    filter,
-    `plugins:
+  const withFilter = (checkout) => `plugins:
   - wasm:
       name: header-filter
-      vm_config: { code: { local: { filename: ${join(root, 'fixtures', 'build', 'header_filter.wasm')} } } }
-`,
-  );
+      vm_config: { code: { local: { filename: ${join(checkout, 'fixtures', 'build', 'header_filter.wasm')} } } }
+`;
+  await gateway('filter', filter, withFilter(root));
   await gateway('bare', bare, 'plugins: []\n');
+  // BENCH_BASE=<another checkout, built>: the same two wasmgate peers from it, for a before/after in one run.
+  if (BASE) {
+    await gateway('base-filter', baseFilter, withFilter(BASE), BASE);
+    await gateway('base-bare', baseBare, 'plugins: []\n', BASE);
+  }
 
   const peers = {
     [NGINX]: ngx,
@@ -170,6 +173,7 @@ ${plugins}`,
     [POOL]: pool,
     [BARE]: bare,
     [FILTER]: filter,
+    ...(BASE ? { [`base: ${BARE}`]: baseBare, [`base: ${FILTER}`]: baseFilter } : {}),
   };
   // Warm up first: a Node process needs several seconds of load before its JIT (and V8's young
   // generation, which grows with the allocation rate) settle; p99 stays high until then.
@@ -202,6 +206,10 @@ ${plugins}`,
   console.log(`wasmgate + filter / nginx as a plain reverse proxy: ${pct(PLAIN)} (target ≥ 40%)`);
   console.log(`wasmgate + filter / nginx tuned (upstream keep-alive): ${pct(NGINX)} (stricter reference)`);
   console.log(`wasmgate + filter / wasmgate without filters: ${ratio(BARE)}x (what the filter costs)`);
+  if (BASE) {
+    const vs = (name) => (results[name].rps / results[`base: ${name}`].rps).toFixed(3);
+    console.log(`this checkout / BENCH_BASE (${BASE}): no filter ${vs(BARE)}x, + filter ${vs(FILTER)}x`);
+  }
 }
 
 try {
