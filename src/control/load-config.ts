@@ -6,8 +6,14 @@ import { type Document, LineCounter, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { fileKind } from '../oci/fs-util.js';
 import { ConfigError, formatPath } from './config-error.js';
-import { fromEnvoyWasm, fromWasmPlugin, type PluginSpec } from './plugin-spec.js';
-import { type GatewayConfig, gatewaySchema, plainWasmFilterSchema, wasmPluginSchema } from './schema.js';
+import { fromEnvoyWasm, fromListenerNetworkFilter, fromWasmPlugin, type PluginSpec } from './plugin-spec.js';
+import {
+  envoyWasmSchema,
+  type GatewayConfig,
+  gatewaySchema,
+  plainWasmFilterSchema,
+  wasmPluginSchema,
+} from './schema.js';
 
 export interface ResolvedConfig {
   file: string;
@@ -78,11 +84,46 @@ export function parseConfig(
       plugins.push({ ...fromEnvoyWasm(c, i, baseDir, env), origin: `${file}: plugins[${i}]` });
     }
   });
+  if (parsed.success) plugins.push(...listenerFilters(parsed.data, doc, lines, file, baseDir, env, problems));
   if (problems.length > 0) throw new ConfigError(file, problems);
   const config = parsed.data!;
   problems.push(...crossCheck(config, plugins));
   if (problems.length > 0) throw new ConfigError(file, problems);
   return { file, config, plugins };
+}
+
+/** The Envoy network wasm filters in TCP listeners' chains, each checked as an Envoy wasm config. */
+function listenerFilters(
+  config: GatewayConfig,
+  doc: Document,
+  lines: LineCounter,
+  file: string,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+  problems: string[],
+): PluginSpec[] {
+  const specs: PluginSpec[] = [];
+  config.listeners.forEach((l, i) => {
+    l.tcp?.filters.forEach((f, j) => {
+      const at = ['listeners', i, 'tcp', 'filters', j, 'typed_config', 'config'];
+      const r = envoyWasmSchema.safeParse(f.typed_config.config);
+      if (!r.success) {
+        problems.push(...issues(r.error, at, doc, lines));
+        return;
+      }
+      if (!r.data.vm_config.code.local && !r.data.vm_config.code.remote) {
+        problems.push(
+          `${formatPath([...at, 'vm_config', 'code'])}: give code.local.filename or code.remote.http_uri`,
+        );
+        return;
+      }
+      specs.push({
+        ...fromListenerNetworkFilter(r.data, l.name, j, baseDir, env),
+        origin: `${file}: listeners[${i}].tcp.filters[${j}]`,
+      });
+    });
+  });
+  return specs;
 }
 
 function issues(error: z.ZodError, prefix: PropertyKey[], doc: Document, lines: LineCounter): string[] {
@@ -119,6 +160,15 @@ function crossCheck(config: GatewayConfig, plugins: PluginSpec[]): string[] {
     ports.set(bind, i);
     if (l.protocol === 'h2c' && l.tls)
       problems.push(`listeners[${i}].protocol: h2c is HTTP/2 without TLS; use "auto" with tls`);
+    if (l.protocol === 'tcp') {
+      if (!l.tcp) problems.push(`listeners[${i}].tcp: a tcp listener needs tcp.cluster`);
+      else if (!clusters.has(l.tcp.cluster))
+        problems.push(`listeners[${i}].tcp.cluster: no cluster named "${l.tcp.cluster}"`);
+      if (l.routes)
+        problems.push(`listeners[${i}].routes: a tcp listener has no routes (it proxies to tcp.cluster)`);
+    } else if (l.tcp) {
+      problems.push(`listeners[${i}].tcp: only a listener with protocol tcp proxies TCP`);
+    }
   });
   const checkRoutes = (routes: GatewayConfig['routes'], at: string) =>
     routes.forEach((r, i) => {
@@ -139,7 +189,7 @@ function crossCheck(config: GatewayConfig, plugins: PluginSpec[]): string[] {
   checkRoutes(config.routes, 'routes');
   config.listeners.forEach((l, i) => {
     if (l.routes) checkRoutes(l.routes, `listeners[${i}].routes`);
-    else if (config.routes.length === 0)
+    else if (config.routes.length === 0 && l.protocol !== 'tcp')
       problems.push(`listeners[${i}].routes: the listener has no routes and there are no top-level routes`);
   });
   const keys = new Map<string, number>();

@@ -33,6 +33,10 @@ export interface PluginSpec
   matchLabels: Record<string, string>;
   /** Listener ports the plugin applies to (WasmPlugin match[].ports); all when empty. */
   ports: number[];
+  /** HTTP filters (the default) run on HTTP listeners, NETWORK (L4) filters on TCP listeners. */
+  type?: 'HTTP' | 'NETWORK';
+  /** The only listener it applies to (a filter declared in a TCP listener's chain); any matching one when absent. */
+  listener?: string;
   imagePullPolicy?: string;
   /** A public key (PEM text, or an absolute path) a signature of the module must verify with. */
   verificationKey?: string;
@@ -88,6 +92,7 @@ export function fromWasmPlugin(
     failStrategy: s.failStrategy,
     matchLabels: s.selector?.matchLabels ?? {},
     ports: (s.match ?? []).flatMap((m) => (m.ports ?? []).map((p) => p.number)),
+    type: s.type === 'NETWORK' ? 'NETWORK' : 'HTTP',
     imagePullPolicy: s.imagePullPolicy,
     ...verificationKeyFrom(s.verificationKey, baseDir),
     ...unusedFields(s),
@@ -151,6 +156,7 @@ export function fromEnvoyWasm(
     ...(c.allow_on_headers_stop_iteration ? { allowOnHeadersStopIteration: true } : {}),
     matchLabels: c.selector?.matchLabels ?? {},
     ports: [],
+    type: 'HTTP',
     ...verificationKeyFrom(c.verification_key, baseDir),
     ...envoySandbox(c),
   };
@@ -173,10 +179,28 @@ export function orderPlugins<T extends { spec: PluginSpec }>(plugins: readonly T
   );
 }
 
+/**
+ * Envoy's network wasm filter declared in TCP listener `listener`'s chain (`tcp.filters[index]`): a plugin
+ * of that listener alone, keyed by it.
+ */
+export function fromListenerNetworkFilter(
+  c: EnvoyWasmConfig,
+  listener: string,
+  index: number,
+  baseDir: string,
+  hostEnv: NodeJS.ProcessEnv,
+): PluginSpec {
+  const spec = fromEnvoyWasm(c, index, baseDir, hostEnv);
+  const name = c.name ?? `network-wasm-${index}`;
+  return { ...spec, key: `${listener}/${name}`, name, type: 'NETWORK', listener };
+}
+
 export function pluginAppliesTo(
   spec: PluginSpec,
-  listener: { labels: Record<string, string>; port: number },
+  listener: { name: string; labels: Record<string, string>; port: number; protocol: string },
 ): boolean {
+  if ((spec.type === 'NETWORK') !== (listener.protocol === 'tcp')) return false;
+  if (spec.listener !== undefined) return spec.listener === listener.name;
   for (const [k, v] of Object.entries(spec.matchLabels)) if (listener.labels[k] !== v) return false;
   return spec.ports.length === 0 || spec.ports.includes(listener.port);
 }

@@ -106,13 +106,36 @@ const cluster = z
   })
   .strict();
 
+/** Envoy's network wasm filter entry (envoy.filters.network.wasm), as it sits in a listener's filter chain. */
+export const NETWORK_WASM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.wasm.v3.Wasm';
+const networkWasmFilter = z
+  .object({
+    name: z.literal('envoy.filters.network.wasm'),
+    typed_config: z.object({ '@type': z.literal(NETWORK_WASM_TYPE), config: z.unknown() }).strict(),
+  })
+  .strict();
+
+/** A TCP listener's proxying (Envoy's tcp_proxy) and its network filters. */
+const tcpProxy = z
+  .object({
+    /** The cluster connections are proxied to. */
+    cluster: z.string().min(1),
+    /** Bytes buffered per direction before the side feeding it is paused (Envoy's per_connection_buffer_limit_bytes). */
+    bufferLimitBytes: z.number().int().min(1024).default(1_048_576),
+    /** Envoy's network wasm filters, in order; with the WasmPlugins of type NETWORK that apply, ordered as Istio orders plugins (these have no phase). */
+    filters: z.array(networkWasmFilter).default([]),
+  })
+  .strict();
+
 const listener = z
   .object({
     name: z.string().min(1),
     address: z.string().default('127.0.0.1'),
     port,
-    /** http1, h2c (HTTP/2 prior knowledge), or auto (with tls: ALPN h2 + http/1.1). */
-    protocol: z.enum(['http1', 'h2c', 'auto']).default('auto'),
+    /** http1, h2c (HTTP/2 prior knowledge), auto (with tls: ALPN h2 + http/1.1), or tcp (a TCP proxy: `tcp`). */
+    protocol: z.enum(['http1', 'h2c', 'auto', 'tcp']).default('auto'),
+    /** protocol tcp: where connections go, and their network filters. */
+    tcp: tcpProxy.optional(),
     tls: z.object({ certFile: z.string(), keyFile: z.string() }).strict().optional(),
     labels: z.record(z.string(), z.string()).default({}),
     /** Envoy's traffic direction, what filters read as listener_direction (Istio's stats tell sidecar sides apart by it). */
@@ -122,7 +145,7 @@ const listener = z
     requestHeadersTimeoutMs: durationMs.default(60_000),
     /** A request (head and body) must arrive within this (Envoy's request_timeout), ms; 0: none. */
     requestTimeoutMs: durationMs.default(300_000),
-    /** A connection with no request under way is closed after this (Envoy's idle_timeout; HTTP/2: GOAWAY), ms; 0: never. */
+    /** A connection with no request under way (tcp: no bytes either way) is closed after this (Envoy's idle_timeout; HTTP/2: GOAWAY), ms; 0: never. */
     idleTimeoutMs: durationMs.default(3_600_000),
     /** Envoy's normalize_path: RFC 3986 dot segments resolved before routing and filters. */
     normalizePath: z.boolean().default(true),
@@ -201,7 +224,8 @@ export const wasmPluginSchema = z
           .object({ env: z.array(envVar).default([]) })
           .strict()
           .optional(),
-        type: z.enum(['HTTP', 'UNSPECIFIED_PLUGIN_TYPE']).default('HTTP'),
+        /** HTTP filters run on HTTP listeners, NETWORK ones (L4 filters) on TCP listeners. */
+        type: z.enum(['HTTP', 'NETWORK', 'UNSPECIFIED_PLUGIN_TYPE']).default('HTTP'),
         match: z
           .array(
             z
@@ -352,6 +376,7 @@ export type GatewayConfig = z.infer<typeof gatewaySchema>;
 export type ListenerConfig = GatewayConfig['listeners'][number];
 export type RouteConfig = z.infer<typeof route>;
 export type ClusterConfig = z.infer<typeof cluster>;
+export type TcpProxyConfig = z.infer<typeof tcpProxy>;
 export type WasmPluginResource = z.infer<typeof wasmPluginSchema>;
 export type EnvoyWasmConfig = z.infer<typeof envoyWasmSchema>;
 export type PluginDefaults = z.infer<typeof pluginDefaultsSchema>;

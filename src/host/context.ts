@@ -4,7 +4,7 @@
 import { MapType, Status, StreamType } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 import { encodeUtf8 } from '../abi/utf8.js';
-import type { CalloutHandle, GrpcHandle, HttpStreamDriver } from './driver.js';
+import type { CalloutHandle, GrpcHandle, HttpStreamDriver, NetworkStreamDriver } from './driver.js';
 import { WasmTrap } from './errors.js';
 import type { CallContext, PluginView } from './hostcalls/env.js';
 import { hiddenCount } from './sanitize.js';
@@ -40,6 +40,10 @@ export abstract class Context implements CallContext {
   lastStatus: { code: number; message: Uint8Array } = NO_STATUS;
   abstract readonly root: RootContext;
   abstract readonly stream: HttpStreamDriver | undefined;
+  /** A network filter's connection (NetworkContext); none for root and HTTP contexts. */
+  get connection(): NetworkStreamDriver | undefined {
+    return undefined;
+  }
 
   constructor(readonly vm: WasmVm) {
     this.id = vm.allocContextId();

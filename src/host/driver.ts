@@ -16,8 +16,35 @@ export interface LocalResponse {
   grpcStatus?: number;
 }
 
+/** What every kind of stream (an HTTP stream, a TCP connection) serves a filter: attributes and filter state. */
+export interface StreamAttributes {
+  /** Stream attributes (request.*, response.*, source.*, connection.* …) by path segments. */
+  property(path: readonly string[]): PropertyValue | undefined;
+  /**
+   * Values filters set with proxy_set_property, shared by every filter on the stream (Envoy keeps them in the
+   * stream's filter state as `wasm.<path>`); undefined until one is set unless `create`.
+   */
+  filterState(create: boolean): Map<string, Uint8Array> | undefined;
+}
+
+/**
+ * One TCP connection as one network filter sees it (src/tcp drives it through the host's NetworkFilterChain).
+ * What a filter asks of it is applied after its callback returned, as Envoy defers it.
+ */
+export interface NetworkStreamDriver extends StreamAttributes {
+  /** DOWNSTREAM_DATA / UPSTREAM_DATA: the data the filter may read and rewrite, or undefined outside it. */
+  dataBuffer(type: BufferType): ByteBuffer | undefined;
+  /** proxy_continue_stream(Downstream): read filters after this one run on what is buffered. */
+  continueReading(): void;
+  /**
+   * proxy_close_stream(Downstream or Upstream): as Envoy, both close the downstream connection after
+   * flushing what was written to it (`wasm_downstream_close` / `wasm_upstream_close`); the upstream follows.
+   */
+  close(details: string): void;
+}
+
 /** One HTTP stream (request + response) as one filter sees it. */
-export interface HttpStreamDriver {
+export interface HttpStreamDriver extends StreamAttributes {
   /**
    * The header map of `type` (request/response headers or trailers), or undefined when the stream has
    * none (yet). `create` asks for empty trailers to be made, which a filter may add at end of stream.
@@ -29,16 +56,9 @@ export interface HttpStreamDriver {
   sendLocalResponse(response: LocalResponse): void;
   /** Resume a paused direction; called after the filter's callback returned. */
   continueStream(type: StreamType): Status;
-  /** Reset the stream (HTTP) or close a connection side (TCP). */
+  /** Reset the stream. */
   closeStream(type: StreamType): Status;
   clearRouteCache(): void;
-  /** Stream attributes (request.*, response.*, source.*, connection.* …) by path segments. */
-  property(path: readonly string[]): PropertyValue | undefined;
-  /**
-   * Values filters set with proxy_set_property, shared by every filter on the stream (Envoy keeps them in the
-   * stream's filter state as `wasm.<path>`); undefined until one is set unless `create`.
-   */
-  filterState(create: boolean): Map<string, Uint8Array> | undefined;
 }
 
 export interface HttpCalloutRequest {

@@ -9,11 +9,12 @@ import {
   resolveCapabilities,
 } from './capabilities.js';
 import { type ContextPlugin, type FailStrategy, HttpContext, RootContext } from './context.js';
-import type { HttpStreamDriver } from './driver.js';
+import type { HttpStreamDriver, NetworkStreamDriver } from './driver.js';
 import { PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
 import { type Limits, resolveLimits } from './limits.js';
 import type { CompiledModule } from './module.js';
+import { NetworkContext } from './network-context.js';
 import { PluginCounters } from './plugin-counters.js';
 import { makeSanitizer, type SanitizeConfig, type Sanitizer } from './sanitize.js';
 import { type VmOptions, WasmVm } from './vm.js';
@@ -209,6 +210,12 @@ export class Plugin implements ContextPlugin {
   newHttpContext(stream: HttpStreamDriver): HttpContext {
     if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
     return new HttpContext(this.root, stream);
+  }
+
+  /** A context for a new TCP connection (a network filter); FAIL_RELOAD as for HTTP streams. */
+  newNetworkContext(connection: NetworkStreamDriver): NetworkContext {
+    if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    return new NetworkContext(this.root, connection);
   }
 
   /**

@@ -22,7 +22,8 @@ export function resolveProperty(ctx: CallContext, path: readonly string[]): Prop
         return plugin.vmId;
     }
   }
-  const stream = ctx.stream;
+  // An HTTP stream's attributes, or a TCP connection's (a network filter's context).
+  const stream = ctx.stream ?? ctx.connection;
   if (stream) {
     const fromStream = lookup((p) => stream.property(p), path);
     if (fromStream !== undefined) return fromStream;
@@ -45,7 +46,7 @@ export function resolveProperty(ctx: CallContext, path: readonly string[]): Prop
  * (a root context) there is none: NotFound, as Envoy answers.
  */
 export function setProperty(ctx: CallContext, path: readonly string[], value: Uint8Array): boolean {
-  const state = ctx.stream?.filterState(true);
+  const state = (ctx.stream ?? ctx.connection)?.filterState(true);
   if (!state) return false;
   state.set(path.join('\0'), value);
   return true;

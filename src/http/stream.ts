@@ -18,6 +18,7 @@ import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
 import type { Plugin } from '../host/plugin.js';
 import { ResponseFlag } from '../host/response-flags.js';
 import { type StreamInfo, streamAttribute } from '../host/stream-attributes.js';
+import { connectionId } from '../util/connection-ids.js';
 import type { ClusterManager } from './cluster.js';
 import { type DownstreamRes, DownstreamWriter, type WriterHost } from './downstream-writer.js';
 import { type Direction, FilterChain, ROUTER_SLOT } from './filter-chain.js';
@@ -440,20 +441,12 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
   }
 }
 
-/** Downstream connection ids (connection.id), one per socket, as Envoy numbers connections. */
-const connectionIds = new WeakMap<object, number>();
-let nextConnectionId = 1;
-
 function connectionInfo(
   socket: DownstreamReq['socket'] | undefined,
   scheme: 'http' | 'https',
 ): StreamInfo['connection'] {
   if (!socket) return { mtls: false };
-  let id = connectionIds.get(socket);
-  if (id === undefined) {
-    id = nextConnectionId++;
-    connectionIds.set(socket, id);
-  }
+  const id = connectionId(socket);
   if (scheme !== 'https') return { id, mtls: false };
   const tls = socket as unknown as { getProtocol?: () => string | null; servername?: string | false };
   return {

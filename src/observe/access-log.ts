@@ -27,6 +27,20 @@ export interface AccessLogEntry {
   x_forwarded_for: string | null;
 }
 
+/** A proxied TCP connection's line (Envoy's TCP access log fields). */
+export interface TcpAccessLogEntry {
+  start_time: string;
+  protocol: 'tcp';
+  connection_termination_details: string;
+  bytes_received: number;
+  bytes_sent: number;
+  duration_ms: number;
+  downstream_remote_address: string | null;
+  upstream_host: string | null;
+  upstream_cluster: string | null;
+  listener: string;
+}
+
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_INTERVAL_MS = 10;
 
@@ -51,7 +65,7 @@ export class AccessLog {
     return this.out !== undefined;
   }
 
-  write(entry: AccessLogEntry): void {
+  write(entry: AccessLogEntry | TcpAccessLogEntry): void {
     if (!this.out) return;
     this.pending += `${jsonLine(entry)}\n`;
     if (this.pending.length >= FLUSH_BYTES) this.flush();
@@ -94,7 +108,7 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
  * The entry as JSON.stringify writes it, for its flat shape (strings, numbers, null), in half the time: plain
  * ASCII strings, nearly all of them, are quoted as they are.
  */
-export function jsonLine(entry: AccessLogEntry): string {
+export function jsonLine(entry: AccessLogEntry | TcpAccessLogEntry): string {
   let out = '{';
   let first = true;
   const e = entry as unknown as Record<string, string | number | null>;

@@ -55,3 +55,43 @@ export class ClusterStats {
     );
   }
 }
+
+/** A TCP listener's series (Envoy's tcp_proxy downstream_cx_* stats). */
+export class TcpListenerStats {
+  readonly total;
+  readonly active;
+  readonly received;
+  readonly sent;
+  readonly time;
+  private readonly closes = new Map<string, { value: number }>();
+
+  constructor(
+    private readonly stats: Stats,
+    private readonly listener: string,
+  ) {
+    this.total = stats.counter('wasmgate_tcp_downstream_cx_total', 'TCP connections accepted', { listener });
+    this.active = stats.gauge('wasmgate_tcp_downstream_cx_active', 'TCP connections open', { listener });
+    this.received = stats.counter('wasmgate_tcp_downstream_cx_rx_bytes_total', 'Bytes read from clients', {
+      listener,
+    });
+    this.sent = stats.counter('wasmgate_tcp_upstream_cx_rx_bytes_total', 'Bytes read from upstreams', {
+      listener,
+    });
+    this.time = stats.histogram('wasmgate_tcp_downstream_cx_length_ms', 'TCP connection duration (ms)', {
+      listener,
+    });
+  }
+
+  /** Connections ended, by why (done, idle_timeout, upstream_connect_failure, a filter's close …). */
+  closed(reason: string): { value: number } {
+    let c = this.closes.get(reason);
+    if (!c) {
+      c = this.stats.counter('wasmgate_tcp_downstream_cx_closed_total', 'TCP connections ended, by reason', {
+        listener: this.listener,
+        reason,
+      });
+      this.closes.set(reason, c);
+    }
+    return c;
+  }
+}

@@ -5,7 +5,7 @@ import type { HeaderMap } from '../abi/header-map.js';
 import { flagsToString, ResponseFlag } from '../host/response-flags.js';
 import type { StreamInfo } from '../host/stream-attributes.js';
 import type { AccessLog } from './access-log.js';
-import { ClusterStats, ListenerStats } from './proxy-stats.js';
+import { ClusterStats, ListenerStats, TcpListenerStats } from './proxy-stats.js';
 import { Stats } from './stats.js';
 
 /** A finished stream as the records see it (the proxy's stream satisfies it). */
@@ -22,6 +22,7 @@ export interface FinishedStream {
 export class StreamRecords {
   private readonly listenerStats = new Map<string, ListenerStats>();
   private readonly clusterStats = new Map<string, ClusterStats>();
+  private readonly tcpStats = new Map<string, TcpListenerStats>();
 
   constructor(
     private readonly stats: Stats,
@@ -36,6 +37,41 @@ export class StreamRecords {
       this.listenerStats.set(name, s);
     }
     return s;
+  }
+
+  /** A TCP listener's series, created on first use and kept across configuration generations. */
+  tcpListener(name: string): TcpListenerStats {
+    let s = this.tcpStats.get(name);
+    if (!s) {
+      s = new TcpListenerStats(this.stats, name);
+      this.tcpStats.set(name, s);
+    }
+    return s;
+  }
+
+  /** Counts a TCP connection that ended on `listener` (its active gauge goes down) and logs it. */
+  tcpConnection(listener: string, info: StreamInfo, reason: string): void {
+    const ts = this.tcpListener(listener);
+    ts.active.value--;
+    ts.total.value++;
+    ts.received.value += info.requestBodySize;
+    ts.sent.value += info.responseBodySize;
+    ts.closed(reason).value++;
+    const durationMs = Number(info.duration ?? 0n) / 1e6;
+    Stats.observe(ts.time, durationMs);
+    if (!this.accessLog.enabled) return;
+    this.accessLog.write({
+      start_time: new Date(Number(info.startTime / 1_000_000n)).toISOString(),
+      protocol: 'tcp',
+      connection_termination_details: reason,
+      bytes_received: info.requestBodySize,
+      bytes_sent: info.responseBodySize,
+      duration_ms: Math.round(durationMs * 1000) / 1000,
+      downstream_remote_address: info.source ? `${info.source.address}:${info.source.port}` : null,
+      upstream_host: info.upstream ? `${info.upstream.address}:${info.upstream.port}` : null,
+      upstream_cluster: info.clusterName ?? null,
+      listener,
+    });
   }
 
   private cluster(name: string): ClusterStats {

@@ -32,9 +32,10 @@ import { Stats } from '../observe/stats.js';
 import { StreamRecords } from '../observe/stream-records.js';
 import type { FetchSettings } from '../oci/settings.js';
 import { deadline, formatNotice } from '../oci/transport.js';
+import type { TcpSession } from '../tcp/tcp-session.js';
 import { LoadGate } from '../trust/load-gate.js';
 import { type AdminListener, startAdminListener } from './admin-listener.js';
-import { Generation, type ListenerEnv } from './generation.js';
+import { Generation, type ListenerEnv, type TcpListenerEnv } from './generation.js';
 import { ListenerSet, type RunningListener } from './listener-set.js';
 
 export interface GatewayOptions {
@@ -334,7 +335,9 @@ export class Gateway {
         ? old.clusters
         : new ClusterManager(c.clusters);
     const gen = new Generation(++this.generationIds, resolved, plugins, clusters);
-    for (const lc of c.listeners) gen.addListener(lc, this.logger, (s, env) => this.streamDone(s, env));
+    for (const lc of c.listeners)
+      if (lc.protocol === 'tcp') gen.addTcpListener(lc, (s, env) => this.connectionDone(s, env));
+      else gen.addListener(lc, this.logger, (s, env) => this.streamDone(s, env));
     // 2. Listeners: new ones bound before anything is swapped.
     let bound: RunningListener[];
     let kept: string[];
@@ -406,6 +409,15 @@ export class Gateway {
     const gen = env.generation;
     if (gen.retired && gen.activeStreams() === 0) gen.finishRetirement?.();
     this.records.record(s, env.listenerName);
+    if (this.shuttingDown) this.checkDrained();
+  }
+
+  /** A proxied TCP connection ended (both sides closed). */
+  private connectionDone(s: TcpSession, env: TcpListenerEnv): void {
+    env.active--;
+    const gen = env.generation;
+    if (gen.retired && gen.activeStreams() === 0) gen.finishRetirement?.();
+    this.records.tcpConnection(env.listenerName, s.info, s.closeReason ?? 'done');
     if (this.shuttingDown) this.checkDrained();
   }
 

@@ -6,9 +6,11 @@ import type { ResolvedConfig } from '../control/load-config.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
 import { pluginAppliesTo } from '../control/plugin-spec.js';
 import type { ListenerConfig } from '../control/schema.js';
+import type { Plugin } from '../host/plugin.js';
 import type { ClusterManager } from '../http/cluster.js';
 import { RouteTable } from '../http/router.js';
 import type { ProxyStream, StreamEnv } from '../http/stream.js';
+import type { TcpSession, TcpSessionEnv } from '../tcp/tcp-session.js';
 
 const TRAFFIC_DIRECTION = { UNSPECIFIED: 0, INBOUND: 1, OUTBOUND: 2 } as const;
 
@@ -22,8 +24,17 @@ export interface ListenerEnv extends StreamEnv {
   generation: Generation;
 }
 
+/** A TCP listener's environment within one generation: its cluster and its network filters. */
+export interface TcpListenerEnv extends TcpSessionEnv {
+  /** Connections in flight (a count, as for streams). */
+  active: number;
+  generation: Generation;
+  plugins: Plugin[];
+}
+
 export class Generation {
   readonly envs = new Map<string, ListenerEnv>();
+  readonly tcpEnvs = new Map<string, TcpListenerEnv>();
   retired = false;
   /** Set while retiring: finishes the retirement (last stream ended, deadline, or shutdown). */
   finishRetirement: (() => void) | undefined;
@@ -58,9 +69,35 @@ export class Generation {
     return env;
   }
 
+  /** The environment of TCP listener `lc`'s connections: its cluster and the network plugins that apply. */
+  addTcpListener(
+    lc: ListenerConfig,
+    onComplete: (s: TcpSession, env: TcpListenerEnv) => void,
+  ): TcpListenerEnv {
+    const tcp = lc.tcp!;
+    const plugins = this.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin);
+    const env: TcpListenerEnv = {
+      listenerName: lc.name,
+      listenerDirection: TRAFFIC_DIRECTION[lc.direction],
+      cluster: this.clusters.get(tcp.cluster),
+      clusterName: tcp.cluster,
+      idleTimeoutMs: lc.idleTimeoutMs,
+      bufferLimitBytes: tcp.bufferLimitBytes,
+      plugins,
+      filters: plugins.map((p) => (driver) => p.newNetworkContext(driver)),
+      active: 0,
+      generation: this,
+      onComplete: (s) => onComplete(s, env),
+    };
+    this.tcpEnvs.set(lc.name, env);
+    return env;
+  }
+
+  /** Streams and TCP connections in flight. */
   activeStreams(): number {
     let n = 0;
     for (const e of this.envs.values()) n += e.active;
+    for (const e of this.tcpEnvs.values()) n += e.active;
     return n;
   }
 }

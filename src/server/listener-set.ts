@@ -9,14 +9,14 @@ import { Listener } from '../http/listener.js';
 import { ProxyStream } from '../http/stream.js';
 import type { ListenerStats } from '../observe/proxy-stats.js';
 import type { StreamRecords } from '../observe/stream-records.js';
-import type { Generation, ListenerEnv } from './generation.js';
+import { TcpListener } from '../tcp/tcp-listener.js';
+import { TcpSession } from '../tcp/tcp-session.js';
+import type { Generation, ListenerEnv, TcpListenerEnv } from './generation.js';
 
-export interface RunningListener {
-  listener: Listener;
-  config: ListenerConfig;
-  stats: ListenerStats;
-  env: ListenerEnv;
-}
+/** A running HTTP listener, or a TCP one (protocol tcp). */
+export type RunningListener =
+  | { kind: 'http'; listener: Listener; config: ListenerConfig; stats: ListenerStats; env: ListenerEnv }
+  | { kind: 'tcp'; listener: TcpListener; config: ListenerConfig; env: TcpListenerEnv };
 
 const sameBind = (a: ListenerConfig, b: ListenerConfig) =>
   a.address === b.address &&
@@ -42,19 +42,12 @@ export class ListenerSet {
     const kept: string[] = [];
     try {
       for (const lc of gen.resolved.config.listeners) {
-        const env = gen.envs.get(lc.name)!;
         const running = this.running.get(lc.name);
         if (running && sameBind(running.config, lc)) {
           kept.push(lc.name);
           continue;
         }
-        const rl: RunningListener = {
-          listener: undefined as unknown as Listener,
-          config: lc,
-          stats: this.records.listener(lc.name),
-          env,
-        };
-        rl.listener = new Listener(lc, (req, res, scheme) => this.onRequest(rl, req, res, scheme));
+        const rl = this.create(gen, lc);
         await rl.listener.listen();
         bound.push(rl);
       }
@@ -81,7 +74,8 @@ export class ListenerSet {
       if (lc && sameBind(rl.config, lc)) {
         rl.config = lc;
         rl.listener.reconfigure(lc);
-        rl.env = gen.envs.get(name)!;
+        if (rl.kind === 'tcp') rl.env = gen.tcpEnvs.get(name)!;
+        else rl.env = gen.envs.get(name)!;
       } else {
         removed.push(rl);
         this.running.delete(name);
@@ -111,8 +105,35 @@ export class ListenerSet {
     for (const l of this.running.values()) l.listener.destroyAll();
   }
 
+  private create(gen: Generation, lc: ListenerConfig): RunningListener {
+    if (lc.protocol === 'tcp') {
+      const rl: RunningListener = {
+        kind: 'tcp',
+        listener: new TcpListener(lc, (socket) => {
+          const env = (rl as RunningListener & { kind: 'tcp' }).env;
+          const session = new TcpSession(env, socket, this.now());
+          env.active++;
+          this.records.tcpListener(lc.name).active.value++;
+          session.start();
+        }),
+        config: lc,
+        env: gen.tcpEnvs.get(lc.name)!,
+      };
+      return rl;
+    }
+    const rl: RunningListener = {
+      kind: 'http',
+      listener: undefined as unknown as Listener,
+      config: lc,
+      stats: this.records.listener(lc.name),
+      env: gen.envs.get(lc.name)!,
+    };
+    rl.listener = new Listener(lc, (req, res, scheme) => this.onRequest(rl, req, res, scheme));
+    return rl;
+  }
+
   private onRequest(
-    rl: RunningListener,
+    rl: RunningListener & { kind: 'http' },
     ...[req, res, scheme]: Parameters<ConstructorParameters<typeof Listener>[1]>
   ): void {
     const env = rl.env;

@@ -12,6 +12,7 @@ import type {
   ForeignFunction,
   GrpcHandle,
   HttpStreamDriver,
+  NetworkStreamDriver,
 } from '../driver.js';
 import type { HostMemoryAccount } from '../host-memory.js';
 import type { LogEntry } from '../log-entry.js';
@@ -82,6 +83,8 @@ export interface CallContext {
   readonly plugin: PluginView;
   readonly root: RootView;
   readonly stream: HttpStreamDriver | undefined;
+  /** The TCP connection of a network filter's context (undefined for root and HTTP contexts). */
+  readonly connection: NetworkStreamDriver | undefined;
   /** Status of the last callout (proxy_get_status). */
   lastStatus: { code: number; message: Uint8Array };
   readonly httpCalls: Map<number, CalloutHandle>;

@@ -42,7 +42,9 @@ export function resolveBuffer(vm: HostcallEnv, type: number): ResolvedBuffer | n
     case BufferType.ForeignFunctionArguments:
       return ro(d.foreignArguments);
     default: {
-      const b = vm.current?.stream?.bodyBuffer(type as BufferType);
+      const ctx = vm.current;
+      const b =
+        ctx?.stream?.bodyBuffer(type as BufferType) ?? ctx?.connection?.dataBuffer(type as BufferType);
       return b ? { bytes: b.bytes(), writable: b } : null;
     }
   }

@@ -11,12 +11,18 @@ const MAX_GRPC_STATUS = 16;
 export function streamCalls(vm: HostcallEnv) {
   const continueStream = (type: number): number => {
     if (type < 0 || type > StreamType.Upstream) return Status.BadArgument;
-    // As Envoy's Context::continueStream: the upstream side cannot be continued; anything else without a
-    // stream of that kind (a root context, the downstream of an HTTP context: no TCP data plane here) is Ok.
+    // As Envoy's Context::continueStream: the upstream side cannot be continued (its data runs again with
+    // the next upstream read); anything else without a stream of that kind (a root context, the downstream
+    // of an HTTP context, the request of a TCP connection) is Ok and does nothing.
     if (type === StreamType.Upstream) return Status.Unimplemented;
-    const stream = vm.current?.stream;
-    if (!stream || type > StreamType.HttpResponse) return Status.Ok;
-    vm.defer(() => stream.continueStream(type as StreamType));
+    const ctx = vm.current;
+    if (type === StreamType.Downstream) {
+      const connection = ctx?.connection;
+      if (connection) vm.defer(() => connection.continueReading());
+      return Status.Ok;
+    }
+    const stream = ctx?.stream;
+    if (stream) vm.defer(() => stream.continueStream(type as StreamType));
     return Status.Ok;
   };
   return {
@@ -27,10 +33,16 @@ export function streamCalls(vm: HostcallEnv) {
     proxy_continue_response: () => continueStream(StreamType.HttpResponse),
     proxy_close_stream(type: number): number {
       if (type < 0 || type > StreamType.Upstream) return Status.BadArgument;
-      const stream = vm.current?.stream;
-      // Nothing to close (a root context; TCP sides, without a TCP data plane here): Envoy says Ok.
-      if (!stream || type > StreamType.HttpResponse) return Status.Ok;
-      vm.defer(() => stream.closeStream(type as StreamType));
+      const ctx = vm.current;
+      // Nothing to close (a root context, the other kind of stream): Envoy says Ok.
+      if (type >= StreamType.Downstream) {
+        const connection = ctx?.connection;
+        const details = type === StreamType.Downstream ? 'wasm_downstream_close' : 'wasm_upstream_close';
+        if (connection) vm.defer(() => connection.close(details));
+        return Status.Ok;
+      }
+      const stream = ctx?.stream;
+      if (stream) vm.defer(() => stream.closeStream(type as StreamType));
       return Status.Ok;
     },
     proxy_send_local_response(
