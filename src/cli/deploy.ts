@@ -37,9 +37,16 @@ function selector(v: string, prev: Record<string, string> = {}): Record<string, 
   return { ...prev, [v.slice(0, eq)]: v.slice(eq + 1) };
 }
 
-async function resolve(input: string): Promise<DeployTarget> {
+/** --hub: the hub when the image's registry sits behind one (`wasmgate hub --registry`). */
+const frontHubOption = () =>
+  new Option(
+    '--hub <host|url>',
+    "the hub, when the image's registry is behind one (default: the image's registry)",
+  );
+
+async function resolve(input: string, hubHost?: string): Promise<DeployTarget> {
   const ref = ImageReference.parse(input);
-  const hub = await HubClient.connect(ref.registry, new CredentialStore());
+  const hub = await HubClient.connect(hubHost ?? ref.registry, new CredentialStore());
   const { tags } = await hub.call<{ tags: TagInfo[] }>('GET', `/repos/${ref.repository}/tags`);
   const found = ref.digest
     ? tags.find((t) => t.digest === ref.digest)
@@ -80,6 +87,7 @@ export function registerDeployCommands(program: Command): void {
     .option('--config <json|@file>', 'pluginConfig')
     .option('--root-id <id>', "pluginName (default: the image's first root id)")
     .option('--apply', 'kubectl apply it instead of printing')
+    .addOption(frontHubOption())
     .action(
       async (
         input: string,
@@ -92,9 +100,13 @@ export function registerDeployCommands(program: Command): void {
           config?: string;
           rootId?: string;
           apply?: boolean;
+          hub?: string;
         },
       ) => {
-        const resource = istioWasmPlugin(await resolve(input), { ...o, config: pluginConfig(o.config) });
+        const resource = istioWasmPlugin(await resolve(input, o.hub), {
+          ...o,
+          config: pluginConfig(o.config),
+        });
         const yaml = stringify(resource);
         if (o.apply) await kubectlApply(yaml);
         else process.stdout.write(yaml);
@@ -108,9 +120,13 @@ export function registerDeployCommands(program: Command): void {
     .option('--cluster <name>', 'the Envoy cluster that reaches the hub', 'wasmgate_hub')
     .option('--config <json|@file>', 'plugin configuration')
     .option('--root-id <id>', "root id (default: the image's first root id)")
+    .addOption(frontHubOption())
     .action(
-      async (input: string, o: { name?: string; cluster: string; config?: string; rootId?: string }) => {
-        const target = await resolve(input);
+      async (
+        input: string,
+        o: { name?: string; cluster: string; config?: string; rootId?: string; hub?: string },
+      ) => {
+        const target = await resolve(input, o.hub);
         let filter: Record<string, unknown>;
         try {
           filter = envoyWasmFilter(target, { ...o, config: pluginConfig(o.config) });

@@ -33,7 +33,8 @@ export function hubDescription(o: HubDescription): RepoDescription | undefined {
   return { description: o.description, readme, labels: o.label };
 }
 
-export async function describeOnHub(r: ImageReference, d: RepoDescription): Promise<void> {
-  const hub = await HubClient.connect(r.registry, new CredentialStore());
-  await hub.call('PATCH', `/repos/${r.repository}`, d);
+/** On the hub at `hub`, or (by default) the image's registry when that is the hub. */
+export async function describeOnHub(r: ImageReference, d: RepoDescription, hub?: string): Promise<void> {
+  const client = await HubClient.connect(hub ?? r.registry, new CredentialStore());
+  await client.call('PATCH', `/repos/${r.repository}`, d);
 }

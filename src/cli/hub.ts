@@ -6,6 +6,7 @@ import { DEFAULT_HUB_LIMITS, type HubLimits } from '../hub/limits.js';
 import { startHub } from '../hub/server.js';
 import { OciError } from '../oci/errors.js';
 import { registerHubAdminCommands } from './hub-admin.js';
+import { registerRegistryConfigCommand } from './hub-registry-config.js';
 
 function positive(what: string) {
   return (v: string): number => {
@@ -38,6 +39,10 @@ interface HubCommandOptions {
   maxReadmeKib?: number;
   maxDescriptionChars?: number;
   maxLabels?: number;
+  registry?: string;
+  maxEventKib?: number;
+  eventMemoryH?: number;
+  registryTimeoutS?: number;
 }
 
 export function hubLimits(o: HubCommandOptions): Partial<HubLimits> {
@@ -52,6 +57,9 @@ export function hubLimits(o: HubCommandOptions): Partial<HubLimits> {
   if (o.maxReadmeKib !== undefined) l.maxReadmeBytes = Math.floor(o.maxReadmeKib * 1024);
   if (o.maxDescriptionChars !== undefined) l.maxDescriptionChars = Math.floor(o.maxDescriptionChars);
   if (o.maxLabels !== undefined) l.maxLabels = Math.floor(o.maxLabels);
+  if (o.maxEventKib !== undefined) l.maxEventBytes = Math.floor(o.maxEventKib * 1024);
+  if (o.eventMemoryH !== undefined) l.eventMemoryMs = o.eventMemoryH * 3600 * 1000;
+  if (o.registryTimeoutS !== undefined) l.registryTimeoutMs = o.registryTimeoutS * 1000;
   return l;
 }
 
@@ -66,6 +74,7 @@ export function registerHubCommand(program: Command): void {
   const d = DEFAULT_HUB_LIMITS;
   const hub = program.command('hub');
   registerHubAdminCommands(hub);
+  registerRegistryConfigCommand(hub);
   hub
     .description('run the filter hub: an OCI registry with accounts and a catalogue (see docs/hub.md)')
     .option('--data <dir>', 'where blobs and the database live (created when missing; required to serve)')
@@ -129,6 +138,25 @@ export function registerHubCommand(program: Command): void {
       `most labels per repository (default ${d.maxLabels})`,
       positive('--max-labels'),
     )
+    .option(
+      '--registry <url>',
+      'sit in front of this distribution registry (http(s)://host:port): issue its tokens, keep the catalogue from its notifications',
+    )
+    .option(
+      '--max-event-kib <KiB>',
+      `--registry: largest notification body (default ${d.maxEventBytes / 1024})`,
+      positive('--max-event-kib'),
+    )
+    .option(
+      '--event-memory-h <hours>',
+      `--registry: how long notification ids are kept to spot redeliveries (default ${d.eventMemoryMs / 3600_000})`,
+      positive('--event-memory-h'),
+    )
+    .option(
+      '--registry-timeout-s <seconds>',
+      `--registry: longest read of one manifest or blob from the registry (default ${d.registryTimeoutMs / 1000})`,
+      positive('--registry-timeout-s'),
+    )
     .action(async (o: HubCommandOptions) => {
       if (!o.data)
         throw new OciError(
@@ -143,6 +171,7 @@ export function registerHubCommand(program: Command): void {
           limits: hubLimits(o),
           publicUrl: o.publicUrl,
           database: o.database,
+          registry: o.registry,
           onAdminCreated: (password, generated) => {
             process.stderr.write(
               generated
@@ -153,6 +182,10 @@ export function registerHubCommand(program: Command): void {
         });
         serving = true;
         process.stderr.write(`wasmgate hub: serving ${hub.url} (data in ${o.data})\n`);
+        if (hub.registryConfig)
+          process.stderr.write(
+            `wasmgate hub: in front of ${o.registry}; the registry's config (auth, notifications) is in ${hub.registryConfig.file}\n`,
+          );
         const stop = () => {
           hub.close().then(
             () => process.exit(0),

@@ -239,32 +239,38 @@ export function registerImageCommands(program: Command): void {
     .option('--description <text>', 'on a wasmgate hub: the repository description')
     .option('--readme <file>', 'on a wasmgate hub: the repository README (Markdown)')
     .option('--label <label...>', 'on a wasmgate hub: labels to find it by')
-    .action(async (input: string, o: RegistryFlags & { mountFrom?: string } & HubDescription) => {
-      const r = ref(input).normalized();
-      // Read before pushing: a missing README fails the command before anything is sent.
-      const describe = hubDescription(o);
-      const store = new ImageStore();
-      const image = await store.get(r.toString());
-      const c = client(o, `push ${r}`);
-      try {
-        const result = await c.push(
-          r,
-          { ...image, blobs: await store.blobs(image) },
-          { mountFrom: o.mountFrom },
-        );
-        say(
-          `pushed ${r}: ${result.uploaded.length} uploaded, ${result.skipped.length} already there` +
-            `${result.mounted.length ? `, ${result.mounted.length} mounted` : ''}`,
-        );
-        out(result.digest);
-        if (describe) {
-          await describeOnHub(r, describe);
-          say(`described ${r.name} on the hub`);
+    .option(
+      '--hub <host|url>',
+      "with --description/--readme/--label: the hub, when the registry is behind one (default: the image's registry)",
+    )
+    .action(
+      async (input: string, o: RegistryFlags & { mountFrom?: string; hub?: string } & HubDescription) => {
+        const r = ref(input).normalized();
+        // Read before pushing: a missing README fails the command before anything is sent.
+        const describe = hubDescription(o);
+        const store = new ImageStore();
+        const image = await store.get(r.toString());
+        const c = client(o, `push ${r}`);
+        try {
+          const result = await c.push(
+            r,
+            { ...image, blobs: await store.blobs(image) },
+            { mountFrom: o.mountFrom },
+          );
+          say(
+            `pushed ${r}: ${result.uploaded.length} uploaded, ${result.skipped.length} already there` +
+              `${result.mounted.length ? `, ${result.mounted.length} mounted` : ''}`,
+          );
+          out(result.digest);
+          if (describe) {
+            await describeOnHub(r, describe, o.hub);
+            say(`described ${r.name} on the hub`);
+          }
+        } finally {
+          await c.close();
         }
-      } finally {
-        await c.close();
-      }
-    });
+      },
+    );
 
   program
     .command('pull')

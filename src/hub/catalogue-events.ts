@@ -4,8 +4,8 @@
 // crash loses at most that second's counts).
 
 import type { Manifest } from '../oci/image.js';
-import type { BlobStore } from './blob-store.js';
 import type { ModuleInfo } from './catalogue.js';
+import type { ImageSource } from './image-source.js';
 import type { HubLimits } from './limits.js';
 import type { HubMetadata } from './metadata.js';
 import { readModuleInfo } from './module-info.js';
@@ -29,7 +29,7 @@ export interface CatalogueUpdater {
 
 export function catalogueEvents(
   meta: HubMetadata,
-  blobs: BlobStore,
+  images: ImageSource,
   limits: HubLimits,
   onError: (e: unknown) => void,
 ): CatalogueUpdater {
@@ -48,25 +48,31 @@ export function catalogueEvents(
   };
   const timer = setInterval(() => flush().catch(onError), PULL_FLUSH_MS);
   timer.unref();
-  const moduleInfo = async (doc: Manifest, what: string): Promise<ModuleInfo | undefined> => {
+  const moduleInfo = async (
+    repository: string,
+    doc: Manifest,
+    what: string,
+  ): Promise<ModuleInfo | undefined> => {
     const key = `${doc.config?.digest} ${doc.layers.map((l) => l.digest).join(' ')}`;
     if (modules.has(key)) return modules.get(key);
-    const info = await readModuleInfo(doc, (d) => blobs.read(d), what, limits.maxBlobBytes);
+    const info = await readModuleInfo(doc, (d) => images.blob(repository, d), what, limits.maxBlobBytes);
     if (modules.size >= MODULE_CACHE_ENTRIES) modules.delete(modules.keys().next().value as string);
     modules.set(key, info);
     return info;
   };
   const events: RegistryEvents = {
     async pushed(repository, digest, _tag, user) {
-      const bytes = await blobs.read(digest);
-      const doc = JSON.parse(bytes.toString('utf8')) as {
+      const bytes = await images.manifest(repository, digest);
+      const doc = JSON.parse(new TextDecoder().decode(bytes)) as {
         config?: Sized;
         layers?: Sized[];
         manifests?: Sized[];
       };
       const parts = doc.manifests ?? [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])];
-      const size = bytes.length + parts.reduce((n, p) => n + p.size, 0);
-      const module = doc.layers ? await moduleInfo(doc as Manifest, `${repository}@${digest}`) : undefined;
+      const size = bytes.byteLength + parts.reduce((n, p) => n + p.size, 0);
+      const module = doc.layers
+        ? await moduleInfo(repository, doc as Manifest, `${repository}@${digest}`)
+        : undefined;
       await meta.catalogue.recordPush(repository, digest, user, size, module);
     },
     async pulled(repository, digest) {

@@ -21,6 +21,12 @@ export interface HubLimits {
   maxReadmeBytes: number;
   /** Most labels on a repository (each at most 50 characters). Default 20. */
   maxLabels: number;
+  /** --registry mode: the largest notification body the registry may post. Default 1 MiB. */
+  maxEventBytes: number;
+  /** --registry mode: how long a notification's id is kept to recognise its redelivery. Default 24 hours. */
+  eventMemoryMs: number;
+  /** --registry mode: how long one read from the registry (a manifest or blob) may take. Default 30 s. */
+  registryTimeoutMs: number;
 }
 
 export const DEFAULT_HUB_LIMITS: HubLimits = {
@@ -34,4 +40,7 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   maxDescriptionChars: 1000,
   maxReadmeBytes: 64 * 1024,
   maxLabels: 20,
+  maxEventBytes: 1024 * 1024,
+  eventMemoryMs: 24 * 60 * 60 * 1000,
+  registryTimeoutMs: 30_000,
 };

@@ -5,6 +5,7 @@
 import { isDigest } from '../oci/digest.js';
 import type { Descriptor } from '../oci/image.js';
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES } from '../oci/media-types.js';
+import type { ManifestRecord } from './metadata.js';
 import { RegistryError } from './registry-error.js';
 
 export const ACCEPTED_MANIFEST_TYPES: readonly string[] = [...MANIFEST_MEDIA_TYPES, ...INDEX_MEDIA_TYPES];
@@ -95,5 +96,25 @@ export function checkManifest(bytes: Uint8Array, contentType: string | undefined
     artifactType: (m.artifactType as string | undefined) ?? config.mediaType,
     annotations,
     value: m,
+  };
+}
+
+/** What the metadata records of a manifest that passed checkManifest. */
+export function manifestRecord(
+  repository: string,
+  digest: string,
+  size: number,
+  m: CheckedManifest,
+  pushedAt: number,
+): ManifestRecord {
+  return {
+    repository,
+    digest,
+    mediaType: m.mediaType,
+    size,
+    artifactType: m.artifactType,
+    subject: m.subject?.digest,
+    annotations: m.annotations,
+    pushedAt,
   };
 }

@@ -5,7 +5,7 @@
 import type { Context, Hono } from 'hono';
 import { digestOf } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
-import { checkManifest } from './manifest-check.js';
+import { checkManifest, manifestRecord } from './manifest-check.js';
 import { checkDigest, checkReference } from './names.js';
 import { nextLink, pageParams, type RegistryDeps, readBody, repoParam } from './registry-deps.js';
 import { RegistryError } from './registry-error.js';
@@ -66,19 +66,7 @@ export function registerManifestRoutes(app: Hono, d: RegistryDeps): void {
           { digest: child.digest },
         );
     await blobs.putVerified(digest, bytes);
-    await meta.putManifest(
-      {
-        repository: repo,
-        digest,
-        mediaType: m.mediaType,
-        size: bytes.length,
-        artifactType: m.artifactType,
-        subject: m.subject?.digest,
-        annotations: m.annotations,
-        pushedAt: Date.now(),
-      },
-      ref.tag,
-    );
+    await meta.putManifest(manifestRecord(repo, digest, bytes.length, m, Date.now()), ref.tag);
     await events?.pushed?.(repo, digest, ref.tag, principal.user);
     const headers: Record<string, string> = {
       Location: `/v2/${repo}/manifests/${digest}`,

@@ -46,5 +46,11 @@ export interface HubMetadata {
   deleteUpload(id: string): Promise<void>;
   /** Sessions not touched since `before`. */
   staleUploads(before: number): Promise<string[]>;
+  /** Records a registry notification's id; false when it was recorded already (a redelivery). */
+  claimEvent(id: string, now: number): Promise<boolean>;
+  /** Forgets an event whose handling failed, so its redelivery is handled. */
+  releaseEvent(id: string): Promise<void>;
+  /** Forgets the ids of events received before `before`. */
+  forgetEvents(before: number): Promise<number>;
   close(): Promise<void>;
 }

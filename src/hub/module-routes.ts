@@ -6,8 +6,8 @@
 import type { Context, Hono } from 'hono';
 import type { Manifest } from '../oci/image.js';
 import { readWasmImage } from '../oci/wasm-image.js';
-import type { BlobStore } from './blob-store.js';
 import type { CatalogueStore } from './catalogue.js';
+import type { ImageSource } from './image-source.js';
 import type { HubLimits } from './limits.js';
 import { checkDigest, checkRepositoryName } from './names.js';
 import { allowed, type Caller } from './permissions.js';
@@ -15,7 +15,12 @@ import { RegistryError } from './registry-error.js';
 
 export function registerModuleRoutes(
   app: Hono,
-  d: { blobs: BlobStore; catalogue: CatalogueStore; limits: HubLimits; caller(c: Context): Promise<Caller> },
+  d: {
+    images: ImageSource;
+    catalogue: CatalogueStore;
+    limits: HubLimits;
+    caller(c: Context): Promise<Caller>;
+  },
 ): void {
   app.get('/api/v1/repos/:owner/:name/modules/:digest', async (c) => {
     const name = checkRepositoryName(`${c.req.param('owner')}/${c.req.param('name')}`);
@@ -25,10 +30,12 @@ export function registerModuleRoutes(
       throw new RegistryError('NOT_FOUND', `no repository ${name}`);
     const tag = (await d.catalogue.tags(name)).find((t) => t.module?.wasmDigest === digest);
     if (!tag) throw new RegistryError('NOT_FOUND', `no tag of ${name} holds the module ${digest}`);
-    const manifest = JSON.parse((await d.blobs.read(tag.digest)).toString('utf8')) as Manifest;
+    const manifest = JSON.parse(
+      new TextDecoder().decode(await d.images.manifest(name, tag.digest)),
+    ) as Manifest;
     const { wasm } = await readWasmImage(
       manifest,
-      async (x) => d.blobs.read(x.digest),
+      async (x) => d.images.blob(name, x.digest),
       `${name}@${tag.digest}`,
       {
         maxBytes: d.limits.maxBlobBytes,

@@ -215,6 +215,22 @@ export class PgMetadata implements HubMetadata {
     );
   }
 
+  async claimEvent(id: string, now: number): Promise<boolean> {
+    const r = await this.q(
+      'INSERT INTO registry_events(id, received_at) VALUES ($1, $2) ON CONFLICT DO NOTHING',
+      [id, now],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  async releaseEvent(id: string): Promise<void> {
+    await this.q('DELETE FROM registry_events WHERE id = $1', [id]);
+  }
+
+  async forgetEvents(before: number): Promise<number> {
+    return (await this.q('DELETE FROM registry_events WHERE received_at < $1', [before])).rowCount ?? 0;
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }

@@ -83,6 +83,9 @@ const MIGRATIONS: string[] = [
      target TEXT NOT NULL,
      detail TEXT
    );`,
+  // The ids of the registry notifications handled (--registry mode), so a redelivery is not counted twice.
+  `CREATE TABLE registry_events (id TEXT PRIMARY KEY, received_at BIGINT NOT NULL);
+   CREATE INDEX registry_events_received ON registry_events(received_at);`,
 ];
 
 /** Lock id for migrations ("wasmgate" in ASCII, truncated to fit a bigint). */

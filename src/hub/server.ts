@@ -12,6 +12,7 @@ import { auditEvents, bootstrapAdmin } from './bootstrap.js';
 import { catalogueEvents, combineEvents } from './catalogue-events.js';
 import { registerCatalogueRoutes } from './catalogue-routes.js';
 import { DataDirError, inside, prepareDataDir } from './data-dir.js';
+import { type ImageSource, localImages } from './image-source.js';
 import { TokenSigner } from './jwt.js';
 import { DEFAULT_HUB_LIMITS, type HubLimits } from './limits.js';
 import { LoginLimiter } from './login-limiter.js';
@@ -21,6 +22,8 @@ import { registerModuleRoutes } from './module-routes.js';
 import { PgMetadata } from './pg-metadata.js';
 import type { RegistryDeps, RegistryEvents } from './registry-deps.js';
 import { RegistryError } from './registry-error.js';
+import { registerRegistryEventRoutes } from './registry-events.js';
+import { checkRegistryUrl, prepareRegistryFront, TOKEN_KEY_FILE } from './registry-front.js';
 import { SqliteMetadata } from './sqlite-metadata.js';
 import {
   accountAccess,
@@ -29,6 +32,7 @@ import {
   registerTokenRoutes,
   type TokenAuthDeps,
 } from './token-auth.js';
+import { UpstreamRegistry } from './upstream-registry.js';
 
 export interface HubOptions {
   /** Where blobs (and the SQLite database) live. */
@@ -51,6 +55,11 @@ export interface HubOptions {
   onAdminCreated?: (password: string, generated: boolean) => void;
   /** The hub's URL as clients reach it (the token realm); default: from each request's Host. */
   publicUrl?: string;
+  /**
+   * http(s)://host[:port] of a registry the hub sits in front of: the hub issues its tokens and keeps its
+   * catalogue from its notifications, and serves no /v2/ itself (needs accounts).
+   */
+  registry?: string;
   /** Errors the hub could not answer with an OCI error (bugs, disk failures). */
   onError?: (e: unknown) => void;
 }
@@ -61,14 +70,19 @@ export interface Hub {
   port: number;
   meta: HubMetadata;
   blobs: BlobStore;
+  /** --registry mode: the registry's side of the arrangement (YAML for its config.yml), and its file. */
+  registryConfig?: { yaml: string; file: string };
   /** Writes the pull counts gathered in memory (they are written every second anyway). */
   flushCounts(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The hub's routes: the registry, plus (with accounts) /token and /api/v1 added by `extra`. */
+/**
+ * The hub's routes: the registry (or, when it sits in front of one, an answer naming it), plus (with
+ * accounts) /token and /api/v1 added by `extra`.
+ */
 export function createHubApp(
-  deps: RegistryDeps,
+  deps: RegistryDeps | { access: AccessControl; registryElsewhere: string },
   onError: (e: unknown) => void,
   extra?: (app: Hono) => void,
 ): Hono {
@@ -77,12 +91,26 @@ export function createHubApp(
     await next();
     c.res.headers.set('Docker-Distribution-API-Version', 'registry/2.0');
   });
+  // The ping checks credentials (`wasmgate login`, `docker login`), in front of a registry too.
   app.get('/v2/', async (c) => {
     await deps.access.ping(c);
     return c.json({});
   });
-  registerBlobRoutes(app, deps);
-  registerManifestRoutes(app, deps);
+  if ('registryElsewhere' in deps) {
+    // As Docker Hub: the hub is the accounts, tokens and catalogue; images live at the registry's own URL.
+    app.all('/v2/*', () => {
+      throw new RegistryError(
+        'UNSUPPORTED',
+        `this hub serves no registry: push and pull at ${deps.registryElsewhere} (e.g. ${deps.registryElsewhere}/<account>/<name>:<tag>); sign in there with your hub account`,
+        undefined,
+        {},
+        404,
+      );
+    });
+  } else {
+    registerBlobRoutes(app, deps);
+    registerManifestRoutes(app, deps);
+  }
   extra?.(app);
   app.notFound((c) =>
     c.body(new RegistryError('UNSUPPORTED', `no such endpoint: ${c.req.method} ${c.req.path}`).body(), 404, {
@@ -102,13 +130,39 @@ export function createHubApp(
 }
 
 export async function startHub(o: HubOptions): Promise<Hub> {
+  if (o.registry && o.open)
+    throw new DataDirError("--registry needs accounts: the hub issues the registry's tokens");
+  const registryUrl = o.registry ? checkRegistryUrl(o.registry) : undefined;
   const data = await prepareDataDir(o.data);
   const limits: HubLimits = { ...DEFAULT_HUB_LIMITS, ...o.limits };
+  const host = o.host ?? '127.0.0.1';
+  const port = o.port ?? 5000;
+  // --registry: the token key's certificate, the notifications secret and the registry's config snippet.
+  const front = registryUrl
+    ? await prepareRegistryFront(
+        data,
+        o.publicUrl ?? `http://${urlHost(host)}:${port}`,
+        limits.registryTimeoutMs,
+      )
+    : undefined;
   const blobs = await BlobStore.open(data);
   const meta: HubMetadata = o.database
     ? await PgMetadata.open(checkDatabaseUrl(o.database))
     : new SqliteMetadata(inside(data, 'hub.db'));
   const onError = o.onError ?? ((e: unknown) => process.stderr.write(`wasmgate hub: ${String(e)}\n`));
+  const upstream =
+    registryUrl && front
+      ? new UpstreamRegistry({
+          url: registryUrl,
+          signer: front.signer,
+          service: HUB_SERVICE,
+          header: front.tokenHeader,
+          maxBytes: limits.maxBlobBytes,
+          timeoutMs: limits.registryTimeoutMs,
+        })
+      : undefined;
+  const images: ImageSource = upstream ?? localImages(blobs);
+  const catalogue = catalogueEvents(meta, images, limits, onError);
   let access: AccessControl = openAccess;
   let events: RegistryEvents | undefined;
   let extra: ((app: Hono) => void) | undefined;
@@ -116,47 +170,61 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     await bootstrapAdmin(meta.accounts, o);
     const auth: TokenAuthDeps = {
       accounts: meta.accounts,
-      signer: await TokenSigner.open(inside(data, 'token-key.pem'), HUB_SERVICE),
+      signer: front?.signer ?? (await TokenSigner.open(inside(data, TOKEN_KEY_FILE), HUB_SERVICE)),
       limiter: new LoginLimiter(limits.maxFailedLogins, limits.failedLoginWindowMs),
       tokenTtlSeconds: limits.tokenTtlSeconds,
       publicUrl: o.publicUrl,
       service: HUB_SERVICE,
+      tokenHeader: front?.tokenHeader,
+      catalog: upstream ? 'admins' : 'filtered',
     };
     access = accountAccess(auth);
     events = auditEvents(meta.accounts);
+    const audit = events;
     extra = (app) => {
       registerTokenRoutes(app, auth);
       const caller = async (c: Context) => (await identify(c, auth)).caller;
       registerAccountRoutes(app, { accounts: meta.accounts, caller });
       registerCatalogueRoutes(app, { accounts: meta.accounts, catalogue: meta.catalogue, limits, caller });
-      registerModuleRoutes(app, { blobs, catalogue: meta.catalogue, limits, caller });
+      registerModuleRoutes(app, { images, catalogue: meta.catalogue, limits, caller });
+      if (upstream && front)
+        registerRegistryEventRoutes(app, {
+          meta,
+          upstream,
+          events: combineEvents(catalogue.events, audit),
+          secret: front.secret,
+          limits,
+          onError,
+        });
     };
   }
-  const catalogue = catalogueEvents(meta, blobs, limits, onError);
   const app = createHubApp(
-    { blobs, meta, limits, access, events: combineEvents(catalogue.events, events) },
+    upstream
+      ? { access, registryElsewhere: upstream.host }
+      : { blobs, meta, limits, access, events: combineEvents(catalogue.events, events) },
     onError,
     extra,
   );
-  const host = o.host ?? '127.0.0.1';
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port: o.port ?? 5000, hostname: host }, () => resolve(s));
+    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s));
     s.once('error', reject);
   });
-  const port = (server.address() as AddressInfo).port;
+  const boundPort = (server.address() as AddressInfo).port;
   // Sessions a client abandoned: dropped with their data after the TTL.
   const sweep = setInterval(
     () => {
       sweepUploads(meta, blobs, Date.now() - limits.uploadTtlMs).catch(onError);
+      if (upstream) meta.forgetEvents(Date.now() - limits.eventMemoryMs).catch(onError);
     },
     Math.max(1000, Math.min(limits.uploadTtlMs, 60_000)),
   );
   sweep.unref();
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    port,
+    url: `http://${urlHost(host)}:${boundPort}`,
+    port: boundPort,
     meta,
     blobs,
+    registryConfig: front && { yaml: front.yaml, file: front.configFile },
     flushCounts: () => catalogue.flush(),
     async close() {
       clearInterval(sweep);
@@ -168,6 +236,10 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       await meta.close();
     },
   };
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function checkDatabaseUrl(url: string): string {

@@ -46,6 +46,9 @@ const MIGRATIONS: string[] = [
    );`,
   ACCOUNTS_MIGRATION,
   CATALOGUE_MIGRATION,
+  // The ids of the registry notifications handled (--registry mode), so a redelivery is not counted twice.
+  `CREATE TABLE registry_events (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL);
+   CREATE INDEX registry_events_received ON registry_events(received_at);`,
 ];
 
 export class SqliteMetadata implements HubMetadata {
@@ -238,6 +241,22 @@ export class SqliteMetadata implements HubMetadata {
       id: string;
     }>;
     return rows.map((r) => r.id);
+  }
+
+  async claimEvent(id: string, now: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare('INSERT INTO registry_events(id, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING')
+        .run(id, now).changes > 0
+    );
+  }
+
+  async releaseEvent(id: string): Promise<void> {
+    this.db.prepare('DELETE FROM registry_events WHERE id = ?').run(id);
+  }
+
+  async forgetEvents(before: number): Promise<number> {
+    return this.db.prepare('DELETE FROM registry_events WHERE received_at < ?').run(before).changes;
   }
 
   async close(): Promise<void> {

@@ -26,6 +26,13 @@ export interface TokenAuthDeps {
   publicUrl?: string;
   /** The audience ("service") tokens are issued for and checked against. */
   service: string;
+  /** Extra JWT header fields: in --registry mode the x5c certificate the registry trusts. */
+  tokenHeader?: Record<string, unknown>;
+  /**
+   * Who gets `registry:catalog:*`: everyone (the hub's own _catalog lists only what the caller may pull),
+   * or only admins (--registry mode: the registry's _catalog would list private repositories too).
+   */
+  catalog: 'filtered' | 'admins';
 }
 
 export function clientAddress(c: Context): string {
@@ -75,7 +82,8 @@ async function grant(d: TokenAuthDeps, caller: Caller, scope: string): Promise<A
   const type = parts[0];
   const actions = parts[parts.length - 1].split(',');
   const name = parts.slice(1, -1).join(':');
-  if (type === 'registry' && name === 'catalog') return { type, name, actions: ['*'] };
+  if (type === 'registry' && name === 'catalog')
+    return d.catalog === 'filtered' || caller.admin ? { type, name, actions: ['*'] } : undefined;
   if (type !== 'repository') return undefined;
   const wanted = actions.includes('*') ? ALL_ACTIONS : ALL_ACTIONS.filter((a) => actions.includes(a));
   const visibility = await d.accounts.visibility(name);
@@ -95,7 +103,7 @@ export function registerTokenRoutes(app: Hono, d: TokenAuthDeps): void {
       d.service,
       access,
       d.tokenTtlSeconds,
-      {},
+      d.tokenHeader,
       caller.tokenScopes,
     );
     return c.json({

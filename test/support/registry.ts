@@ -65,11 +65,19 @@ async function waitFor(url: string, child: ChildProcess, log: () => string): Pro
 
 export async function startRegistry(
   auth: { htpasswd?: Record<string, string>; token?: Record<string, string> } = {},
-  /** Serve HTTPS with this certificate and key (PEM files), on this loopback address (default 127.0.0.1). */
-  serve: { tls?: { certFile: string; keyFile: string }; address?: string } = {},
+  /**
+   * Serve HTTPS with this certificate and key (PEM files), on this loopback address (default 127.0.0.1)
+   * and port (default: a free one); `config` is YAML added to the registry's config (auth, notifications).
+   */
+  serve: {
+    tls?: { certFile: string; keyFile: string };
+    address?: string;
+    port?: number;
+    config?: string;
+  } = {},
 ): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), 'wasmgate-registry-'));
-  const port = await freePort();
+  const port = serve.port ?? (await freePort());
   const address = serve.address ?? '127.0.0.1';
   const tlsYaml = serve.tls
     ? `  tls:\n    certificate: ${serve.tls.certFile}\n    key: ${serve.tls.keyFile}\n`
@@ -160,7 +168,7 @@ export async function startRegistry(
   writeFileSync(
     config,
     `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${join(dir, 'data')}\n  delete:\n    enabled: true\n` +
-      `http:\n  addr: ${address}:${port}\n  secret: wasmgate-test\n${tlsYaml}${authYaml}`,
+      `http:\n  addr: ${address}:${port}\n  secret: wasmgate-test\n${tlsYaml}${authYaml}${serve.config ?? ''}`,
   );
   let child: ChildProcess | undefined;
   let output = '';
