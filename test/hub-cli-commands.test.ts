@@ -191,4 +191,57 @@ describe('hub commands', () => {
     assert.deepEqual(module, new Uint8Array(readFileSync(wasmFile)));
     await assert.rejects(alice('deploy', 'envoy', `${host}/acme/add-header:v9`), /no such tag/);
   });
+  it('hub key add/list/rm publish signing keys; hub signatures says who signed a tag', async () => {
+    const alice = as('alice');
+    const keys = mkdtempSync(join(tmpdir(), 'wasmgate-hub-keys-'));
+    const prefix = join(keys, 'release');
+    const withPassword = (...args: string[]) =>
+      run(process.execPath, [main, ...args], {
+        env: {
+          ...process.env,
+          WASMGATE_PASSWORD: 'key-password',
+          WASMGATE_AUTH_FILE: join(home, 'alice', 'auth.json'),
+          DOCKER_CONFIG: join(home, 'alice', 'docker'),
+          WASMGATE_STORE_DIR: join(home, 'alice', 'store'),
+        },
+        encoding: 'utf8',
+      });
+    await withPassword('key', 'generate', '--output-key-prefix', prefix);
+    const ref = `${host}/acme/signed:v1`;
+    await alice('build', wasmFile, '-t', ref);
+    await alice('push', ref);
+    // Not signed yet: exit 1, status unsigned.
+    await assert.rejects(
+      alice('hub', 'signatures', 'acme/signed', 'v1'),
+      (e: { code: number; stdout: string; stderr: string }) => {
+        assert.equal(e.code, 6);
+        assert.equal(JSON.parse(e.stdout).status, 'unsigned');
+        assert.match(e.stderr, /acme\/signed:v1 is not signed/);
+        return true;
+      },
+    );
+    await withPassword('sign', ref, '--key', `${prefix}.key`);
+    // Signed, but acme has published no key: unverified.
+    await assert.rejects(
+      alice('hub', 'signatures', 'acme/signed', 'v1'),
+      (e: { code: number; stdout: string; stderr: string }) => {
+        assert.equal(JSON.parse(e.stdout).status, 'unverified');
+        assert.match(e.stderr, /no signature verifies with a key acme registered on the hub/);
+        return true;
+      },
+    );
+    const added = await alice('hub', 'key', 'add', 'acme', `${prefix}.pub`, '--name', 'release');
+    const id = added.stdout.trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    assert.match((await alice('hub', 'key', 'list', 'acme')).stdout, new RegExp(`^${id}\trelease\t20`));
+    const shown = JSON.parse((await alice('hub', 'signatures', 'acme/signed', 'v1')).stdout);
+    assert.equal(shown.status, 'verified');
+    assert.deepEqual(shown.signedBy, ['release']);
+    await alice('hub', 'key', 'rm', 'acme', id);
+    assert.equal((await alice('hub', 'key', 'list', 'acme')).stdout, '');
+    await assert.rejects(
+      alice('hub', 'key', 'add', 'acme', join(keys, 'missing.pub')),
+      /missing\.pub: ENOENT/,
+    );
+  });
 });

@@ -262,6 +262,48 @@ ${plugins}`;
     );
   });
 
+  it('refuses at connect a redirect into a denied network, by address or by name, after the check up front passed', async () => {
+    // The module is really there (127.0.0.2 and localhost): without the connect-time check it would load.
+    const target = createServer((_req, res) => res.end(addHeader));
+    await new Promise<void>((r) => target.listen(0, '0.0.0.0', () => r()));
+    const targetPort = (target.address() as { port: number }).port;
+    let redirectTo = '';
+    const origin = createServer((_req, res) => {
+      res.writeHead(302, { location: redirectTo });
+      res.end();
+    });
+    await new Promise<void>((r) => origin.listen(0, '127.0.0.3', () => r()));
+    const url = `http://127.0.0.3:${(origin.address() as { port: number }).port}/filter.wasm`;
+    try {
+      // A redirect to an IP address: checked before the request, as every URL is.
+      redirectTo = `http://127.0.0.2:${targetPort}/filter.wasm`;
+      await refused(
+        config('{deniedNetworks: ["127.0.0.2/32"]}', wasmPlugin(url)),
+        /refused by policy rule "deniedNetworks": .*127\.0\.0\.2 resolves to 127\.0\.0\.2, in a denied network \(127\.0\.0\.2\/32\): refused at connect/,
+      );
+      // A redirect to a name: its lookup, at connect, goes through the guard (what a rebinding name does).
+      redirectTo = `http://localhost:${targetPort}/filter.wasm`;
+      const g = await Gateway.start(parse(config('{}', wasmPlugin(url))));
+      try {
+        // The same redirect loads under a policy that does not deny loopback…
+        assert.equal(await hello(g), 'policy');
+        // …and is refused, counted and rolled back under one that does.
+        await assert.rejects(
+          g.apply(parse(config('{deniedNetworks: ["127.0.0.1/32", "::1/128"]}', wasmPlugin(`${url}?again`)))),
+          /refused by policy rule "deniedNetworks": .*: localhost resolves to (127\.0\.0\.1|::1), in a denied network .*: refused at connect/,
+        );
+        assert.equal(await hello(g), 'policy');
+        const prom = await (await fetch(`http://127.0.0.1:${g.adminPort}/stats/prometheus`)).text();
+        assert.match(prom, /wasmgate_policy_refusals_total\{rule="deniedNetworks"\} 1/);
+      } finally {
+        await g.close();
+      }
+    } finally {
+      target.close();
+      origin.close();
+    }
+  });
+
   it('validates the policy with the field named', () => {
     assert.throws(
       () =>

@@ -6,6 +6,7 @@ import { DEFAULT_HUB_LIMITS, type HubLimits } from '../hub/limits.js';
 import { startHub } from '../hub/server.js';
 import { OciError } from '../oci/errors.js';
 import { registerHubAdminCommands } from './hub-admin.js';
+import { registerHubKeyCommands } from './hub-keys.js';
 import { registerRegistryConfigCommand } from './hub-registry-config.js';
 
 function positive(what: string) {
@@ -75,6 +76,7 @@ export function registerHubCommand(program: Command): void {
   const hub = program.command('hub');
   registerHubAdminCommands(hub);
   registerRegistryConfigCommand(hub);
+  registerHubKeyCommands(hub);
   hub
     .description('run the filter hub: an OCI registry with accounts and a catalogue (see docs/hub.md)')
     .option('--data <dir>', 'where blobs and the database live (created when missing; required to serve)')

@@ -14,6 +14,7 @@
 
 import { AbiVersion } from '../abi/constants.js';
 import type { CredentialStore } from '../oci/auth.js';
+import { ConnectGuard } from '../oci/connect-guard.js';
 import { normalizeSha256, sha256Hex } from '../oci/digest.js';
 import { isOciError, type OciErrorKind } from '../oci/errors.js';
 import { readFileLimited } from '../oci/fs-util.js';
@@ -39,6 +40,7 @@ import {
 } from '../oci/transport.js';
 import { readWasmImage } from '../oci/wasm-image.js';
 import { isWasmBinary } from '../oci/wasm-meta.js';
+import { DEFAULT_DENIED_NETWORKS } from '../trust/policy.js';
 
 export class ModuleFetchError extends Error {
   constructor(
@@ -169,6 +171,7 @@ export class ModuleFetcher {
       ca: this.settings.caFile ? readCaFile(this.settings.caFile) : undefined,
       retries: options.retries,
       backoffMs: options.backoffMs,
+      deniedNetworks: new ConnectGuard(DEFAULT_DENIED_NETWORKS),
       onNotice: (n) => {
         for (const l of this.noticeListeners) l(n);
       },
@@ -183,6 +186,14 @@ export class ModuleFetcher {
   /** The registry client the fetcher pulls with (the load policy reads signatures through it). */
   get registry(): RegistryClient {
     return this.client;
+  }
+
+  /**
+   * The networks no connection of this fetcher may reach (a load policy's deniedNetworks); the default
+   * policy's until a policy sets its own. Applies to connections made from now on.
+   */
+  setDeniedNetworks(guard: ConnectGuard): void {
+    this.transport.setDeniedNetworks(guard);
   }
 
   /** Calls `listener` while a fetch waits for a slow server or retries; returns the unsubscribe. */
@@ -471,6 +482,7 @@ export class ModuleFetcher {
       res = await this.transport.send({ method: 'GET', url, signal });
     } catch (e) {
       if (signal.aborted) throw signal.reason;
+      if (isOciError(e, 'denied-network')) throw e;
       const advice = tlsAdvice(e, new URL(url).host, 'use an http:// URL for it');
       if (advice) throw new ModuleFetchError(url, advice, 'unreachable');
       const attempts = e instanceof NetworkFailure ? e.attempts : 1;

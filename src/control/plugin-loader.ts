@@ -56,11 +56,19 @@ export async function fetchPluginModule(spec: PluginSpec, options: LoadOptions =
   defaultGate ??= new LoadGate();
   const gate = options.gate ?? defaultGate;
   await gate.beforeFetch(spec.url);
-  const m = await fetchModuleDetailed(spec.url, spec.sha256, {
-    pullPolicy: spec.imagePullPolicy,
-    fetcher: options.fetcher,
-    signal: options.signal,
-  });
+  // And again at every connection the fetch makes (a name that rebinds, a redirect elsewhere).
+  (options.fetcher ?? defaultFetcher()).setDeniedNetworks(gate.denied);
+  let m: FetchedModule;
+  try {
+    m = await fetchModuleDetailed(spec.url, spec.sha256, {
+      pullPolicy: spec.imagePullPolicy,
+      fetcher: options.fetcher,
+      signal: options.signal,
+    });
+  } catch (e) {
+    if (e instanceof ModuleFetchError && e.kind === 'denied-network') gate.refusedAtConnect(e.message);
+    throw e;
+  }
   // An image that lists its root ids cannot serve another one: refuse it up front (images only). An
   // empty root id (no pluginName) is the default root context, which SDKs serve whatever they list.
   const roots = m.runtimeConfig?.rootIds ?? [];

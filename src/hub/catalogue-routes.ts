@@ -4,17 +4,20 @@
 
 import type { Context, Hono } from 'hono';
 import type { AccountStore } from './accounts.js';
-import type { CatalogueStore } from './catalogue.js';
+import type { CatalogueStore, RepoInfo } from './catalogue.js';
 import type { HubLimits } from './limits.js';
 import { checkRepositoryName } from './names.js';
 import { allowed, type Caller } from './permissions.js';
 import { RegistryError } from './registry-error.js';
+import { isSignatureArtifactTag, type SignatureStatus, summarize } from './signature-status.js';
 
 export interface CatalogueRouteDeps {
   accounts: AccountStore;
   catalogue: CatalogueStore;
   limits: HubLimits;
   caller(c: Context): Promise<Caller>;
+  /** Tags get a signature summary (who signed, whether it verifies) when given. */
+  signatures?: SignatureStatus;
 }
 
 const LABEL = /^[a-z0-9][a-z0-9._-]{0,49}$/;
@@ -23,21 +26,26 @@ export const MAX_PAGE = 100;
 
 const iso = (t: number) => new Date(t).toISOString();
 
+/** The repository named by :owner/:name, when the caller may pull it; otherwise as if it did not exist. */
+export async function readableRepository(
+  c: Context,
+  d: Pick<CatalogueRouteDeps, 'catalogue' | 'caller'>,
+): Promise<{ name: string; caller: Caller; info: RepoInfo }> {
+  const name = checkRepositoryName(`${c.req.param('owner')}/${c.req.param('name')}`);
+  const caller = await d.caller(c);
+  const info = await d.catalogue.repo(name);
+  if (!info || !allowed(caller, name, info.visibility, 'pull'))
+    throw new RegistryError(
+      'NOT_FOUND',
+      `no repository ${name}${caller.user ? '' : ' (or sign in to see private ones)'}`,
+    );
+  return { name, caller, info };
+}
+
 export function registerCatalogueRoutes(app: Hono, d: CatalogueRouteDeps): void {
   const { accounts, catalogue, limits } = d;
 
-  /** The repository, when the caller may pull it; otherwise as if it did not exist. */
-  const readable = async (c: Context) => {
-    const name = checkRepositoryName(`${c.req.param('owner')}/${c.req.param('name')}`);
-    const caller = await d.caller(c);
-    const info = await catalogue.repo(name);
-    if (!info || !allowed(caller, name, info.visibility, 'pull'))
-      throw new RegistryError(
-        'NOT_FOUND',
-        `no repository ${name}${caller.user ? '' : ' (or sign in to see private ones)'}`,
-      );
-    return { name, caller, info };
-  };
+  const readable = (c: Context) => readableRepository(c, d);
 
   app.get('/api/v1/repos', async (c) => {
     const caller = await d.caller(c);
@@ -81,7 +89,17 @@ export function registerCatalogueRoutes(app: Hono, d: CatalogueRouteDeps): void 
   app.get('/api/v1/repos/:owner/:name/tags', async (c) => {
     const { info } = await readable(c);
     const tags = await catalogue.tags(info.name);
-    return c.json({ repository: info.name, tags: tags.map((t) => ({ ...t, pushedAt: iso(t.pushedAt) })) });
+    const status = d.signatures;
+    const out = [];
+    for (const t of tags) {
+      // cosign's signature tags are the signatures themselves, not images to sign.
+      const signature =
+        status && !isSignatureArtifactTag(t.tag)
+          ? summarize(await status.check(info.name, t.digest))
+          : undefined;
+      out.push({ ...t, pushedAt: iso(t.pushedAt), ...(signature ? { signature } : {}) });
+    }
+    return c.json({ repository: info.name, tags: out });
   });
 
   app.patch('/api/v1/repos/:owner/:name', async (c) => {

@@ -6,6 +6,7 @@ import type { Context, Hono } from 'hono';
 import { digestOf } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { checkManifest, manifestRecord } from './manifest-check.js';
+import { referrersIndex } from './metadata.js';
 import { checkDigest, checkReference } from './names.js';
 import { nextLink, pageParams, type RegistryDeps, readBody, repoParam } from './registry-deps.js';
 import { RegistryError } from './registry-error.js';
@@ -107,17 +108,7 @@ export function registerManifestRoutes(app: Hono, d: RegistryDeps): void {
     const artifactType = c.req.query('artifactType') || undefined;
     const records = await meta.referrers(repo, subject, artifactType);
     if (artifactType) c.header('OCI-Filters-Applied', 'artifactType');
-    const body = {
-      schemaVersion: 2,
-      mediaType: MediaType.ociIndex,
-      manifests: records.map((r) => ({
-        mediaType: r.mediaType,
-        digest: r.digest,
-        size: r.size,
-        ...(r.artifactType ? { artifactType: r.artifactType } : {}),
-        ...(r.annotations ? { annotations: r.annotations } : {}),
-      })),
-    };
+    const body = referrersIndex(records);
     return c.body(JSON.stringify(body), 200, { 'Content-Type': MediaType.ociIndex });
   });
 

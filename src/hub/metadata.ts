@@ -2,8 +2,11 @@
 // repositories, which blobs each may read, manifests (with what referrers and the catalogue need), tags,
 // and open upload sessions. Every method is one transaction.
 
+import type { ImageIndex } from '../oci/image.js';
+import { MediaType } from '../oci/media-types.js';
 import type { AccountStore } from './accounts.js';
 import type { CatalogueStore } from './catalogue.js';
+import type { SigningKeyStore } from './signing-keys.js';
 
 export interface ManifestRecord {
   repository: string;
@@ -22,6 +25,7 @@ export interface ManifestRecord {
 export interface HubMetadata {
   readonly accounts: AccountStore;
   readonly catalogue: CatalogueStore;
+  readonly signingKeys: SigningKeyStore;
   repositoryExists(repository: string): Promise<boolean>;
   /** Records that the repository may read the blob (creating the repository on first push). */
   linkBlob(repository: string, digest: string, size: number): Promise<void>;
@@ -53,4 +57,19 @@ export interface HubMetadata {
   /** Forgets the ids of events received before `before`. */
   forgetEvents(before: number): Promise<number>;
   close(): Promise<void>;
+}
+
+/** The referrers API's answer for these records (an OCI image index of descriptors). */
+export function referrersIndex(records: readonly ManifestRecord[]): ImageIndex {
+  return {
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: records.map((r) => ({
+      mediaType: r.mediaType,
+      digest: r.digest,
+      size: r.size,
+      ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+      ...(r.annotations ? { annotations: r.annotations } : {}),
+    })),
+  };
 }

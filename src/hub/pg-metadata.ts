@@ -8,6 +8,7 @@ import { PgAccounts } from './pg-accounts.js';
 import { PgCatalogue } from './pg-catalogue.js';
 import { migrate } from './pg-schema.js';
 import { type ManifestRow, toRecord } from './rows.js';
+import { SqlSigningKeys } from './signing-keys.js';
 
 const INT8 = 20;
 
@@ -37,11 +38,16 @@ const ENSURE_REPO = `INSERT INTO repositories(name, created_at) VALUES ($1, $2) 
 export class PgMetadata implements HubMetadata {
   readonly accounts: PgAccounts;
   readonly catalogue: PgCatalogue;
+  readonly signingKeys: SqlSigningKeys;
 
   private constructor(private readonly pool: pg.Pool) {
     const q: Query = (text, values) => pool.query(text, values);
     this.accounts = new PgAccounts(q);
     this.catalogue = new PgCatalogue(q, pool);
+    this.signingKeys = new SqlSigningKeys(async (sql, values) => {
+      const r = await q(sql, values);
+      return { rows: r.rows, changes: r.rowCount ?? 0 };
+    });
   }
 
   static async open(url: string): Promise<PgMetadata> {

@@ -3,6 +3,7 @@
 // search is a generated tsvector over name, description and labels.
 
 import type { Pool } from 'pg';
+import { signingKeysMigration } from './signing-keys.js';
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE repositories (
@@ -86,6 +87,7 @@ const MIGRATIONS: string[] = [
   // The ids of the registry notifications handled (--registry mode), so a redelivery is not counted twice.
   `CREATE TABLE registry_events (id TEXT PRIMARY KEY, received_at BIGINT NOT NULL);
    CREATE INDEX registry_events_received ON registry_events(received_at);`,
+  signingKeysMigration('BIGINT'),
 ];
 
 /** Lock id for migrations ("wasmgate" in ASCII, truncated to fit a bigint). */

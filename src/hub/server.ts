@@ -24,6 +24,8 @@ import type { RegistryDeps, RegistryEvents } from './registry-deps.js';
 import { RegistryError } from './registry-error.js';
 import { registerRegistryEventRoutes } from './registry-events.js';
 import { checkRegistryUrl, prepareRegistryFront, TOKEN_KEY_FILE } from './registry-front.js';
+import { registerSignatureRoutes } from './signature-routes.js';
+import { SignatureStatus } from './signature-status.js';
 import { SqliteMetadata } from './sqlite-metadata.js';
 import {
   accountAccess,
@@ -185,7 +187,22 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       registerTokenRoutes(app, auth);
       const caller = async (c: Context) => (await identify(c, auth)).caller;
       registerAccountRoutes(app, { accounts: meta.accounts, caller });
-      registerCatalogueRoutes(app, { accounts: meta.accounts, catalogue: meta.catalogue, limits, caller });
+      const signatures = new SignatureStatus(meta, images);
+      registerCatalogueRoutes(app, {
+        accounts: meta.accounts,
+        catalogue: meta.catalogue,
+        limits,
+        caller,
+        signatures,
+      });
+      registerSignatureRoutes(app, {
+        accounts: meta.accounts,
+        catalogue: meta.catalogue,
+        keys: meta.signingKeys,
+        meta,
+        status: signatures,
+        caller,
+      });
       registerModuleRoutes(app, { images, catalogue: meta.catalogue, limits, caller });
       if (upstream && front)
         registerRegistryEventRoutes(app, {

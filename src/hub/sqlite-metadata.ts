@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3';
 import type { HubMetadata, ManifestRecord } from './metadata.js';
 import { type ManifestRow, toRecord } from './rows.js';
+import { SqlSigningKeys, signingKeysMigration } from './signing-keys.js';
 import { ACCOUNTS_MIGRATION, SqliteAccounts } from './sqlite-accounts.js';
 import { CATALOGUE_MIGRATION, SqliteCatalogue } from './sqlite-catalogue.js';
 
@@ -49,12 +50,14 @@ const MIGRATIONS: string[] = [
   // The ids of the registry notifications handled (--registry mode), so a redelivery is not counted twice.
   `CREATE TABLE registry_events (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL);
    CREATE INDEX registry_events_received ON registry_events(received_at);`,
+  signingKeysMigration('INTEGER'),
 ];
 
 export class SqliteMetadata implements HubMetadata {
   private readonly db: Database.Database;
   readonly accounts: SqliteAccounts;
   readonly catalogue: SqliteCatalogue;
+  readonly signingKeys: SqlSigningKeys;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -65,6 +68,13 @@ export class SqliteMetadata implements HubMetadata {
     this.migrate();
     this.accounts = new SqliteAccounts(this.db);
     this.catalogue = new SqliteCatalogue(this.db);
+    // better-sqlite3 binds numbered parameters only by name: $1 becomes @p1.
+    this.signingKeys = new SqlSigningKeys(async (sql, values) => {
+      const stmt = this.db.prepare(sql.replace(/\$(\d+)/g, '@p$1'));
+      const params = Object.fromEntries(values.map((v, i) => [`p${i + 1}`, v]));
+      if (stmt.reader) return { rows: stmt.all(params), changes: 0 };
+      return { rows: [], changes: stmt.run(params).changes };
+    });
   }
 
   private migrate(): void {

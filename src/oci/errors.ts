@@ -16,7 +16,9 @@ export type OciErrorKind =
   /** The content is larger than the configured limit. */
   | 'too-large'
   /** Anything else the registry answered that we cannot act on. */
-  | 'registry';
+  | 'registry'
+  /** The address a host resolved to (at connect time), or a redirect's, is in a denied network. */
+  | 'denied-network';
 
 export class OciError extends Error {
   constructor(

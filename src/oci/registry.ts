@@ -5,7 +5,7 @@
 
 import { CredentialStore, type Credentials, parseChallenge } from './auth.js';
 import { digestOf, verifyBlob } from './digest.js';
-import { OciError } from './errors.js';
+import { isOciError, OciError } from './errors.js';
 import {
   type Descriptor,
   type ImageIndex,
@@ -266,6 +266,7 @@ export class RegistryClient {
       }
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
+      if (isOciError(e, 'denied-network')) throw e;
       throw new OciError(
         'unreachable',
         `${ref.registry}: token service ${url.origin} is unreachable: ${networkMessage(e)}`,

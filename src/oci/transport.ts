@@ -5,6 +5,7 @@
 
 import { rootCertificates } from 'node:tls';
 import { Agent, type Dispatcher, request } from 'undici';
+import { type ConnectGuard, guardedLookup } from './connect-guard.js';
 import { OciError } from './errors.js';
 import { isLoopbackHost } from './reference.js';
 
@@ -44,6 +45,8 @@ export interface TransportOptions {
   ca?: string;
   userAgent?: string;
   onNotice?: (notice: TransportNotice) => void;
+  /** Networks no connection may go to, checked on the addresses each connection actually uses. */
+  deniedNetworks?: ConnectGuard;
 }
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -222,9 +225,11 @@ export class Transport {
   readonly timeoutMs: number;
   readonly userAgent: string;
   private readonly insecure: boolean | readonly string[] | undefined;
-  private readonly secure: Agent;
-  private readonly lax = new Agent({ connect: { rejectUnauthorized: false } });
+  private secure: Agent;
+  private lax: Agent;
+  private readonly ca: string | undefined;
   private readonly onNotice: ((n: TransportNotice) => void) | undefined;
+  private denied: ConnectGuard | undefined;
 
   constructor(options: TransportOptions = {}) {
     this.retries = options.retries ?? 3;
@@ -233,7 +238,35 @@ export class Transport {
     this.userAgent = options.userAgent ?? 'wasmgate';
     this.insecure = options.insecure;
     this.onNotice = options.onNotice;
-    this.secure = new Agent(options.ca ? { connect: { ca: [...rootCertificates, options.ca] } } : {});
+    this.denied = options.deniedNetworks;
+    this.ca = options.ca;
+    [this.secure, this.lax] = this.agents();
+  }
+
+  /**
+   * Connection pools whose every connection resolves its host through the guard, so a name that changes
+   * its answer between a policy's check and the connection (DNS rebinding) is still refused.
+   */
+  private agents(): [Agent, Agent] {
+    const lookup = guardedLookup(() => this.denied);
+    return [
+      new Agent({ connect: { lookup, ...(this.ca ? { ca: [...rootCertificates, this.ca] } : {}) } }),
+      new Agent({ connect: { lookup, rejectUnauthorized: false } }),
+    ];
+  }
+
+  /**
+   * Replaces the denied networks (each load policy sets its own). When they change, the pools start
+   * afresh: a kept-alive connection made under the old list must not carry a request the new one denies.
+   */
+  setDeniedNetworks(guard: ConnectGuard | undefined): void {
+    const changed = guard?.cidrs.join() !== this.denied?.cidrs.join();
+    this.denied = guard;
+    if (!changed) return;
+    const old = [this.secure, this.lax];
+    [this.secure, this.lax] = this.agents();
+    // Requests under way on the old pools finish; their connections close after.
+    for (const a of old) a.close().catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -283,6 +316,8 @@ export class Transport {
     let url = new URL(req.url);
     const follows = req.method === 'GET' || req.method === 'HEAD';
     for (let hops = 0; ; hops++) {
+      // An IP address is connected to without a lookup: checked here, for the URL and every redirect.
+      this.denied?.checkLiteral(url.hostname);
       const stopWatching = this.watch(url, `${req.method} ${url.pathname}`);
       let res: Dispatcher.ResponseData;
       try {

@@ -39,6 +39,12 @@ const MAX_SIGNATURE_BLOB = 1024 * 1024;
 
 type SubjectManifest = Manifest & { subject?: Descriptor };
 
+/**
+ * What finding signatures reads: a registry client, or a registry's own storage (the hub reads its
+ * blobs and metadata directly rather than calling itself over HTTP).
+ */
+export type SignatureReader = Pick<RegistryClient, 'getManifest' | 'getBlob' | 'referrers'>;
+
 /** The tag cosign stores signatures under. */
 export function signatureTag(digest: string): string {
   return `sha256-${digestHex(digest)}.sig`;
@@ -60,7 +66,7 @@ export interface FoundSignature {
   hint?: string;
 }
 
-async function getOptionalManifest(client: RegistryClient, ref: ImageReference) {
+async function getOptionalManifest(client: SignatureReader, ref: ImageReference) {
   try {
     return await client.getManifest(ref);
   } catch (e) {
@@ -98,7 +104,7 @@ function verifySimpleSigning(
 }
 
 async function fromSignatureTag(
-  client: RegistryClient,
+  client: SignatureReader,
   ref: ImageReference,
   digest: string,
   keys: readonly KeyObject[],
@@ -122,7 +128,7 @@ async function fromSignatureTag(
 }
 
 async function referrerIndex(
-  client: RegistryClient,
+  client: SignatureReader,
   ref: ImageReference,
   digest: string,
 ): Promise<ImageIndex> {
@@ -134,7 +140,7 @@ async function referrerIndex(
 }
 
 async function fromReferrers(
-  client: RegistryClient,
+  client: SignatureReader,
   ref: ImageReference,
   digest: string,
   keys: readonly KeyObject[],
@@ -202,7 +208,7 @@ function checkBundle(
 
 /** Every signature of the digest in the registry, each checked against the keys. */
 export async function findImageSignatures(
-  client: RegistryClient,
+  client: SignatureReader,
   ref: ImageReference,
   digest: string,
   keys: readonly KeyObject[],
@@ -216,7 +222,7 @@ export async function findImageSignatures(
 
 /** The signatures that verify; throws a TrustError listing every candidate's problem when none does. */
 export async function verifyImage(
-  client: RegistryClient,
+  client: SignatureReader,
   ref: ImageReference,
   digest: string,
   keys: readonly KeyObject[],

@@ -7,9 +7,9 @@
 // once for a manifest digest and key set is remembered: reloads do not ask the registry again.
 
 import type { KeyObject } from 'node:crypto';
-import type { BlockList } from 'node:net';
 import { capabilityGroup } from '../host/capabilities.js';
 import { moduleSignatures } from '../host/wasm/signatures.js';
+import { ConnectGuard } from '../oci/connect-guard.js';
 import { OciError } from '../oci/errors.js';
 import { ImageReference } from '../oci/reference.js';
 import type { RegistryClient } from '../oci/registry.js';
@@ -18,7 +18,7 @@ import { verifyImage } from './image-signatures.js';
 import { loadPublicKey } from './key-files.js';
 import { type KeylessTrust, loadKeylessTrust } from './keyless.js';
 import { keyId } from './keys.js';
-import { blockListOf, deniedAddresses } from './networks.js';
+import { deniedAddresses } from './networks.js';
 import { defaultPolicy, globMatch, type LoadPolicy } from './policy.js';
 import { hasEmbeddedSignature, verifyModule } from './wasm-signature.js';
 
@@ -62,7 +62,8 @@ async function importedFunctions(bytes: Uint8Array): Promise<Array<{ module: str
 
 export class LoadGate {
   private readonly trusted: TrustedKey[];
-  private readonly denied: BlockList;
+  /** The policy's denied networks, for the check before a fetch and for the transport's at connect. */
+  readonly denied: ConnectGuard;
   private readonly keyless: KeylessTrust | undefined;
 
   constructor(
@@ -75,7 +76,7 @@ export class LoadGate {
         ? { key: loadPublicKey(t, baseDir) }
         : { key: loadPublicKey(t.key, baseDir), expires: new Date(t.expires) },
     );
-    this.denied = blockListOf(policy.deniedNetworks);
+    this.denied = new ConnectGuard(policy.deniedNetworks);
     const k = policy.keyless;
     this.keyless = k ? loadKeylessTrust(k.trustedRoot, k.identities, baseDir) : undefined;
   }
@@ -103,6 +104,11 @@ export class LoadGate {
         'deniedNetworks',
         `${host} resolves to ${bad.join(', ')}, in a denied network (${this.policy.deniedNetworks.join(', ')})`,
       );
+  }
+
+  /** A fetch the transport refused at connect (a denied address after the check above: rebinding, a redirect). */
+  refusedAtConnect(message: string): never {
+    this.refuse('deniedNetworks', message);
   }
 
   /** Checks what was fetched, before it is compiled; returns the key id of the signature that verified. */

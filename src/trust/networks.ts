@@ -1,31 +1,15 @@
-// Where a module host resolves to, checked against the denied networks before anything is fetched from it.
-// An IPv4-mapped IPv6 address (::ffff:169.254.169.254) is checked as the IPv4 address it is.
+// Where a module host resolves to, checked against the denied networks before anything is fetched from
+// it (a clear refusal up front); the transport checks again at every connection (src/oci/connect-guard.ts).
 
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
-
-export function blockListOf(cidrs: readonly string[]): BlockList {
-  const list = new BlockList();
-  for (const c of cidrs) {
-    const [addr, bits] = c.split('/');
-    const family = isIP(addr) === 6 ? 'ipv6' : 'ipv4';
-    const prefix = bits === undefined ? (family === 'ipv4' ? 32 : 128) : Number(bits);
-    list.addSubnet(addr, prefix, family);
-  }
-  return list;
-}
-
-function plain(address: string): { address: string; family: 'ipv4' | 'ipv6' } {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return { address: mapped[1], family: 'ipv4' };
-  return { address, family: isIP(address) === 6 ? 'ipv6' : 'ipv4' };
-}
+import { isIP } from 'node:net';
+import type { ConnectGuard } from '../oci/connect-guard.js';
 
 /**
- * The addresses of `host` (a name or an IP literal, IPv6 with or without brackets) that the list denies.
+ * The addresses of `host` (a name or an IP literal, IPv6 with or without brackets) that the guard denies.
  * A name that does not resolve denies nothing here: the fetch itself reports it.
  */
-export async function deniedAddresses(host: string, denied: BlockList): Promise<string[]> {
+export async function deniedAddresses(host: string, denied: ConnectGuard): Promise<string[]> {
   const h = host.replace(/^\[|\]$/g, '');
   let addresses: string[];
   if (isIP(h)) addresses = [h];
@@ -36,8 +20,5 @@ export async function deniedAddresses(host: string, denied: BlockList): Promise<
       return [];
     }
   }
-  return addresses.filter((a) => {
-    const p = plain(a);
-    return denied.check(p.address, p.family);
-  });
+  return addresses.filter((a) => denied.denies(a));
 }
