@@ -375,6 +375,32 @@ for (const backend of hubBackends()) {
       assert.equal(r.status, 404);
       assert.match(await r.text(), new RegExp(`push and pull at ${reg}`));
     });
+
+    it('signatures made at the registry (wasmgate sign) show on the hub, verified with a key alice published', async () => {
+      const env = { ...cliEnv(join(home, 'alice')), WASMGATE_PASSWORD: 'key-password' };
+      const cli = (...args: string[]) =>
+        run(process.execPath, [main, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+      const prefix = join(home, 'alice-release');
+      await cli('key', 'generate', '--output-key-prefix', prefix);
+      const ref = `${reg}/alice/signed:v1`;
+      await cli('build', wasmFile, '-t', ref);
+      await cli('push', ref);
+      await cli('sign', ref, '--key', `${prefix}.key`);
+      const auth = basic('alice', 'alice-password');
+      const added = await api('/api/v1/accounts/alice/keys', auth, {
+        method: 'POST',
+        body: JSON.stringify({ pem: readFileSync(`${prefix}.pub`, 'utf8'), name: 'release' }),
+      });
+      assert.equal(added.status, 201, await added.clone().text());
+      // The .sig tag and the referrer reach the catalogue through the registry's notifications.
+      const shown = await eventually('both signatures verified on the hub', async () => {
+        const r = await api('/api/v1/repos/alice/signed/tags/v1/signatures', auth);
+        if (r.status !== 200) return undefined;
+        const body = (await r.json()) as { status: string; signatures: Array<{ verified: boolean }> };
+        return body.signatures.filter((x) => x.verified).length === 2 ? body : undefined;
+      });
+      assert.equal(shown.status, 'verified');
+    });
   });
 }
 
