@@ -120,7 +120,7 @@ const tcpProxy = z
   .object({
     /** The cluster connections are proxied to. */
     cluster: z.string().min(1),
-    /** Bytes buffered per direction before the side feeding it is paused (Envoy's per_connection_buffer_limit_bytes). */
+    /** Bytes a stopped network filter may hold per direction before the side feeding it is paused (Envoy's per_connection_buffer_limit_bytes). */
     bufferLimitBytes: z.number().int().min(1024).default(1_048_576),
     /** Envoy's network wasm filters, in order; with the WasmPlugins of type NETWORK that apply, ordered as Istio orders plugins (these have no phase). */
     filters: z.array(networkWasmFilter).default([]),

@@ -22,9 +22,8 @@ export class TcpListener {
 
   async listen(): Promise<number> {
     const c = this.config;
-    // Both directions close on their own (half-close), and a socket's write buffer holds up to the limit
-    // before write() says so (the session's flow control).
-    const options = { allowHalfOpen: true, pauseOnConnect: false, highWaterMark: c.tcp?.bufferLimitBytes };
+    // Both directions close on their own (half-close).
+    const options = { allowHalfOpen: true };
     const onSocket = (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
