@@ -6,6 +6,7 @@ import { type Document, LineCounter, parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import { fileKind } from '../oci/fs-util.js';
 import { ConfigError, formatPath } from './config-error.js';
+import { accessLoggerSpecs, serviceSpecs, type Validate } from './extension-spec.js';
 import { fromEnvoyWasm, fromListenerNetworkFilter, fromWasmPlugin, type PluginSpec } from './plugin-spec.js';
 import {
   envoyWasmSchema,
@@ -85,10 +86,28 @@ export function parseConfig(
     }
   });
   if (parsed.success) plugins.push(...listenerFilters(parsed.data, doc, lines, file, baseDir, env, problems));
+  const validate: Validate = (schema, entry, at) => {
+    const r = schema.safeParse(entry);
+    if (r.success) return r.data;
+    problems.push(...issues(r.error, at, doc, lines));
+    return undefined;
+  };
+  const raw = data as { accessLoggers?: unknown; services?: unknown; listeners?: unknown };
+  const list = (v: unknown) => (Array.isArray(v) ? v : []);
+  plugins.push(
+    ...accessLoggerSpecs(list(raw.accessLoggers), ['accessLoggers'], undefined, baseDir, env, validate),
+  );
+  list(raw.listeners).forEach((l: { name?: unknown; accessLoggers?: unknown }, i) => {
+    if (typeof l?.name !== 'string') return; // reported by the gateway schema
+    const at = ['listeners', i, 'accessLoggers'];
+    plugins.push(...accessLoggerSpecs(list(l.accessLoggers), at, l.name, baseDir, env, validate));
+  });
+  plugins.push(...serviceSpecs(list(raw.services), baseDir, env, validate));
   if (problems.length > 0) throw new ConfigError(file, problems);
   const config = parsed.data!;
   problems.push(...crossCheck(config, plugins));
   if (problems.length > 0) throw new ConfigError(file, problems);
+  for (const p of plugins) if (p.role) p.origin = `${file}: ${p.origin}`;
   return { file, config, plugins };
 }
 
@@ -193,9 +212,11 @@ function crossCheck(config: GatewayConfig, plugins: PluginSpec[]): string[] {
       problems.push(`listeners[${i}].routes: the listener has no routes and there are no top-level routes`);
   });
   const keys = new Map<string, number>();
+  // A logger's or service's origin is its path (the file is added once checked).
+  const at = (i: number) => (plugins[i].role ? plugins[i].origin : `plugins[${i}]`);
   plugins.forEach((p, i) => {
     if (keys.has(p.key))
-      problems.push(`plugins[${i}]: duplicate plugin "${p.key}" (also plugins[${keys.get(p.key)}])`);
+      problems.push(`${at(i)}: duplicate plugin "${p.key}" (also ${at(keys.get(p.key)!)})`);
     keys.set(p.key, i);
   });
   return problems;

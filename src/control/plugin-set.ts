@@ -39,10 +39,11 @@ function sameExceptConfiguration(a: PluginSpec, b: PluginSpec): boolean {
 }
 
 // Plugins share a VM only when it is the same VM for each of them: same module, configuration, limits and
-// capabilities (both are per VM).
+// capabilities (both are per VM). Singleton services share theirs only among themselves, as Envoy runs them
+// on its main thread, apart from the workers' VMs.
 const vmKey = (spec: PluginSpec, sha256: string) =>
   spec.vmId
-    ? `${spec.vmId}\0${sha256}\0${spec.vmConfiguration}\0${JSON.stringify([spec.limits ?? null, spec.capabilities ?? null])}`
+    ? `${spec.singleton ? 'singleton\0' : ''}${spec.vmId}\0${sha256}\0${spec.vmConfiguration}\0${JSON.stringify([spec.limits ?? null, spec.capabilities ?? null])}`
     : undefined;
 
 export async function applyPluginSpecs(

@@ -35,8 +35,18 @@ export interface PluginSpec
   ports: number[];
   /** HTTP filters (the default) run on HTTP listeners, NETWORK (L4) filters on TCP listeners. */
   type?: 'HTTP' | 'NETWORK';
-  /** The only listener it applies to (a filter declared in a TCP listener's chain); any matching one when absent. */
+  /**
+   * Where the module runs besides a filter chain (absent: a filter): an access logger (proxy_on_log in its
+   * root context after each stream or connection) or a service (a root context only, started with the proxy).
+   */
+  role?: 'accessLogger' | 'service';
+  /**
+   * The only listener it applies to (a filter declared in a TCP listener's chain, an access logger declared
+   * in a listener); any matching one when absent.
+   */
   listener?: string;
+  /** A service with a VM of its own (Envoy's WasmService singleton), not shared with filters of its vm_id. */
+  singleton?: boolean;
   imagePullPolicy?: string;
   /** A public key (PEM text, or an absolute path) a signature of the module must verify with. */
   verificationKey?: string;
@@ -101,7 +111,7 @@ export function fromWasmPlugin(
 }
 
 /** A verification key as the spec keeps it: PEM text as given, a path made absolute. */
-function verificationKeyFrom(key: string | undefined, baseDir: string): { verificationKey?: string } {
+export function verificationKeyFrom(key: string | undefined, baseDir: string): { verificationKey?: string } {
   if (key === undefined) return {};
   return { verificationKey: key.includes('-----BEGIN') ? key : resolve(baseDir, key) };
 }
@@ -199,7 +209,8 @@ export function pluginAppliesTo(
   spec: PluginSpec,
   listener: { name: string; labels: Record<string, string>; port: number; protocol: string },
 ): boolean {
-  if ((spec.type === 'NETWORK') !== (listener.protocol === 'tcp')) return false;
+  // A filter runs on the listeners of its type; an access logger logs HTTP streams and TCP connections alike.
+  if (spec.role === undefined && (spec.type === 'NETWORK') !== (listener.protocol === 'tcp')) return false;
   if (spec.listener !== undefined) return spec.listener === listener.name;
   for (const [k, v] of Object.entries(spec.matchLabels)) if (listener.labels[k] !== v) return false;
   return spec.ports.length === 0 || spec.ports.includes(listener.port);

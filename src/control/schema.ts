@@ -151,6 +151,8 @@ const listener = z
     normalizePath: z.boolean().default(true),
     /** Envoy's merge_slashes: runs of slashes in the path merged into one. */
     mergeSlashes: z.boolean().default(true),
+    /** Wasm access loggers of this listener's streams (checked one by one: src/control/extension-schema.ts). */
+    accessLoggers: z.array(z.unknown()).default([]),
   })
   .strict();
 
@@ -187,6 +189,11 @@ const envVar = z
   })
   .strict();
 
+/** A module's sha256, as WasmPlugin's `sha256` pins it. */
+export const sha256Pin = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits');
+/** Istio's image pull policies. */
+export const pullPolicy = z.enum(['UNSPECIFIED_POLICY', 'IfNotPresent', 'Always']);
+
 /** Istio's WasmPlugin (extensions.istio.io/v1alpha1), the fields a proxy can honour. */
 export const wasmPluginSchema = z
   .object({
@@ -209,11 +216,8 @@ export const wasmPluginSchema = z
         targetRef: z.unknown().optional(),
         targetRefs: z.unknown().optional(),
         url: z.string().min(1),
-        sha256: z
-          .string()
-          .regex(/^[0-9a-f]{64}$/, 'expected 64 lower-case hex digits')
-          .optional(),
-        imagePullPolicy: z.enum(['UNSPECIFIED_POLICY', 'IfNotPresent', 'Always']).optional(),
+        sha256: sha256Pin.optional(),
+        imagePullPolicy: pullPolicy.optional(),
         imagePullSecret: z.string().optional(),
         pluginName: z.string().optional(),
         pluginConfig: z.unknown().optional(),
@@ -349,6 +353,10 @@ export const gatewaySchema = z
     pluginDirs: z.array(z.string()).default([]),
     /** Validated one by one (WasmPlugin or plain wasm), for precise errors. */
     plugins: z.array(z.unknown()).default([]),
+    /** Wasm access loggers (envoy.access_loggers.wasm) of the listeners their selector picks; checked one by one. */
+    accessLoggers: z.array(z.unknown()).default([]),
+    /** Wasm services started with the proxy (Envoy's bootstrap WasmService); checked one by one. */
+    services: z.array(z.unknown()).default([]),
     /** Limits, trace, capabilities and sanitizing for every plugin that does not set its own. */
     pluginDefaults: pluginDefaultsSchema.default({}),
     /** What may run: signatures, sources, size, capabilities, networks (src/trust/policy.ts, docs/security.md). */

@@ -4,7 +4,13 @@
 import { MapType, Status, StreamType } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 import { encodeUtf8 } from '../abi/utf8.js';
-import type { CalloutHandle, GrpcHandle, HttpStreamDriver, NetworkStreamDriver } from './driver.js';
+import type {
+  CalloutHandle,
+  GrpcHandle,
+  HttpStreamDriver,
+  LoggedStream,
+  NetworkStreamDriver,
+} from './driver.js';
 import { WasmTrap } from './errors.js';
 import type { CallContext, PluginView } from './hostcalls/env.js';
 import { hiddenCount } from './sanitize.js';
@@ -268,6 +274,23 @@ export class RootContext extends Context {
       this.callGuest('proxy_on_foreign_function', this.id, functionId, args.length);
     } finally {
       this.vm.data.foreignArguments = undefined;
+    }
+  }
+
+  /**
+   * An access logger's proxy_on_log for a finished stream, as Envoy's Wasm::log runs it: in the plugin's root
+   * context, with the root's id, the stream's maps and attributes readable (read-only) while it runs.
+   */
+  log(stream: LoggedStream): void {
+    if (this.deleted || this.vm.failure) return;
+    const d = this.vm.data;
+    d.accessLogPhase = true;
+    d.loggedStream = stream;
+    try {
+      this.callGuest('proxy_on_log', this.id);
+    } finally {
+      d.accessLogPhase = false;
+      d.loggedStream = undefined;
     }
   }
 

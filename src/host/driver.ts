@@ -61,6 +61,17 @@ export interface HttpStreamDriver extends StreamAttributes {
   clearRouteCache(): void;
 }
 
+/**
+ * A finished stream or connection as an access logger reads it in proxy_on_log (Envoy's access-log phase): its
+ * header maps (a TCP connection has none), attributes and filter state, none of them to be changed. The
+ * proxy's HTTP stream and TCP session satisfy it.
+ */
+export interface LoggedStream {
+  headerMap?(type: MapType, create: false): HeaderMap | undefined;
+  property(path: readonly string[]): PropertyValue | undefined;
+  filterState(create: false): Map<string, Uint8Array> | undefined;
+}
+
 export interface HttpCalloutRequest {
   /**
    * The call id proxy_http_call returned to the filter (and that proxy_on_http_call_response will

@@ -9,7 +9,7 @@ import {
   resolveCapabilities,
 } from './capabilities.js';
 import { type ContextPlugin, type FailStrategy, HttpContext, RootContext } from './context.js';
-import type { HttpStreamDriver, NetworkStreamDriver } from './driver.js';
+import type { HttpStreamDriver, LoggedStream, NetworkStreamDriver } from './driver.js';
 import { PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
 import { type Limits, resolveLimits } from './limits.js';
@@ -216,6 +216,15 @@ export class Plugin implements ContextPlugin {
   newNetworkContext(connection: NetworkStreamDriver): NetworkContext {
     if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
     return new NetworkContext(this.root, connection);
+  }
+
+  /**
+   * An access logger's proxy_on_log for a finished stream (Envoy's envoy.access_loggers.wasm). A failed VM
+   * logs nothing; with FAIL_RELOAD it is replaced first, as for a new stream.
+   */
+  log(stream: LoggedStream): void {
+    if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    this.root.log(stream);
   }
 
   /**

@@ -5,12 +5,18 @@
 
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
+import type { LoggedStream } from './driver.js';
 import type { CallContext } from './hostcalls/env.js';
 
 /** Envoy's prefix for what proxy_set_property stores in the stream's filter state. */
 const FILTER_STATE_PREFIX = 'wasm.';
 
-export function resolveProperty(ctx: CallContext, path: readonly string[]): PropertyValue | undefined {
+/** `logged`: the stream an access logger's root context reads in proxy_on_log (it has none of its own). */
+export function resolveProperty(
+  ctx: CallContext,
+  path: readonly string[],
+  logged?: LoggedStream,
+): PropertyValue | undefined {
   const plugin = ctx.plugin;
   if (path.length === 1) {
     switch (path[0]) {
@@ -22,8 +28,9 @@ export function resolveProperty(ctx: CallContext, path: readonly string[]): Prop
         return plugin.vmId;
     }
   }
-  // An HTTP stream's attributes, or a TCP connection's (a network filter's context).
-  const stream = ctx.stream ?? ctx.connection;
+  // An HTTP stream's attributes, a TCP connection's (a network filter's context), or those of the stream or
+  // connection an access logger logs.
+  const stream = ctx.stream ?? ctx.connection ?? logged;
   if (stream) {
     const fromStream = lookup((p) => stream.property(p), path);
     if (fromStream !== undefined) return fromStream;

@@ -94,6 +94,7 @@ export function adminView(g: Gateway): AdminSource {
       g.plugins.map((p) => ({
         key: p.spec.key,
         name: p.spec.name,
+        role: p.spec.role ?? 'filter',
         url: p.spec.url,
         sha256: p.plugin.module.sha256,
         module_source: p.source,

@@ -20,6 +20,7 @@ import { applyPluginSpecs, type PluginChange } from '../control/plugin-set.js';
 import { fromWasmPlugin, orderPlugins, type PluginSpec } from '../control/plugin-spec.js';
 import { effectiveSettings, sandboxFromConfig } from '../control/sandbox-settings.js';
 import { wasmPluginSchema } from '../control/schema.js';
+import type { LoggedStream } from '../host/driver.js';
 import { Host } from '../host/host.js';
 import type { Plugin } from '../host/plugin.js';
 import { ClusterCallouts } from '../http/callouts.js';
@@ -406,6 +407,8 @@ export class Gateway {
 
   private streamDone(s: ProxyStream, env: ListenerEnv): void {
     env.active--;
+    // Logged before a retired generation may finish: that stops its retired loggers.
+    for (const logger of env.accessLoggers) this.accessLog(logger, s);
     const gen = env.generation;
     if (gen.retired && gen.activeStreams() === 0) gen.finishRetirement?.();
     this.records.record(s, env.listenerName);
@@ -415,10 +418,23 @@ export class Gateway {
   /** A proxied TCP connection ended (both sides closed). */
   private connectionDone(s: TcpSession, env: TcpListenerEnv): void {
     env.active--;
+    for (const logger of env.accessLoggers) this.accessLog(logger, s);
     const gen = env.generation;
     if (gen.retired && gen.activeStreams() === 0) gen.finishRetirement?.();
     this.records.tcpConnection(env.listenerName, s.info, s.closeReason ?? 'done');
     if (this.shuttingDown) this.checkDrained();
+  }
+
+  /** A Wasm access logger's proxy_on_log; a fault of the host's there is logged, never the stream's end. */
+  private accessLog(logger: Plugin, s: LoggedStream): void {
+    try {
+      logger.log(s);
+    } catch (e) {
+      this.logger.error(
+        { plugin: logger.name, err: (e as Error).stack ?? String(e) },
+        'access logger failed',
+      );
+    }
   }
 
   private drainedResolve: (() => void) | undefined;

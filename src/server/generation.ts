@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../control/load-config.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
-import { pluginAppliesTo } from '../control/plugin-spec.js';
+import { type PluginSpec, pluginAppliesTo } from '../control/plugin-spec.js';
 import type { ListenerConfig } from '../control/schema.js';
 import type { Plugin } from '../host/plugin.js';
 import type { ClusterManager } from '../http/cluster.js';
@@ -22,6 +22,8 @@ export interface ListenerEnv extends StreamEnv {
    */
   active: number;
   generation: Generation;
+  /** Wasm access loggers of the listener's streams (proxy_on_log in their root contexts). */
+  accessLoggers: readonly Plugin[];
 }
 
 /** A TCP listener's environment within one generation: its cluster and its network filters. */
@@ -30,6 +32,8 @@ export interface TcpListenerEnv extends TcpSessionEnv {
   active: number;
   generation: Generation;
   plugins: Plugin[];
+  /** Wasm access loggers of the listener's connections (proxy_on_log in their root contexts). */
+  accessLoggers: readonly Plugin[];
 }
 
 export class Generation {
@@ -56,13 +60,14 @@ export class Generation {
       listenerName: lc.name,
       listenerDirection: TRAFFIC_DIRECTION[lc.direction],
       routes: new RouteTable(lc.routes ?? this.resolved.config.routes),
-      plugins: this.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin),
+      plugins: this.applying(undefined, lc),
       clusters: this.clusters,
       logger,
       requestTimeoutMs: lc.requestTimeoutMs,
       pathOptions: { normalize: lc.normalizePath, mergeSlashes: lc.mergeSlashes },
       active: 0,
       generation: this,
+      accessLoggers: this.applying('accessLogger', lc),
       onComplete: (s) => onComplete(s, env),
     };
     this.envs.set(lc.name, env);
@@ -75,7 +80,7 @@ export class Generation {
     onComplete: (s: TcpSession, env: TcpListenerEnv) => void,
   ): TcpListenerEnv {
     const tcp = lc.tcp!;
-    const plugins = this.plugins.filter((p) => pluginAppliesTo(p.spec, lc)).map((p) => p.plugin);
+    const plugins = this.applying(undefined, lc);
     const env: TcpListenerEnv = {
       listenerName: lc.name,
       listenerDirection: TRAFFIC_DIRECTION[lc.direction],
@@ -87,10 +92,18 @@ export class Generation {
       filters: plugins.map((p) => (driver) => p.newNetworkContext(driver)),
       active: 0,
       generation: this,
+      accessLoggers: this.applying('accessLogger', lc),
       onComplete: (s) => onComplete(s, env),
     };
     this.tcpEnvs.set(lc.name, env);
     return env;
+  }
+
+  /** The plugins of `role` (undefined: filters) that apply to `lc`, in chain order. */
+  private applying(role: PluginSpec['role'], lc: ListenerConfig): Plugin[] {
+    return this.plugins
+      .filter((p) => p.spec.role === role && pluginAppliesTo(p.spec, lc))
+      .map((p) => p.plugin);
   }
 
   /** Streams and TCP connections in flight. */

@@ -92,9 +92,11 @@ export class ListenerSet {
     return Object.fromEntries([...this.running].map(([n, l]) => [n, l.listener.port]));
   }
 
-  /** Names of the listeners whose chain holds `plugin`. */
+  /** Names of the listeners whose chain (or access log) holds `plugin`. */
   using(plugin: Plugin): string[] {
-    return [...this.running.values()].filter((l) => l.env.plugins.includes(plugin)).map((l) => l.config.name);
+    return [...this.running.values()]
+      .filter((l) => l.env.plugins.includes(plugin) || l.env.accessLoggers.includes(plugin))
+      .map((l) => l.config.name);
   }
 
   stopAccepting(): void {

@@ -12,6 +12,7 @@ import type {
   ForeignFunction,
   GrpcHandle,
   HttpStreamDriver,
+  LoggedStream,
   NetworkStreamDriver,
 } from '../driver.js';
 import type { HostMemoryAccount } from '../host-memory.js';
@@ -52,6 +53,8 @@ export interface CallbackData {
   foreignArguments?: Uint8Array;
   /** proxy_on_log of a stream runs: a map the stream never had is "not found" then, not a bad argument (Envoy). */
   accessLogPhase?: boolean;
+  /** An access logger's proxy_on_log (run in its root context): the stream it logs, read-only. */
+  loggedStream?: LoggedStream;
 }
 
 /** The plugin a context belongs to, as hostcalls see it. */

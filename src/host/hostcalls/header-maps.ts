@@ -39,7 +39,7 @@ export function headerMapCalls(vm: HostcallEnv) {
     },
     proxy_set_header_map_pairs(type: number, ptr: number, size: number): number {
       const bytes = vm.memory.view(ptr, size);
-      const map = resolveMap(vm, type);
+      const map = resolveMap(vm, type, false, true);
       if (!map) return Status.BadArgument;
       const pairs = decodePairs(bytes);
       if (!pairs) return Status.BadArgument;
@@ -108,7 +108,7 @@ export function headerMapCalls(vm: HostcallEnv) {
     },
     proxy_remove_header_map_value(type: number, kptr: number, klen: number): number {
       const key = vm.memory.string(kptr, klen);
-      const map = resolveMap(vm, type);
+      const map = resolveMap(vm, type, false, true);
       if (!map) return Status.BadArgument;
       if (hiddenIn(vm, type)?.has(key.toLowerCase())) return Status.BadArgument;
       map.remove(key);

@@ -16,7 +16,7 @@ export function propertyCalls(vm: HostcallEnv) {
       const ctx = vm.current;
       if (!ctx) return Status.NotFound;
       const sanitizer = ctx.plugin.sanitizer;
-      const found = resolveProperty(ctx, path);
+      const found = resolveProperty(ctx, path, vm.data.loggedStream);
       const value = sanitizer ? sanitizedProperty(sanitizer, path, found) : found;
       if (value === undefined) return Status.NotFound;
       return returnBytes(vm, vptrPtr, vsizePtr, encodeProperty(value));

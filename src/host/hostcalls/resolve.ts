@@ -5,8 +5,16 @@ import { BUFFER_TYPE_MAX, BufferType, MAP_TYPE_MAX, MapType } from '../../abi/co
 import type { HeaderMap } from '../../abi/header-map.js';
 import type { HostcallEnv } from './env.js';
 
-/** undefined: unknown id (BAD_ARGUMENT); null: known but not available here. */
-export function resolveMap(vm: HostcallEnv, type: number, create = false): HeaderMap | null | undefined {
+/**
+ * undefined: unknown id (BAD_ARGUMENT); null: known but not available here. `write`: the caller changes the
+ * map (`create` is one such change).
+ */
+export function resolveMap(
+  vm: HostcallEnv,
+  type: number,
+  create = false,
+  write = create,
+): HeaderMap | null | undefined {
   if (type < 0 || type > MAP_TYPE_MAX) return undefined;
   switch (type) {
     case MapType.HttpCallResponseHeaders:
@@ -17,9 +25,24 @@ export function resolveMap(vm: HostcallEnv, type: number, create = false): Heade
       return vm.data.grpcInitialMetadata ?? null;
     case MapType.GrpcCallTrailingMetadata:
       return vm.data.grpcTrailingMetadata ?? null;
-    default:
-      return vm.current?.stream?.headerMap(type as MapType, create) ?? null;
+    default: {
+      const stream = vm.current?.stream;
+      if (stream) return stream.headerMap(type as MapType, create) ?? null;
+      return write ? null : loggedMap(vm, type as MapType);
+    }
   }
+}
+
+/**
+ * An access logger's root context in proxy_on_log reads the logged stream's maps, as Envoy's getConstMap
+ * serves them in its access-log phase: request and response headers, response trailers, and no request
+ * trailers (Envoy hands an access logger none); a TCP connection has none. A root context has no map to
+ * change (Envoy's getMap: none).
+ */
+function loggedMap(vm: HostcallEnv, type: MapType): HeaderMap | null {
+  const logged = vm.data.loggedStream;
+  if (!logged || type === MapType.HttpRequestTrailers) return null;
+  return logged.headerMap?.(type, false) ?? null;
 }
 
 /** A readable view of a buffer, or a writable stream body buffer. */
