@@ -55,6 +55,11 @@ before(async () => {
         tcp: { cluster: 'echo' },
         accessLoggers: [{ name: 'tcp-audit', url: LOGGER }],
       },
+      {
+        name: 'trapping',
+        port: 0,
+        accessLoggers: [{ name: 'trap-logger', url: fixture('root_trap'), failStrategy: 'FAIL_RELOAD' }],
+      },
     ],
     clusters: [
       { name: 'upstream', endpoints: [`127.0.0.1:${up.port}`] },
@@ -170,6 +175,25 @@ test('a local reply is logged too, with its status; a listener logs only through
   assert.equal(sink.received.length, sinkBefore);
 });
 
+test('a logger that traps fails alone: the stream is answered, FAIL_RELOAD gives the next one a fresh VM', async () => {
+  const state = async () =>
+    (JSON.parse((await adminGet(proxy, '/plugins')).text) as Array<Record<string, unknown>>).find(
+      (p) => p.name === 'trap-logger',
+    )!;
+  // Each request is answered whatever its logger does; the first trap fails the VM, the next stream gets a
+  // fresh one (which traps again).
+  for (let i = 0; i < 2; i++) assert.equal((await h1(proxy.port('trapping'), `/t${i}`)).status, 200);
+  let s = await state();
+  for (let i = 0; i < 50 && Number(s.failures) < 2; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    s = await state();
+  }
+  assert.equal(s.state, 'failed');
+  assert.equal(s.failures, 2);
+  assert.equal(s.reloads, 1);
+  assert.match((s.last_failure as { message: string }).message, /proxy_on_log/);
+});
+
 test('a TCP connection is logged too: no headers, its properties readable', async () => {
   const c = await tcpClient(proxy.port('tcp'));
   c.end('ping');
@@ -196,9 +220,8 @@ test('a stream that began before a configuration change is logged by the logger 
     { name: 'other-audit', url: LOGGER, vmId: 'other-logs', configuration: 'queue' },
   ];
   writeFileSync(file, stringify(config));
-  await proxy.waitFor('the reload', () =>
-    proxy.logs().some((l) => l.msg === 'configuration reloaded') ? true : undefined,
-  );
+  const reload = await proxy.admin('/reload', { method: 'POST' });
+  assert.equal(reload.status, 200, await reload.text());
   releaseSlow!();
   assert.equal((await slow).status, 200);
   // Its generation retires as it ends: its logger still logs it first.

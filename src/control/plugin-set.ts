@@ -118,6 +118,7 @@ export async function applyPluginSpecs(
             capabilities: spec.capabilities,
             sanitize: spec.sanitize,
             trace: spec.trace,
+            service: spec.role === 'service',
           },
           shared,
         );

@@ -10,6 +10,7 @@ export class PluginCounters {
   #memoryLimitHits = 0;
   #capabilityDenials = 0;
   #hostMemoryLimitHits = 0;
+  #lastFailure: { message: string; at: string } | undefined;
 
   /** Traps (CPU limit stops included) and callbacks answering a status Envoy does not know. */
   get failures(): number {
@@ -41,10 +42,21 @@ export class PluginCounters {
     return this.#hostMemoryLimitHits;
   }
 
+  /** What went wrong last (a trap, a failed reload), and when (ISO time); undefined while nothing did. */
+  get lastFailure(): { message: string; at: string } | undefined {
+    return this.#lastFailure;
+  }
+
   /** A trap: the VM failed (a CPU limit stop is one). */
   trap(trap: Error): void {
     this.#failures++;
     if (trap.cause instanceof CpuLimitError) this.#cpuLimitHits++;
+    this.noteFailure(trap.message);
+  }
+
+  /** A failure that is no trap of its own (a VM that could not be reloaded), for lastFailure. */
+  noteFailure(message: string): void {
+    this.#lastFailure = { message, at: new Date().toISOString() };
   }
 
   /** A callback returned a status Envoy does not know: the stream failed, the VM is fine. */

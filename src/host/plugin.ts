@@ -50,6 +50,11 @@ export interface PluginOptions extends SandboxOptions {
    * continues.
    */
   allowOnHeadersStopIteration?: boolean;
+  /**
+   * A service (Envoy's WasmService): only a root context, which no stream will ever ask to reload; with
+   * FAIL_RELOAD a failed VM is replaced in the background, after the backoff.
+   */
+  service?: boolean;
 }
 
 export type PluginState = 'ready' | 'failed';
@@ -78,6 +83,10 @@ export class Plugin implements ContextPlugin {
   private nextReloadAt = 0;
   private reloadBackoffMs = 0;
   private lastReloadAt = Number.NEGATIVE_INFINITY;
+  private readonly service: boolean;
+  /** A service's background reload, when one is due. */
+  private revival: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
 
   private constructor(
     readonly host: Host,
@@ -94,6 +103,7 @@ export class Plugin implements ContextPlugin {
     this.capabilities = options.capabilities ? resolveCapabilities(options.capabilities) : undefined;
     this.sanitizer = makeSanitizer(options.sanitize);
     this.trace = options.trace ?? false;
+    this.service = options.service ?? false;
     this.vmOptions = {
       vmId: this.vmId,
       configuration: toBytes(options.vmConfiguration),
@@ -247,12 +257,10 @@ export class Plugin implements ContextPlugin {
     try {
       this.bootSync();
     } catch (e) {
-      this.host.log({
-        level: 'error',
-        source: 'host',
-        plugin: this.name,
-        message: `VM reload failed: ${describe(e)}; next try in ${this.reloadBackoffMs} ms`,
-      });
+      const message = `VM reload failed: ${describe(e)}; next try in ${this.reloadBackoffMs} ms`;
+      this.counters.noteFailure(message);
+      this.host.log({ level: 'error', source: 'host', plugin: this.name, message });
+      this.reviveLater();
       return false;
     }
     old.setTickPeriod(0);
@@ -272,8 +280,23 @@ export class Plugin implements ContextPlugin {
     return Promise.resolve();
   }
 
+  /** A service's failed VM is reloaded when the backoff allows (FAIL_RELOAD), as no stream will ask for it. */
+  private reviveLater(): void {
+    if (!this.service || this.stopped || this.revival || this.failStrategy !== 'FAIL_RELOAD') return;
+    if (!this.vm.failure) return;
+    this.revival = setTimeout(
+      () => {
+        this.revival = undefined;
+        if (!this.stopped && !this.reloadNow()) this.reviveLater();
+      },
+      Math.max(0, this.nextReloadAt - Date.now()),
+    );
+    this.revival.unref?.();
+  }
+
   reportTrap(trap: WasmTrap, contextId: number): void {
     this.counters.trap(trap);
+    this.reviveLater();
     this.host.log({
       level: 'error',
       source: 'host',
@@ -310,6 +333,8 @@ export class Plugin implements ContextPlugin {
   }
 
   stop(): void {
+    this.stopped = true;
+    if (this.revival) clearTimeout(this.revival);
     this.root.stop();
   }
 }

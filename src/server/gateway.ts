@@ -372,7 +372,11 @@ export class Gateway {
     }
     this.current = gen;
     if (old && c.logLevel !== old.resolved.config.logLevel) this.setLogLevel(c.logLevel);
-    if (old) this.retire(old, set.retired, removed);
+    // A replaced or removed service stops now: no stream of the old generation needs it (its successor, if
+    // any, already runs). Filters and access loggers stay until the old generation's streams are done.
+    const [services, others] = partition(set.retired, (l) => l.spec.role === 'service');
+    for (const l of services) l.plugin.stop();
+    if (old) this.retire(old, others, removed);
     return {
       generation: gen.id,
       plugins: set.changes,
@@ -489,4 +493,11 @@ export class Gateway {
     this.stopNotices();
     if (this.ownsFetcher) await this.fetcher.close();
   }
+}
+
+function partition<T>(items: readonly T[], test: (item: T) => boolean): [T[], T[]] {
+  const yes: T[] = [];
+  const no: T[] = [];
+  for (const item of items) (test(item) ? yes : no).push(item);
+  return [yes, no];
 }
