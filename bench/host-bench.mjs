@@ -62,10 +62,10 @@ class BenchStream {
 const NO_LIMITS = { cpuMs: 0, startCpuMs: 0, memoryMiB: 0 };
 
 /** One plugin and a function that runs one request through it. */
-async function setup(limits, name = 'header_filter', configuration = '') {
+async function setup(limits, name = 'header_filter', configuration = '', extra = {}) {
   const host = new Host({ logLevel: 'info', timers: 'manual', log: () => {} });
   const module = await host.compile(readFileSync(fixture(name)), `${name}.wasm`);
-  const plugin = await Plugin.start(host, module, { name: 'bench', limits, configuration });
+  const plugin = await Plugin.start(host, module, { name: 'bench', limits, configuration, ...extra });
   const one = () => {
     const s = new BenchStream();
     const ctx = plugin.newHttpContext(s);
@@ -115,6 +115,19 @@ async function computeLoop() {
     b.push(time(plain.one, 5000));
   }
   return { us: median(a), usPlain: median(b) };
+}
+
+/** The header-filter loop with crash bundles on (every call recorded into the stream's ring) and off. */
+async function recordingLoop() {
+  const recording = await setup(undefined, 'header_filter', '', { crashBundles: { report: () => {} } });
+  const off = await setup(undefined);
+  const a = [];
+  const b = [];
+  for (let round = 0; round < 7; round++) {
+    a.push(time(recording.one, 50000));
+    b.push(time(off.one, 50000));
+  }
+  return { us: median(a), usOff: median(b) };
 }
 
 async function loadTimes() {
@@ -173,6 +186,11 @@ const work = await computeLoop();
 console.log(
   `host: compute-bound filter (sandbox_probe "work"): ${work.us.toFixed(2)} µs/request with limits, ` +
     `${work.usPlain.toFixed(2)} without; limits cost ${(((work.us - work.usPlain) / work.usPlain) * 100).toFixed(1)} %`,
+);
+const rec = await recordingLoop();
+console.log(
+  `host: header filter with crash bundles on (calls recorded): ${rec.us.toFixed(2)} µs/request, ` +
+    `${rec.usOff.toFixed(2)} off; recording costs ${(((rec.us - rec.usOff) / rec.usOff) * 100).toFixed(1)} %`,
 );
 for (const l of await loadTimes()) {
   console.log(

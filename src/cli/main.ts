@@ -45,6 +45,10 @@ program
   .option('--cpu-ms <ms>', "the filter's CPU limit per callback (default 50; 0: none)", Number)
   .option('--memory-mib <MiB>', "the filter's memory limit (default 64; 0: none)", Number)
   .option('--trace', 'log every call between the filter and the host')
+  .option(
+    '--crash-dir <dir>',
+    'write a crash bundle here when a filter traps, hits a limit or fails to start',
+  )
   .option('--upstream <url>', 'upstream for --wasm, e.g. http://127.0.0.1:8080')
   .option('--port <port>', 'listener port (default 10000)', portNumber)
   .option('--admin-port <port>', 'admin port (default 9901)', portNumber)

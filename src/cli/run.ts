@@ -31,6 +31,8 @@ export interface RunOptions extends FetchFlags {
   cpuMs?: number;
   memoryMib?: number;
   trace?: boolean;
+  /** Write crash bundles here (docs/operations.md). */
+  crashDir?: string;
 }
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -121,6 +123,7 @@ export async function run(o: RunOptions): Promise<Gateway> {
   const gateway = await Gateway.start(resolved, {
     watch: o.watch !== false,
     fetchSettings: fetchSettingsFromFlags(o),
+    crashDir: o.crashDir,
   });
   if (stopEcho) {
     const close = gateway.close.bind(gateway);

@@ -5,6 +5,7 @@
 // recompile). Any failure stops what was started and throws: the running set is untouched.
 
 import { isDeepStrictEqual } from 'node:util';
+import type { CrashBundleOptions } from '../host/crash-bundle.js';
 import type { Host } from '../host/host.js';
 import { Plugin } from '../host/plugin.js';
 import type { WasmVm } from '../host/vm.js';
@@ -46,11 +47,16 @@ const vmKey = (spec: PluginSpec, sha256: string) =>
     ? `${spec.singleton ? 'singleton\0' : ''}${spec.vmId}\0${sha256}\0${spec.vmConfiguration}\0${JSON.stringify([spec.limits ?? null, spec.capabilities ?? null])}`
     : undefined;
 
+export interface ApplySpecsOptions extends LoadOptions {
+  /** Crash bundles for every plugin started (the gateway's crashBundles section). */
+  crashBundles?: CrashBundleOptions;
+}
+
 export async function applyPluginSpecs(
   host: Host,
   current: readonly LoadedPlugin[],
   specs: readonly PluginSpec[],
-  options: LoadOptions = {},
+  options: ApplySpecsOptions = {},
 ): Promise<PluginSetResult> {
   const byKey = new Map(current.map((l) => [l.spec.key, l]));
   // Fetch and compile everything first (in parallel): a registry that is down or a module that does not
@@ -119,6 +125,7 @@ export async function applyPluginSpecs(
             sanitize: spec.sanitize,
             trace: spec.trace,
             service: spec.role === 'service',
+            crashBundles: options.crashBundles,
           },
           shared,
         );

@@ -361,6 +361,30 @@ export const gatewaySchema = z
     pluginDefaults: pluginDefaultsSchema.default({}),
     /** What may run: signatures, sources, size, capabilities, networks (src/trust/policy.ts, docs/security.md). */
     policy: policySchema.default(defaultPolicy()),
+    /**
+     * Crash bundles (read at start): when a callback traps, hits a limit, or a plugin fails to start, the
+     * recorded calls of that stream and the module are written to `dir` (docs/operations.md).
+     */
+    crashBundles: z
+      .object({
+        dir: z.string().min(1),
+        /** Bundles written per minute at most; more are dropped and counted. */
+        maxPerMinute: z.number().int().min(1).default(6),
+        /** One bundle's size, bytes: the module's bytes, then the oldest events, are left out to fit. */
+        maxBytes: z
+          .number()
+          .int()
+          .min(65536)
+          .default(16 * 1024 * 1024),
+        /** Bundles kept in `dir` (this process's newest). */
+        maxFiles: z.number().int().min(1).default(100),
+        /** Calls recorded per stream (older ones are dropped). */
+        eventsPerStream: z.number().int().min(16).default(2000),
+        /** Header names whose values are never written (default: authorization, cookie, set-cookie, proxy-authorization, x-api-key); sanitized headers are added. */
+        redact: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
     /** How modules are fetched (read at start): each setting unset here comes from the environment. */
     fetch: z
       .object({

@@ -26,11 +26,18 @@ export class VmBudget {
   /** The slice that ran past its budget: every later check in it answers "stop" again. */
   private exceededSeq = -1;
   private hostFuel = HOST_FUEL_BYTES;
+  /** The call in which the memory limit last refused a memory.grow. */
+  private refusedSeq = -1;
 
   constructor(
     private readonly vm: HostcallEnv,
     private readonly limits: Limits,
   ) {}
+
+  /** Whether the memory limit refused a memory.grow in the current outermost call. */
+  get memoryRefused(): boolean {
+    return this.refusedSeq === this.callSeq;
+  }
 
   /** A new outermost guest call with this CPU budget (ms, 0: none). */
   begin(budgetMs: number): void {
@@ -88,6 +95,7 @@ export class VmBudget {
   /** wasmgate.memory_grown: sees each memory.grow's result; -1 past the limit (the declared maximum). */
   private memoryGrown(result: number, maxPages: number): number {
     if (result === -1) {
+      this.refusedSeq = this.callSeq;
       const vm = this.vm;
       vm.current?.plugin.counters.memoryLimitHit();
       const size = vm.memory ? vm.memory.size : 0;

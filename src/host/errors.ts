@@ -47,6 +47,8 @@ export class WasmTrap extends Error {
     readonly callback: string,
     override readonly cause: unknown,
     readonly backtrace: string[],
+    /** The memory limit refused a memory.grow in the call that trapped (the likely cause). */
+    readonly memoryLimit = false,
   ) {
     super(`${callback} failed: ${describe(cause)}`);
     this.name = 'WasmTrap';

@@ -2,6 +2,8 @@
 // failure policy. FAIL_RELOAD replaces a failed VM for later streams, backing off if it keeps failing.
 
 import { encodeUtf8 } from '../abi/utf8.js';
+import type { CallInterposer } from './call-interposer.js';
+import type { CallRecorder } from './call-recorder.js';
 import {
   type Capabilities,
   type CapabilityConfig,
@@ -9,6 +11,13 @@ import {
   resolveCapabilities,
 } from './capabilities.js';
 import { type ContextPlugin, type FailStrategy, HttpContext, RootContext } from './context.js';
+import {
+  buildCrashBundle,
+  type CrashBundleOptions,
+  newRecorder,
+  type Outcome,
+  outcomeOf,
+} from './crash-bundle.js';
 import type { HttpStreamDriver, LoggedStream, NetworkStreamDriver } from './driver.js';
 import { PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
@@ -55,6 +64,10 @@ export interface PluginOptions extends SandboxOptions {
    * FAIL_RELOAD a failed VM is replaced in the background, after the backoff.
    */
   service?: boolean;
+  /** Record calls and write a crash bundle when a callback traps, hits a limit, or the plugin fails to start. */
+  crashBundles?: CrashBundleOptions;
+  /** What records or replays the calls of the plugin's VMs (a replay's, src/testing/replay.ts); see call-interposer.ts. */
+  interposer?: CallInterposer;
 }
 
 export type PluginState = 'ready' | 'failed';
@@ -80,6 +93,9 @@ export class Plugin implements ContextPlugin {
   /** Whether this plugin's calls are traced (see setTrace). */
   trace: boolean;
   private readonly vmOptions: VmOptions;
+  private readonly options: PluginOptions;
+  /** The recorder of the VM being started (crash bundles): a start failure's bundle comes from it. */
+  private starting: CallRecorder | undefined;
   private nextReloadAt = 0;
   private reloadBackoffMs = 0;
   private lastReloadAt = Number.NEGATIVE_INFINITY;
@@ -104,6 +120,7 @@ export class Plugin implements ContextPlugin {
     this.sanitizer = makeSanitizer(options.sanitize);
     this.trace = options.trace ?? false;
     this.service = options.service ?? false;
+    this.options = options;
     this.vmOptions = {
       vmId: this.vmId,
       configuration: toBytes(options.vmConfiguration),
@@ -157,9 +174,10 @@ export class Plugin implements ContextPlugin {
     this.checkCapabilities();
     let v: WasmVm;
     try {
-      v = vm ?? (await WasmVm.create(this.host, this.module, { ...this.vmOptions, trace: this.trace }));
+      v = vm ?? (await WasmVm.create(this.host, this.module, this.newVmOptions()));
     } catch (e) {
       this.reportStartTrap(e);
+      this.writeStartBundle(e);
       throw new PluginStartError(`starting the VM failed: ${describe(e)}`, this.name);
     }
     this.startRoot(v);
@@ -169,15 +187,32 @@ export class Plugin implements ContextPlugin {
   private bootSync(): void {
     let v: WasmVm;
     try {
-      v = WasmVm.createSync(this.host, this.module, { ...this.vmOptions, trace: this.trace });
+      v = WasmVm.createSync(this.host, this.module, this.newVmOptions());
     } catch (e) {
       this.reportStartTrap(e);
+      this.writeStartBundle(e);
       throw new PluginStartError(`starting the VM failed: ${describe(e)}`, this.name);
     }
     this.startRoot(v);
   }
 
+  /** A new VM's options: its trace switch, and a recorder of its own when crash bundles are on. */
+  private newVmOptions(): VmOptions {
+    const crash = this.options.crashBundles;
+    this.starting = crash ? newRecorder(crash, this.sanitizer?.headers) : undefined;
+    return { ...this.vmOptions, trace: this.trace, interposer: this.options.interposer ?? this.starting };
+  }
+
+  /** The recorder of the plugin's VM, when crash bundles are on (a shared VM gets one if it has none). */
+  private recorder(v: WasmVm): CallRecorder | undefined {
+    const crash = this.options.crashBundles;
+    if (!crash) return undefined;
+    if (!v.interposer) v.setInterposer(newRecorder(crash, this.sanitizer?.headers));
+    return v.interposer as CallRecorder;
+  }
+
   private startRoot(v: WasmVm): void {
+    this.starting = this.recorder(v);
     const root = new RootContext(v, this);
     try {
       if (!root.start()) throw new PluginStartError('proxy_on_vm_start returned false', this.name);
@@ -190,10 +225,12 @@ export class Plugin implements ContextPlugin {
     } catch (e) {
       root.setTickPeriod(0);
       v.contexts.delete(root.id);
-      if (e instanceof PluginStartError) throw e;
-      this.reportStartTrap(e);
-      throw new PluginStartError(describe(e), this.name);
+      const error = e instanceof PluginStartError ? e : new PluginStartError(describe(e), this.name);
+      if (!(e instanceof PluginStartError)) this.reportStartTrap(e);
+      this.writeStartBundle(e instanceof PluginStartError ? error : e);
+      throw error;
     }
+    this.starting = undefined;
     this.vm = v;
     this.root = root;
     // A shared VM (or one reloaded after a failure) traces when this plugin does.
@@ -297,6 +334,7 @@ export class Plugin implements ContextPlugin {
   reportTrap(trap: WasmTrap, contextId: number): void {
     this.counters.trap(trap);
     this.reviveLater();
+    this.writeBundle(outcomeOf(trap, false), contextId);
     this.host.log({
       level: 'error',
       source: 'host',
@@ -325,6 +363,48 @@ export class Plugin implements ContextPlugin {
       message: `wasm trap in ${e.message} while starting the plugin`,
       backtrace: e.backtrace,
     });
+  }
+
+  /** A crash bundle of a failed stream (or root context) of this plugin, when crash bundles are on. */
+  private writeBundle(outcome: Outcome, contextId: number): void {
+    const crash = this.options.crashBundles;
+    const recorder = crash && this.vm ? (this.vm.interposer as CallRecorder | undefined) : undefined;
+    if (!crash || !recorder) return;
+    const rootId = this.root.id;
+    const bundle = buildCrashBundle(this.bundleSource(recorder, crash), outcome, { contextId, rootId });
+    if (contextId !== rootId) recorder.forget(contextId);
+    crash.report(bundle);
+  }
+
+  /** A crash bundle of a start that failed (a trap, a refused configuration, a CPU limit while starting). */
+  private writeStartBundle(error: unknown): void {
+    const crash = this.options.crashBundles;
+    const recorder = this.starting;
+    this.starting = undefined;
+    if (!crash || !recorder) return;
+    crash.report(buildCrashBundle(this.bundleSource(recorder, crash), outcomeOf(error, true), undefined));
+  }
+
+  private bundleSource(recorder: CallRecorder, crash: CrashBundleOptions) {
+    const o = this.options;
+    return {
+      plugin: {
+        name: this.name,
+        rootId: this.rootId,
+        vmId: this.vmId,
+        configuration: this.configuration,
+        vmConfiguration: this.vmOptions.configuration ?? new Uint8Array(0),
+        env: this.vmOptions.env ?? {},
+        failStrategy: this.failStrategy,
+        allowOnHeadersStopIteration: this.allowOnHeadersStopIteration,
+        limits: this.limits,
+        ...(o.capabilities ? { capabilities: o.capabilities } : {}),
+        ...(o.sanitize ? { sanitize: o.sanitize } : {}),
+      },
+      module: this.module,
+      recorder,
+      options: crash,
+    };
   }
 
   /** Fires proxy_on_tick now (the harness drives time; the proxy uses real timers). */

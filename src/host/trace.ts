@@ -14,7 +14,6 @@ import { decodePairs } from '../abi/header-map.js';
 import { type ArgKinds, hostcallSpec } from '../abi/hostcalls.js';
 import { WasmTrap } from './errors.js';
 import type { CallContext, HostcallEnv } from './hostcalls/env.js';
-import type { HostcallSlot } from './hostcalls/guard.js';
 
 type Fn = (...args: never[]) => unknown;
 
@@ -44,47 +43,60 @@ function quoteMap(bytes: Uint8Array): string {
   return `{${pairs.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(', ')}}`;
 }
 
+/** One argument or result of a hostcall, read by its kind in the hostcall table (views into guest memory). */
+export type ArgValue =
+  | { k: 'n'; v: number | bigint }
+  | { k: 's'; v: Uint8Array }
+  | { k: 'm'; v: Uint8Array }
+  | { k: 'p'; v: string }
+  | { k: 'bad' };
+
+/** A return slot the guest passed, read after the call (S/M: pointer and size slots; u/U: one slot). */
+export interface OutSlot {
+  kind: string;
+  a: number;
+  b: number;
+}
+
+const BAD: ArgValue = { k: 'bad' };
+
 /**
- * Decodes the arguments the guest passed by their kinds in the hostcall table; `outs` collects the return
- * slots to read afterwards.
+ * Reads the arguments the guest passed by their kinds in the hostcall table; `outs` collects the return
+ * slots to read afterwards. Byte values are views: copy what is kept past the call.
  */
-function decodeArgs(
+export function readArgs(
   vm: HostcallEnv,
   sig: ArgKinds,
-  args: unknown[],
-  outs: Array<{ kind: string; a: number; b: number }>,
-): string[] {
-  const shown: string[] = [];
+  args: readonly unknown[],
+  outs: OutSlot[],
+): ArgValue[] {
+  const shown: ArgValue[] = [];
   let k = 0;
   const mem = vm.memory;
-  const read = (f: () => string) => {
+  const read = (f: () => ArgValue): ArgValue => {
     try {
       return f();
     } catch {
-      return '<bad pointer>';
+      return BAD;
     }
   };
   for (const kind of sig) {
     switch (kind) {
       case 'i':
-        shown.push(String((args[k++] as number) | 0));
+        shown.push({ k: 'n', v: (args[k++] as number) | 0 });
         break;
       case 'l':
-        shown.push(String(args[k++]));
+        shown.push({ k: 'n', v: args[k++] as bigint });
         break;
-      case 's': {
-        const [p, n] = [args[k++] as number, args[k++] as number];
-        shown.push(read(() => quote(mem.view(p, n))));
-        break;
-      }
+      case 's':
       case 'm': {
         const [p, n] = [args[k++] as number, args[k++] as number];
-        shown.push(read(() => quoteMap(mem.view(p, n))));
+        shown.push(read(() => ({ k: kind, v: mem.view(p, n) })));
         break;
       }
       case 'p': {
         const [p, n] = [args[k++] as number, args[k++] as number];
-        shown.push(read(() => JSON.stringify(mem.string(p, n).split('\0').join('.'))));
+        shown.push(read(() => ({ k: 'p', v: mem.string(p, n).split('\0').join('.') })));
         break;
       }
       case 'S':
@@ -98,28 +110,51 @@ function decodeArgs(
     }
   }
   // Arguments the table does not describe (or a hostcall without an entry): raw numbers.
-  for (; k < args.length; k++) shown.push(String(args[k]));
+  for (; k < args.length; k++) shown.push({ k: 'n', v: args[k] as number });
   return shown;
 }
 
-function decodeOuts(vm: HostcallEnv, outs: Array<{ kind: string; a: number; b: number }>): string[] {
+/** Reads the return slots once the call returned OK. */
+export function readOuts(vm: HostcallEnv, outs: readonly OutSlot[]): ArgValue[] {
   const mem = vm.memory;
-  return outs.map((o) => {
+  return outs.map((o): ArgValue => {
     try {
       switch (o.kind) {
         case 'u':
-          return String(mem.u32(o.a));
+          return { k: 'n', v: mem.u32(o.a) };
         case 'U':
-          return String(mem.u64(o.a));
+          return { k: 'n', v: mem.u64(o.a) };
         case 'S':
-          return quote(mem.view(mem.u32(o.a), mem.u32(o.b)));
+          return { k: 's', v: mem.view(mem.u32(o.a), mem.u32(o.b)) };
         default:
-          return quoteMap(mem.view(mem.u32(o.a), mem.u32(o.b)));
+          return { k: 'm', v: mem.view(mem.u32(o.a), mem.u32(o.b)) };
       }
     } catch {
-      return '<bad pointer>';
+      return BAD;
     }
   });
+}
+
+/** An argument or result as the trace log shows it. */
+export function formatArg(a: ArgValue): string {
+  switch (a.k) {
+    case 'n':
+      return String(a.v);
+    case 's':
+      return quote(a.v);
+    case 'm':
+      return quoteMap(a.v);
+    case 'p':
+      return JSON.stringify(a.v);
+    default:
+      return '<bad pointer>';
+  }
+}
+
+/** A hostcall's result as the trace log shows it: a status name, or a WASI errno name. */
+export function formatResult(result: unknown, wasi: boolean): string {
+  if (typeof result !== 'number') return '';
+  return wasi ? (ERRNO_NAMES[result] ?? `errno ${result}`) : statusName(result);
 }
 
 /** Whether a trace line is wanted now: the running context's plugin traces (any plugin, outside one). */
@@ -142,13 +177,13 @@ export function traceLine(vm: HostcallEnv, message: string): void {
 }
 
 /** A hostcall implementation that logs its call, decoded, after it returned. */
-function tracedHostcall(vm: HostcallEnv, name: string, raw: Fn, wasi: boolean): Fn {
+export function tracedHostcall(vm: HostcallEnv, name: string, raw: Fn, wasi: boolean): Fn {
   const sig = hostcallSpec('env', name)?.args ?? '';
   const f = raw as unknown as (...a: unknown[]) => unknown;
   return ((...args: unknown[]) => {
     if (!traceWanted(vm)) return f(...args);
-    const outs: Array<{ kind: string; a: number; b: number }> = [];
-    const shown = wasi ? args.map(String) : decodeArgs(vm, sig, args, outs);
+    const outs: OutSlot[] = [];
+    const shown = wasi ? args.map(String) : readArgs(vm, sig, args, outs).map(formatArg);
     let result: unknown;
     try {
       result = f(...args);
@@ -159,24 +194,11 @@ function tracedHostcall(vm: HostcallEnv, name: string, raw: Fn, wasi: boolean): 
       );
       throw e;
     }
-    let text: string;
-    if (typeof result !== 'number') text = '';
-    else if (wasi) text = ` -> ${ERRNO_NAMES[result] ?? `errno ${result}`}`;
-    else {
-      text = ` -> ${statusName(result)}`;
-      if (result === 0 && outs.length > 0) text += ` ${decodeOuts(vm, outs).join(' ')}`;
-    }
+    let text = typeof result === 'number' ? ` -> ${formatResult(result, wasi)}` : '';
+    if (!wasi && result === 0 && outs.length > 0) text += ` ${readOuts(vm, outs).map(formatArg).join(' ')}`;
     traceLine(vm, `[vm->host] ${name}(${shown.join(', ')})${text}`);
     return result;
   }) as unknown as Fn;
-}
-
-/**
- * Turns the trace log on or off for a VM's hostcalls: swaps every guarded hostcall's implementation for a
- * logging one (or back). Lines are written only for contexts whose plugin traces.
- */
-export function traceHostcalls(vm: HostcallEnv, slots: readonly HostcallSlot[], on: boolean): void {
-  for (const slot of slots) slot.set(on ? tracedHostcall(vm, slot.name, slot.raw, slot.wasi) : slot.raw);
 }
 
 /** A callback into the guest, logged with its arguments and its result (or trap) when its plugin traces. */

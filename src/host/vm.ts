@@ -4,6 +4,7 @@
 import type { AbiVersion } from '../abi/constants.js';
 import { GuestMemory } from '../abi/memory.js';
 import { VmBudget } from './budget.js';
+import type { CallInterposer } from './call-interposer.js';
 import { type Capabilities, isGatedCallback } from './capabilities.js';
 import { ContextTable } from './context-table.js';
 import { type FrameSymbolizer, ProcExit, WasmTrap, wasmBacktrace } from './errors.js';
@@ -14,7 +15,7 @@ import type { HostcallSlot } from './hostcalls/guard.js';
 import { createImports } from './hostcalls/index.js';
 import { DEFAULT_LIMITS, instrumentOptions, type Limits } from './limits.js';
 import { type CompiledModule, type ModuleVariant, moduleVariant, moduleVariantSync } from './module.js';
-import { tracedCallback, traceHostcalls, traceLine, traceWanted } from './trace.js';
+import { tracedCallback, tracedHostcall, traceLine, traceWanted } from './trace.js';
 import { INSTRUMENT_MODULE } from './wasm/instrument.js';
 
 export type { CallbackData } from './hostcalls/env.js';
@@ -31,6 +32,8 @@ export interface VmOptions {
   capabilities?: Capabilities;
   /** Trace from the start (the module's start functions included). */
   trace?: boolean;
+  /** Records (crash bundles) or replays the VM's calls from the start: see call-interposer.ts. */
+  interposer?: CallInterposer;
 }
 
 type GuestFn = (...args: number[]) => number | undefined;
@@ -61,6 +64,8 @@ export class WasmVm implements HostcallEnv {
   private readonly hostcallSlots: HostcallSlot[] = [];
   /** Whether calls are traced (some plugin of this VM has its trace on): see trace.ts. */
   tracing = false;
+  /** What records or replays this VM's calls (crash bundles), if anything. */
+  interposer: CallInterposer | undefined;
   /** The host-memory budget of this VM's vm_id (shared with the other VMs of that vm_id). */
   readonly hostMemory: HostMemoryAccount;
   private readonly budget: VmBudget;
@@ -84,6 +89,7 @@ export class WasmVm implements HostcallEnv {
     this.limits = options.limits ?? { ...DEFAULT_LIMITS };
     this.capabilities = options.capabilities;
     this.tracing = options.trace ?? false;
+    this.interposer = options.interposer;
     this.budget = new VmBudget(this, this.limits);
     this.hostMemory = host.hostMemory.account(this.vmId);
     // VMs of one vm_id share the budget: the one started last sets it.
@@ -141,7 +147,7 @@ export class WasmVm implements HostcallEnv {
 
   private imports(): WebAssembly.Imports {
     const imports = createImports(this, this.capabilities, this.hostcallSlots);
-    if (this.tracing) this.setTracing(true);
+    if (this.tracing || this.interposer) this.relink();
     const v = this.variant;
     if (v.fuel || v.memoryHook)
       imports[INSTRUMENT_MODULE] = this.budget.imports(v.fuel, v.memoryHook, v.maxPages);
@@ -188,7 +194,12 @@ export class WasmVm implements HostcallEnv {
       this.budget.begin(this.limits.startCpuMs);
       if (this.tracing) traceLine(this, `[host->vm] ${name}(${name === 'main' ? '0, 0' : ''})`);
       try {
-        run();
+        if (this.interposer)
+          this.interposer.callback(this, undefined, name, [], () => {
+            run();
+            return 0;
+          });
+        else run();
         if (this.tracing) traceLine(this, `[host<-vm] ${name} -> done`);
       } catch (e) {
         if (this.tracing)
@@ -211,7 +222,24 @@ export class WasmVm implements HostcallEnv {
    */
   setTracing(on: boolean): void {
     this.tracing = on;
-    traceHostcalls(this, this.hostcallSlots, on);
+    this.relink();
+  }
+
+  /** Starts or stops recording this VM's calls (crash bundles, `wasmgate record`). */
+  setInterposer(interposer: CallInterposer | undefined): void {
+    this.interposer = interposer;
+    this.relink();
+  }
+
+  /** Links each hostcall's implementation: the plain one, traced when tracing, wrapped by the interposer. */
+  private relink(): void {
+    const interposer = this.interposer;
+    for (const slot of this.hostcallSlots) {
+      let f = slot.raw;
+      if (this.tracing) f = tracedHostcall(this, slot.name, f, slot.wasi);
+      if (interposer) f = interposer.hostcall(this, slot.name, slot.wasi, f);
+      slot.set(f);
+    }
   }
 
   /** Runs `fn` (calls into the VM) with the start-up CPU limit: proxy_on_vm_start, proxy_on_configure. */
@@ -223,6 +251,11 @@ export class WasmVm implements HostcallEnv {
     } finally {
       this.startPhase = prev;
     }
+  }
+
+  /** The next context gets this id, when free (a replay gives a stream the id it had when recorded). */
+  reserveContextId(id: number): void {
+    if (!this.contexts.has(id)) this.nextContextId = id;
   }
 
   allocContextId(): number {
@@ -246,6 +279,12 @@ export class WasmVm implements HostcallEnv {
     const fn = this.fns[name];
     if (fn === undefined) return undefined;
     if (this.failure) throw this.failure;
+    if (this.interposer)
+      return this.interposer.callback(this, ctx, name, [a, b, c, d, e], () =>
+        this.tracing
+          ? tracedCallback(this, ctx, name, [a, b, c, d, e], () => this.run(ctx, name, fn, a, b, c, d, e))
+          : this.run(ctx, name, fn, a, b, c, d, e),
+      );
     if (this.tracing)
       return tracedCallback(this, ctx, name, [a, b, c, d, e], () => this.run(ctx, name, fn, a, b, c, d, e));
     return this.run(ctx, name, fn, a, b, c, d, e);
@@ -297,7 +336,12 @@ export class WasmVm implements HostcallEnv {
     // The trap the fuel check executes once the budget is spent is reported as what it is.
     const exceeded = this.budget.exceeded;
     const cause = exceeded && err instanceof WebAssembly.RuntimeError ? exceeded : err;
-    const trap = new WasmTrap(callback, cause, wasmBacktrace(err, this.symbolizer()));
+    const trap = new WasmTrap(
+      callback,
+      cause,
+      wasmBacktrace(err, this.symbolizer()),
+      this.budget.memoryRefused,
+    );
     this.failure ??= trap;
     return trap;
   }

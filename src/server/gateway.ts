@@ -21,6 +21,8 @@ import { fromWasmPlugin, orderPlugins, type PluginSpec } from '../control/plugin
 import { effectiveSettings, sandboxFromConfig } from '../control/sandbox-settings.js';
 import { wasmPluginSchema } from '../control/schema.js';
 import type { LoggedStream } from '../host/driver.js';
+import { DEFAULT_RECORDER_SETTINGS } from '../host/call-recorder.js';
+import type { CrashBundleOptions } from '../host/crash-bundle.js';
 import { Host } from '../host/host.js';
 import type { Plugin } from '../host/plugin.js';
 import { ClusterCallouts } from '../http/callouts.js';
@@ -28,6 +30,7 @@ import { ClusterManager } from '../http/cluster.js';
 import { nodeProperties } from '../http/node-properties.js';
 import type { ProxyStream } from '../http/stream.js';
 import { AccessLog } from '../observe/access-log.js';
+import type { CrashWriter } from '../observe/crash-writer.js';
 import { createLogger, hostLogSink, setLoggerLevel } from '../observe/logger.js';
 import { Stats } from '../observe/stats.js';
 import { StreamRecords } from '../observe/stream-records.js';
@@ -36,6 +39,7 @@ import { deadline, formatNotice } from '../oci/transport.js';
 import type { TcpSession } from '../tcp/tcp-session.js';
 import { LoadGate } from '../trust/load-gate.js';
 import { type AdminListener, startAdminListener } from './admin-listener.js';
+import { crashWriter } from './crash-bundles.js';
 import { Generation, type ListenerEnv, type TcpListenerEnv } from './generation.js';
 import { ListenerSet, type RunningListener } from './listener-set.js';
 
@@ -47,6 +51,8 @@ export interface GatewayOptions {
   fetchSettings?: Partial<FetchSettings>;
   /** Watch the configuration's files and apply their changes (default: on when the provider can watch). */
   watch?: boolean;
+  /** Where crash bundles go (`--crash-dir`): overrides crashBundles.dir, or turns them on with defaults. */
+  crashDir?: string;
 }
 
 const MODULE_SOURCE: Record<LoadedPlugin['source'], string> = {
@@ -89,6 +95,9 @@ export class Gateway {
   private readonly ownsFetcher: boolean;
   private readonly stopNotices: () => void;
   lastApplyError: string | undefined;
+  /** Writes crash bundles, when configured (crashBundles, --crash-dir). */
+  readonly crashWriter: CrashWriter | undefined;
+  private readonly crashBundles: CrashBundleOptions | undefined;
 
   private constructor(
     readonly provider: ConfigProvider,
@@ -114,6 +123,14 @@ export class Gateway {
       options.fetcher ?? (own ? new ModuleFetcher({ ...c.fetch, ...overrides }) : defaultFetcher());
     // A slow registry says so in the log instead of a silent wait.
     this.stopNotices = this.fetcher.onNotice((n) => this.logger.warn(formatNotice(n)));
+    this.crashWriter = crashWriter(c.crashBundles, options.crashDir, this.logger);
+    const cb = c.crashBundles;
+    const writer = this.crashWriter;
+    this.crashBundles = writer && {
+      redact: cb?.redact,
+      recorder: { eventsPerStream: cb?.eventsPerStream ?? DEFAULT_RECORDER_SETTINGS.eventsPerStream },
+      report: (bundle) => writer.report(bundle),
+    };
   }
 
   /**
@@ -329,6 +346,7 @@ export class Gateway {
       gate,
       fetcher: this.fetcher,
       signal,
+      crashBundles: this.crashBundles,
     });
     const plugins = orderPlugins(set.plugins);
     const clusters =
@@ -490,6 +508,7 @@ export class Gateway {
     // Clusters close their endpoints' connections, gRPC callout sessions included.
     await Promise.all([...new Set(gens.map((g) => g.clusters))].map((c) => c.close()));
     await this.records.close();
+    await this.crashWriter?.flush();
     this.stopNotices();
     if (this.ownsFetcher) await this.fetcher.close();
   }

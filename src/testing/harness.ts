@@ -26,7 +26,10 @@ import { checkBufferLimit, HttpStreamHarness, type StreamOptions } from './http-
 export interface LoadFilterOptions
   extends SandboxOptions,
     Partial<
-      Pick<PluginOptions, 'name' | 'rootId' | 'vmId' | 'env' | 'failStrategy' | 'allowOnHeadersStopIteration'>
+      Pick<
+        PluginOptions,
+        'name' | 'rootId' | 'vmId' | 'env' | 'failStrategy' | 'allowOnHeadersStopIteration' | 'crashBundles'
+      >
     > {
   /** A path, file URL or the module's bytes. */
   wasm: string | URL | Uint8Array;
@@ -252,6 +255,7 @@ export class FilterHarness {
       capabilities: options.capabilities,
       sanitize: options.sanitize,
       trace: options.trace,
+      crashBundles: options.crashBundles,
     });
     harness = new FilterHarness(host, plugin, callouts, logs, options.bufferLimit);
     host.drain();
