@@ -47,6 +47,8 @@ function fromKind(kind: OciErrorKind | 'io'): number {
 export function exitCodeFor(e: unknown): number {
   if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : ExitCode.usage;
   if (e instanceof ConfigError) return ExitCode.usage;
+  // A command's own failure that says how to exit (wasmgate replay: 1 differs, 2 cannot replay).
+  if (e instanceof Error && 'exitCode' in e && typeof e.exitCode === 'number') return e.exitCode;
   if (e instanceof OciError) return fromKind(e.kind);
   if (e instanceof ModuleFetchError) return fromKind(e.kind);
   if (e instanceof PluginLoadError && (e.cause instanceof ModuleFetchError || e.cause instanceof OciError))
