@@ -115,6 +115,8 @@ describe('admin API: a failing request never ends the process', () => {
     reload: () => Promise.reject(new Error('unused')),
     lastError: () => undefined,
     pluginTrace: () => undefined,
+    recordPlugin: () => false,
+    takeRecordings: () => undefined,
     ...overrides,
   });
 

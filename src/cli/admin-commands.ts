@@ -21,13 +21,13 @@ export interface AdminTarget {
   tokenFrom?: string;
 }
 
-interface AdminFlags {
+export interface AdminFlags {
   admin?: string;
   token?: string;
   tokenFile?: string;
 }
 
-function adminTarget(o: AdminFlags): AdminTarget {
+export function adminTarget(o: AdminFlags): AdminTarget {
   const base = o.admin ?? process.env.WASMGATE_ADMIN ?? 'http://127.0.0.1:9901';
   const url = base.includes('://') ? base.replace(/\/$/, '') : `http://${base}`;
   return { url, ...adminToken(o, new URL(url)) };
@@ -58,7 +58,7 @@ function localTokenFile(url: URL): string | undefined {
   return local ? defaultAdminTokenFile(Number(url.port || 80)) : undefined;
 }
 
-async function call(
+export async function call(
   admin: AdminTarget,
   method: string,
   path: string,

@@ -13,6 +13,7 @@ import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { fetchTimeoutOption, registryCaOption, requestTimeoutOption } from './fetch-flags.js';
 import { hubServing, registerHubCommand } from './hub.js';
 import { registerImageCommands } from './images.js';
+import { registerRecordCommand } from './record.js';
 import { registerReplayCommand } from './replay.js';
 import { type RunOptions, run } from './run.js';
 import { registerSearchCommand } from './search.js';
@@ -89,8 +90,9 @@ program
 registerImageCommands(program);
 // A running proxy's plugins, through its admin API (apply, delete, plugins, reload).
 registerAdminCommands(program);
-// Crash bundles: re-run one (replay).
+// Crash bundles: re-run one (replay); record live streams as such bundles (record).
 registerReplayCommand(program);
+registerRecordCommand(program);
 // Signatures (key generate, sign, verify).
 registerTrustCommands(program);
 // The filter hub server and its administration (hub), its catalogue (search).

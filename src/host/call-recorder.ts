@@ -99,6 +99,8 @@ export class CallRecorder implements CallInterposer {
   private readonly rings = new Map<number, Ring>();
   /** Where the running callback's hostcalls go. */
   private sweepAt = MIN_SWEEP;
+  /** Contexts whose rings outlive proxy_on_delete, until forgotten (streams `wasmgate record` records). */
+  readonly kept = new Set<number>();
   private active: { ring: Ring; ctx: number } | undefined;
 
   constructor(
@@ -174,7 +176,13 @@ export class CallRecorder implements CallInterposer {
     } finally {
       this.active = prev;
       // A stream's ring goes with its context (a bundle is taken before, when the stream fails).
-      if (name === 'proxy_on_delete' && ctx && ctx.root.id !== ctx.id && !this.settings.keepEnded)
+      if (
+        name === 'proxy_on_delete' &&
+        ctx &&
+        ctx.root.id !== ctx.id &&
+        !this.settings.keepEnded &&
+        !this.kept.has(id)
+      )
         this.rings.delete(id);
     }
   }
@@ -243,6 +251,7 @@ export class CallRecorder implements CallInterposer {
 
   /** Drops a context's ring (a recorded stream that ended, a bundle that was written). */
   forget(contextId: number): void {
+    this.kept.delete(contextId);
     this.rings.delete(contextId);
   }
 
@@ -261,7 +270,7 @@ export class CallRecorder implements CallInterposer {
    * a failure): run when the rings have doubled since the last sweep, so it costs O(1) per stream.
    */
   private sweep(vm: HostcallEnv): void {
-    for (const id of this.rings.keys()) if (!vm.contexts.get(id)) this.rings.delete(id);
+    for (const id of this.rings.keys()) if (!vm.contexts.get(id) && !this.kept.has(id)) this.rings.delete(id);
     this.sweepAt = Math.max(MIN_SWEEP, this.rings.size * 2);
   }
 

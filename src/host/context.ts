@@ -27,6 +27,8 @@ export interface ContextPlugin extends PluginView {
   /** Envoy's allow_on_headers_stop_iteration (see PluginOptions). */
   readonly allowOnHeadersStopIteration: boolean;
   reportTrap(trap: WasmTrap, contextId: number): void;
+  /** A stream context ended (its last callback ran, or it was dropped): `wasmgate record` ends its recording. */
+  streamEnded(contextId: number): void;
 }
 
 const NO_STATUS = Object.freeze({ code: 0, message: new Uint8Array(0) });
@@ -422,6 +424,7 @@ export class HttpContext extends Context {
       this.cancelCallouts();
     }
     this.vm.contexts.delete(this.id);
+    this.plugin.streamEnded(this.id);
   }
 
   private run(callback: string, maxAction: number, a: number, b?: number): number {

@@ -100,6 +100,11 @@ export function newRecorder(options: CrashBundleOptions, hidden?: ReadonlySet<st
   });
 }
 
+/** A run that did not fail. */
+export function okOutcome(message: string): Outcome {
+  return { kind: 'ok', message, backtrace: [] };
+}
+
 /** The outcome a trap (or a start failure, `start`) stands for. */
 export function outcomeOf(error: unknown, start: boolean): Outcome {
   const trap = error instanceof WasmTrap ? error : undefined;

@@ -13,9 +13,11 @@ import {
 import { type ContextPlugin, type FailStrategy, HttpContext, RootContext } from './context.js';
 import {
   buildCrashBundle,
+  type CrashBundle,
   type CrashBundleOptions,
   newRecorder,
   type Outcome,
+  okOutcome,
   outcomeOf,
 } from './crash-bundle.js';
 import type { HttpStreamDriver, LoggedStream, NetworkStreamDriver } from './driver.js';
@@ -96,6 +98,8 @@ export class Plugin implements ContextPlugin {
   private readonly options: PluginOptions;
   /** The recorder of the VM being started (crash bundles): a start failure's bundle comes from it. */
   private starting: CallRecorder | undefined;
+  /** Streams being recorded on request (`wasmgate record`): how many more to start, and those in flight. */
+  private recording: { left: number; ids: Set<number>; report: (b: CrashBundle) => void } | undefined;
   private nextReloadAt = 0;
   private reloadBackoffMs = 0;
   private lastReloadAt = Number.NEGATIVE_INFINITY;
@@ -256,7 +260,56 @@ export class Plugin implements ContextPlugin {
   /** A context for a new HTTP stream. With FAIL_RELOAD a failed VM is replaced first, for this stream. */
   newHttpContext(stream: HttpStreamDriver): HttpContext {
     if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
-    return new HttpContext(this.root, stream);
+    const ctx = new HttpContext(this.root, stream);
+    if (this.recording && this.recording.left > 0) this.recordStream(ctx.id);
+    return ctx;
+  }
+
+  /**
+   * Records the next `streams` streams of this plugin (its VM records from now on, if it did not) and hands
+   * each one's bundle to `report` when the stream ends (`wasmgate record`). Replaces a recording in progress.
+   */
+  record(streams: number, report: (bundle: CrashBundle) => void): void {
+    this.recording = { left: streams, ids: new Set(), report };
+  }
+
+  /** Streams still to be recorded, and recorded streams still in flight. */
+  get recordingLeft(): number {
+    return this.recording ? this.recording.left + this.recording.ids.size : 0;
+  }
+
+  private recordStream(id: number): void {
+    const r = this.recording as NonNullable<typeof this.recording>;
+    const recorder = this.recorderFor(this.vm, r.report);
+    r.left--;
+    r.ids.add(id);
+    recorder.kept.add(id);
+  }
+
+  /** The VM's recorder; one is set (recording costs from now on) when the VM has none. */
+  private recorderFor(v: WasmVm, report: (b: CrashBundle) => void): CallRecorder {
+    if (!v.interposer)
+      v.setInterposer(newRecorder(this.options.crashBundles ?? { report }, this.sanitizer?.headers));
+    return v.interposer as CallRecorder;
+  }
+
+  streamEnded(contextId: number): void {
+    const r = this.recording;
+    if (!r?.ids.delete(contextId)) return;
+    const recorder = this.vm.interposer as CallRecorder;
+    const outcome = this.vm.failure ? outcomeOf(this.vm.failure, false) : okOutcome('the stream ended');
+    const options = this.options.crashBundles ?? { report: r.report };
+    const bundle = buildCrashBundle(this.bundleSource(recorder, options), outcome, {
+      contextId,
+      rootId: this.root.id,
+    });
+    recorder.forget(contextId);
+    if (r.left === 0 && r.ids.size === 0) {
+      this.recording = undefined;
+      // Back to no recording at all, unless crash bundles want it.
+      if (!this.options.crashBundles) this.vm.setInterposer(undefined);
+    }
+    r.report(bundle);
   }
 
   /** A context for a new TCP connection (a network filter); FAIL_RELOAD as for HTTP streams. */
@@ -372,7 +425,7 @@ export class Plugin implements ContextPlugin {
     if (!crash || !recorder) return;
     const rootId = this.root.id;
     const bundle = buildCrashBundle(this.bundleSource(recorder, crash), outcome, { contextId, rootId });
-    if (contextId !== rootId) recorder.forget(contextId);
+    if (contextId !== rootId && !this.recording?.ids.has(contextId)) recorder.forget(contextId);
     crash.report(bundle);
   }
 

@@ -28,6 +28,10 @@ export interface AdminSource {
   lastError(): string | undefined;
   /** A plugin's trace switch (set when `enabled` is given); undefined: no such plugin. */
   pluginTrace(key: string, enabled: boolean | undefined): boolean | undefined;
+  /** Records the next `streams` streams of a plugin (wasmgate record); false: no such plugin. */
+  recordPlugin(key: string, streams: number): boolean;
+  /** The recorded streams' bundles (JSON texts, handed out once) and how many are still to come. */
+  takeRecordings(key: string): { bundles: string[]; left: number } | undefined;
 }
 
 const ENDPOINTS = {
@@ -40,6 +44,8 @@ const ENDPOINTS = {
   '/reload': 'POST: re-read the configuration file and plugin directories',
   '/plugins/<namespace>/<name>/trace':
     'GET: the wasm trace switch; POST ?enabled=true|false: set it (also /plugins/<name>/trace)',
+  '/plugins/<namespace>/<name>/record':
+    'POST ?streams=N: record the next N streams as replayable bundles (wasmgate record); POST .../record/take: the bundles recorded so far',
 };
 
 /** ConfigError (the resource or file is invalid) → 400; anything else that refused the change → 422. */
@@ -191,6 +197,8 @@ async function handle(source: AdminSource, req: IncomingMessage, res: ServerResp
         if (state === undefined) return json(404, { error: `no plugin ${key}` });
         return json(200, { plugin: key, trace: state });
       }
+      const rec = /^\/plugins\/(.+)\/record(\/take)?$/.exec(url.pathname);
+      if (rec && req.method === 'POST') return recordRoute(source, url, rec[1], rec[2] !== undefined, json);
       const m = /^\/plugins\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (m && (req.method === 'PUT' || req.method === 'DELETE')) {
         const [ns, name] = [decodeURIComponent(m[1]), decodeURIComponent(m[2])];
@@ -245,3 +253,28 @@ export function redact(value: unknown): unknown {
   }
   return value;
 }
+
+/** POST /plugins/<key>/record?streams=N starts a recording; POST /plugins/<key>/record/take hands out bundles. */
+function recordRoute(
+  source: AdminSource,
+  url: URL,
+  rawKey: string,
+  take: boolean,
+  json: (status: number, body: unknown) => void,
+): void {
+  const key = rawKey.split('/').map(decodeURIComponent).join('/');
+  if (take) {
+    const r = source.takeRecordings(key);
+    if (!r) json(404, { error: `no plugin ${key}` });
+    else json(200, { plugin: key, left: r.left, bundles: r.bundles.map((b) => JSON.parse(b) as unknown) });
+    return;
+  }
+  const streams = Number(url.searchParams.get('streams') ?? '1');
+  if (!Number.isInteger(streams) || streams < 1 || streams > MAX_RECORD_STREAMS)
+    json(400, { error: `streams must be a whole number from 1 to ${MAX_RECORD_STREAMS}` });
+  else if (!source.recordPlugin(key, streams)) json(404, { error: `no plugin ${key}` });
+  else json(200, { plugin: key, recording: streams });
+}
+
+/** Streams one record request may ask for. */
+export const MAX_RECORD_STREAMS = 20;

@@ -6,6 +6,7 @@ import type { LogLevelName } from '../abi/constants.js';
 import type { Plugin } from '../host/plugin.js';
 import { type AdminSource, type ApplyAnswer, redact } from '../observe/admin.js';
 import type { ApplyReport, Gateway } from './gateway.js';
+import { Recordings } from './recordings.js';
 
 /** Per plugin in /stats/prometheus: series kind, name, help, and where its value comes from. */
 const PLUGIN_SERIES: ReadonlyArray<['counter' | 'gauge', string, string, (p: Plugin) => number]> = [
@@ -62,6 +63,8 @@ const answer = (r: ApplyReport): ApplyAnswer => ({
 });
 
 export function adminView(g: Gateway): AdminSource {
+  const recordings = new Recordings();
+  const pluginByKey = (key: string) => g.plugins.find((l) => l.spec.key === key);
   return {
     ready: () => !g.draining,
     prometheus: () => {
@@ -146,6 +149,17 @@ export function adminView(g: Gateway): AdminSource {
       return p.plugin.trace;
     },
     lastError: () => g.lastApplyError,
+    recordPlugin: (key, streams) => {
+      const p = pluginByKey(key);
+      if (!p) return false;
+      recordings.start(key, p.plugin, streams);
+      g.logger.info({ plugin: p.spec.name, streams }, 'recording streams');
+      return true;
+    },
+    takeRecordings: (key) => {
+      const p = pluginByKey(key);
+      return p && { bundles: recordings.take(key), left: p.plugin.recordingLeft };
+    },
   };
 }
 

@@ -8,7 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { BufferType, MapType } from '../abi/constants.js';
 import { HeaderMap } from '../abi/header-map.js';
 import type { HttpContext } from '../host/context.js';
-import { BUNDLE_FORMAT, blobBytes, type CrashBundle, type Outcome, outcomeOf } from '../host/crash-bundle.js';
+import {
+  BUNDLE_FORMAT,
+  blobBytes,
+  type CrashBundle,
+  type Outcome,
+  okOutcome as ok,
+  outcomeOf,
+} from '../host/crash-bundle.js';
 import type { CalloutDispatcher, HttpCalloutRequest, HttpCalloutResponse } from '../host/driver.js';
 import { Host, type LogEntry } from '../host/host.js';
 import { Plugin } from '../host/plugin.js';
@@ -264,8 +271,6 @@ function runStream(
   return ok(stream.localReply ? `the filter answered ${stream.localReply.status}` : 'no failure');
 }
 
-const ok = (message: string): Outcome => ({ kind: 'ok', message, backtrace: [] });
-
 function sameOutcome(a: Outcome, b: Outcome): boolean {
   if (a.kind !== b.kind || a.callback !== b.callback) return false;
   // A CPU limit's message holds the time it ran; a trap's is what V8 says (unreachable, out of bounds…).
@@ -281,10 +286,13 @@ export function describeOutcome(o: Outcome): string {
 function compareCalls(bundle: CrashBundle, replayed: RecordedEvent[]): string[] {
   if (bundle.droppedEvents > 0)
     return [`calls not compared: ${bundle.droppedEvents} recorded call(s) were dropped from the bundle`];
+  // A stream's own calls (a recording started while the VM ran holds no start); else, the start's.
+  const ctx = bundle.stream?.contextId;
+  const mine = (e: RecordedEvent) => ctx === undefined || e.ctx === ctx;
   const line = (e: RecordedEvent) =>
     e.type === 'hostcall' ? e.call : `${e.name}(${e.args.join(', ')})${e.failed ? ' -> trap' : ''}`;
-  const a = bundle.events.map(line);
-  const b = replayed.map(line);
+  const a = bundle.events.filter(mine).map(line);
+  const b = replayed.filter(mine).map(line);
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return [`call ${i + 1}: recorded ${a[i]}; replayed ${b[i]}`];
   if (a.length > n) return [`call ${n + 1}: recorded ${a[n]}; the replay made no more calls`];
