@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CrashBundle } from '../src/host/crash-bundle.js';
@@ -36,9 +36,10 @@ describe('wasmgate record', () => {
     await up.close();
   });
 
-  test('two live streams become bundles and test files that pass; a trap replays as a trap', async () => {
+  test('two live streams become bundles and test files that pass; a trap replays as a trap', async (ctx) => {
     // Inside the package (fixtures/build is not tracked), so the test files' `wasmgate/testing` resolves.
     const out = mkdtempSync(join(repoRoot, 'fixtures', 'build', 'recorded-'));
+    ctx.after(() => rmSync(out, { recursive: true, force: true }));
     const admin = `http://127.0.0.1:${proxy.admin}`;
     const rec = spawn(
       process.execPath,
