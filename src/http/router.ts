@@ -47,8 +47,9 @@ export function compileRoute(config: RouteConfig, index: number): Route {
     };
     return (map: HeaderMap) => test(map.get(h.name)) !== (h.invert ?? false);
   });
+  // A request whose :path a filter removed has an empty path, as in Envoy: no prefix or exact path matches it.
   const pathOf = (headers: HeaderMap) => {
-    const p = headers.get(':path') ?? '/';
+    const p = headers.get(':path') ?? '';
     const q = p.indexOf('?');
     return q >= 0 ? p.slice(0, q) : p;
   };
