@@ -54,6 +54,7 @@ function stream(finish = true) {
     reset: () => {},
     clearRouteCache: () => {},
     property: () => undefined,
+    routePluginChoice: () => undefined,
     filterState: () => undefined,
   };
   const sink: PipelineSink = { headers: () => {}, data: () => {}, trailers: () => {} };
@@ -93,6 +94,7 @@ test('the stages still answer for the filter (the header filter saw and changed 
     reset: () => {},
     clearRouteCache: () => {},
     property: () => undefined,
+    routePluginChoice: () => undefined,
     filterState: () => undefined,
   });
   assert.equal(slot.requestStage.active, true);

@@ -27,6 +27,8 @@ export interface PluginSpec
   url: string;
   sha256?: string;
   configuration: string;
+  /** Other configurations routes give the plugin (routes[].plugins), each run by a root context of its own. */
+  routeConfigurations?: string[];
   vmConfiguration: string;
   phase: Phase;
   priority: number;

@@ -49,6 +49,14 @@ const metadata = z
   .object({ filter_metadata: z.record(z.string(), z.record(z.string(), z.unknown())).default({}) })
   .strict();
 
+/** A plugin on one route: off, or with a configuration of the route's own (a string as is, else JSON). */
+const routePlugin = z
+  .object({ disabled: z.boolean().optional(), configuration: z.unknown().optional() })
+  .strict()
+  .refine((p) => (p.disabled === true) !== (p.configuration !== undefined), {
+    message: 'give either disabled: true or a configuration',
+  });
+
 const route = z
   .object({
     name: z.string().optional(),
@@ -70,6 +78,8 @@ const route = z
     /** Request/response bytes a filter may make the proxy buffer (Envoy: 413 / 500 past it). */
     bufferLimitBytes: z.number().int().min(1).optional(),
     directResponse: directResponse.optional(),
+    /** Per-route plugin settings, by plugin key (a WasmPlugin's namespace/name, a wasm filter's name). */
+    plugins: z.record(z.string().min(1), routePlugin).optional(),
   })
   .strict()
   .refine((r) => (r.cluster === undefined) !== (r.directResponse === undefined), {

@@ -40,6 +40,11 @@ export interface PluginOptions extends SandboxOptions {
   vmId?: string;
   /** Plugin configuration (proxy_on_configure). */
   configuration?: Uint8Array | string;
+  /**
+   * Other configurations the plugin runs with at the same time (per route, say): each gets a root context
+   * of its own in the plugin's VM, configured with it, and rootFor() picks it for a stream.
+   */
+  moreConfigurations?: readonly string[];
   /** VM configuration (proxy_on_vm_start). */
   vmConfiguration?: Uint8Array | string;
   env?: Record<string, string>;
@@ -71,6 +76,9 @@ export class Plugin implements ContextPlugin {
   readonly allowOnHeadersStopIteration: boolean;
   vm!: WasmVm;
   root!: RootContext;
+  /** The root contexts of moreConfigurations, by configuration. */
+  private variants = new Map<string, RootContext>();
+  private readonly moreConfigurations: readonly string[];
   /** Traps, reloads, limit hits, capability denials. */
   readonly counters = new PluginCounters();
   readonly limits: Limits;
@@ -97,6 +105,7 @@ export class Plugin implements ContextPlugin {
     this.rootId = options.rootId ?? '';
     this.vmId = options.vmId ?? '';
     this.configuration = toBytes(options.configuration);
+    this.moreConfigurations = options.moreConfigurations ?? [];
     this.failStrategy = options.failStrategy ?? 'FAIL_CLOSE';
     this.allowOnHeadersStopIteration = options.allowOnHeadersStopIteration ?? false;
     this.limits = resolveLimits(options.limits);
@@ -178,12 +187,40 @@ export class Plugin implements ContextPlugin {
   }
 
   private startRoot(v: WasmVm): void {
+    const roots: RootContext[] = [];
+    const variants = new Map<string, RootContext>();
+    try {
+      roots.push(this.startOneRoot(v, this.configuration, 'its configuration'));
+      for (const c of this.moreConfigurations) {
+        if (variants.has(c)) continue;
+        const root = this.startOneRoot(v, encodeUtf8(c), `the configuration ${quote(c)}`);
+        roots.push(root);
+        variants.set(c, root);
+      }
+    } catch (e) {
+      for (const r of roots) {
+        r.setTickPeriod(0);
+        v.contexts.delete(r.id);
+      }
+      throw e;
+    }
+    // A reload replaces every root context: the old ones stop ticking.
+    if (this.variants !== variants) for (const r of this.variants.values()) r.setTickPeriod(0);
+    this.vm = v;
+    this.root = roots[0];
+    this.variants = variants;
+    // A shared VM (or one reloaded after a failure) traces when this plugin does.
+    if (this.trace && !v.tracing) v.setTracing(true);
+  }
+
+  /** A root context in `v`: proxy_on_context_create, proxy_on_vm_start, proxy_on_configure. */
+  private startOneRoot(v: WasmVm, configuration: Uint8Array, what: string): RootContext {
     const root = new RootContext(v, this);
     try {
       if (!root.start()) throw new PluginStartError('proxy_on_vm_start returned false', this.name);
-      if (!root.configure(this.configuration)) {
+      if (!root.configure(configuration)) {
         throw new PluginStartError(
-          'proxy_on_configure returned false (the plugin rejected its configuration)',
+          `proxy_on_configure returned false (the plugin rejected ${what})`,
           this.name,
         );
       }
@@ -194,10 +231,24 @@ export class Plugin implements ContextPlugin {
       this.reportStartTrap(e);
       throw new PluginStartError(describe(e), this.name);
     }
-    this.vm = v;
-    this.root = root;
-    // A shared VM (or one reloaded after a failure) traces when this plugin does.
-    if (this.trace && !v.tracing) v.setTracing(true);
+    return root;
+  }
+
+  /**
+   * The root context serving streams with `configuration` (one of moreConfigurations); the plugin's own
+   * when undefined.
+   */
+  rootFor(configuration: string | undefined): RootContext {
+    if (configuration === undefined) return this.root;
+    const root = this.variants.get(configuration);
+    if (!root)
+      throw new Error(`plugin ${this.name} was not started with the configuration ${quote(configuration)}`);
+    return root;
+  }
+
+  /** Every root context of the plugin: its own, then one per other configuration. */
+  roots(): RootContext[] {
+    return [this.root, ...this.variants.values()];
   }
 
   get state(): PluginState {
@@ -335,13 +386,18 @@ export class Plugin implements ContextPlugin {
   stop(): void {
     this.stopped = true;
     if (this.revival) clearTimeout(this.revival);
-    this.root.stop();
+    for (const r of this.roots()) r.stop();
   }
 }
 
 function toBytes(v: Uint8Array | string | undefined): Uint8Array {
   if (v === undefined) return new Uint8Array(0);
   return typeof v === 'string' ? encodeUtf8(v) : v;
+}
+
+/** A configuration in a message: quoted, and cut short when long. */
+function quote(c: string): string {
+  return JSON.stringify(c.length > 80 ? `${c.slice(0, 77)}...` : c);
 }
 
 function describe(e: unknown): string {

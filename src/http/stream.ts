@@ -12,6 +12,7 @@ import type { ByteBuffer } from '../abi/byte-buffer.js';
 import { MapType } from '../abi/constants.js';
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
+import type { RoutePluginChoice } from '../control/route-plugins.js';
 import type { LocalResponse } from '../host/driver.js';
 import { DEFAULT_BUFFER_LIMIT, type PipelineSink } from '../host/filter-pipeline.js';
 import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
@@ -256,6 +257,10 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
 
   clearRouteCache(): void {
     this.bridge.clearRouteCache();
+  }
+
+  routePluginChoice(plugin: Plugin): RoutePluginChoice | undefined {
+    return this.bridge.currentRoute()?.pluginChoice(plugin);
   }
 
   /** What the stream's filters set with proxy_set_property, shared by all of them (Envoy's filter state). */

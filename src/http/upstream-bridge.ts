@@ -81,6 +81,12 @@ export class UpstreamBridge implements PipelineSink, UpstreamEvents {
     this.routeCleared = true;
   }
 
+  /** The route as the request is now: resolved again if a filter cleared it (Envoy's route() does so). */
+  currentRoute(): Route | undefined {
+    if (this.routeCleared) this.selectRoute();
+    return this.route;
+  }
+
   /** Cancels the upstream request (the stream is reset or over). */
   abort(): void {
     this.upstream?.abort();

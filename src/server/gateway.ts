@@ -18,6 +18,7 @@ import { defaultFetcher, ModuleFetcher } from '../control/module-source.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
 import { applyPluginSpecs, type PluginChange } from '../control/plugin-set.js';
 import { fromWasmPlugin, orderPlugins, type PluginSpec } from '../control/plugin-spec.js';
+import { withRouteConfigurations } from '../control/route-plugins.js';
 import { effectiveSettings, sandboxFromConfig } from '../control/sandbox-settings.js';
 import { wasmPluginSchema } from '../control/schema.js';
 import type { LoggedStream } from '../host/driver.js';
@@ -317,7 +318,10 @@ export class Gateway {
     // 1. Plugins: fetched, compiled, started (all or none), each with its sandbox settings resolved
     // against the gateway's pluginDefaults.
     const defaults = sandboxFromConfig(c.pluginDefaults);
-    const specs = resolved.plugins.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
+    // Each plugin with the configurations its routes give it (routes[].plugins), one more root context each.
+    const routed = withRouteConfigurations(c, resolved.plugins);
+    if (routed.problems.length > 0) throw new ConfigError(resolved.file, routed.problems);
+    const specs = routed.specs.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
     // The load policy (src/trust) checks every module between its fetch and its compile.
     const gate = new LoadGate(c.policy, {
       baseDir: isAbsolute(resolved.file) ? dirname(resolved.file) : process.cwd(),
