@@ -17,10 +17,10 @@ import type { ResolvedConfig } from '../control/load-config.js';
 import { defaultFetcher, ModuleFetcher } from '../control/module-source.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
 import { applyPluginSpecs, type PluginChange } from '../control/plugin-set.js';
-import { fromWasmPlugin, orderPlugins, type PluginSpec } from '../control/plugin-spec.js';
+import { fromWasmPlugin, orderPlugins, type PluginSpec, unmatchedTargets } from '../control/plugin-spec.js';
 import { withRouteConfigurations } from '../control/route-plugins.js';
 import { effectiveSettings, sandboxFromConfig } from '../control/sandbox-settings.js';
-import { wasmPluginSchema } from '../control/schema.js';
+import { istioResourceSchema } from '../control/schema.js';
 import type { LoggedStream } from '../host/driver.js';
 import { Host } from '../host/host.js';
 import type { Plugin } from '../host/plugin.js';
@@ -212,7 +212,7 @@ export class Gateway {
     return this.serialized(options, (signal) => this.applyNow(() => resolved, signal));
   }
 
-  /** Creates or replaces one WasmPlugin (admin API PUT /plugins/<namespace>/<name>). */
+  /** Creates or replaces one WasmPlugin or TrafficExtension (admin API PUT /plugins/<namespace>/<name>). */
   putPlugin(
     namespace: string,
     name: string,
@@ -222,7 +222,7 @@ export class Gateway {
     let revert: (() => void) | undefined;
     return this.serialized(options, (signal) =>
       this.applyNow(() => {
-        const r = wasmPluginSchema.safeParse(body);
+        const r = istioResourceSchema((body as { kind?: unknown } | null)?.kind).safeParse(body);
         if (!r.success) {
           throw new ConfigError(
             `${namespace}/${name}`,
@@ -320,7 +320,8 @@ export class Gateway {
     const defaults = sandboxFromConfig(c.pluginDefaults);
     // Each plugin with the configurations its routes give it (routes[].plugins), one more root context each.
     const routed = withRouteConfigurations(c, resolved.plugins);
-    if (routed.problems.length > 0) throw new ConfigError(resolved.file, routed.problems);
+    const problems = [...routed.problems, ...unmatchedTargets(resolved.plugins, c.listeners)];
+    if (problems.length > 0) throw new ConfigError(resolved.file, problems);
     const specs = routed.specs.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
     // The load policy (src/trust) checks every module between its fetch and its compile.
     const gate = new LoadGate(c.policy, {
