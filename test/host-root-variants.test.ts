@@ -43,6 +43,7 @@ function stream(choice: RoutePluginChoice | undefined) {
     clearRouteCache: () => {},
     property: () => undefined,
     filterState: () => undefined,
+    objectFilterState: () => undefined,
     routePluginChoice: () => choice,
   };
   const slot = new FilterSlot(plugin, 0, host);

@@ -56,6 +56,7 @@ function stream(finish = true) {
     property: () => undefined,
     routePluginChoice: () => undefined,
     filterState: () => undefined,
+    objectFilterState: () => undefined,
   };
   const sink: PipelineSink = { headers: () => {}, data: () => {}, trailers: () => {} };
   const slot = new FilterSlot(plugin, 0, slotHost);
@@ -96,6 +97,7 @@ test('the stages still answer for the filter (the header filter saw and changed 
     property: () => undefined,
     routePluginChoice: () => undefined,
     filterState: () => undefined,
+    objectFilterState: () => undefined,
   });
   assert.equal(slot.requestStage.active, true);
   assert.equal(slot.requestStage.headers(true), 0);

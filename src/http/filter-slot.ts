@@ -23,6 +23,7 @@ export interface SlotHost {
   clearRouteCache(): void;
   property(path: readonly string[]): PropertyValue | undefined;
   filterState(create: boolean): Map<string, Uint8Array> | undefined;
+  objectFilterState(create: boolean): Map<string, Uint8Array> | undefined;
   /** What the stream's route does with `plugin` (resolved again first if a filter cleared the route). */
   routePluginChoice(plugin: Plugin): RoutePluginChoice | undefined;
 }
@@ -104,5 +105,9 @@ export class FilterSlot implements HttpStreamDriver {
 
   filterState(create: boolean): Map<string, Uint8Array> | undefined {
     return this.stream.filterState(create);
+  }
+
+  objectFilterState(create: boolean): Map<string, Uint8Array> | undefined {
+    return this.stream.objectFilterState(create);
   }
 }

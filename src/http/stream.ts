@@ -86,6 +86,7 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
   private readonly writer: DownstreamWriter;
   private readonly chain: FilterChain;
   private state: Map<string, Uint8Array> | undefined;
+  private objects: Map<string, Uint8Array> | undefined;
   private finished = false;
   /** The response under way is a local reply. */
   private answeringLocally = false;
@@ -267,6 +268,12 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
   filterState(create: boolean): Map<string, Uint8Array> | undefined {
     if (create) this.state ??= new Map();
     return this.state;
+  }
+
+  /** Objects filters set with Envoy's set_envoy_filter_state, by filter state key. */
+  objectFilterState(create: boolean): Map<string, Uint8Array> | undefined {
+    if (create) this.objects ??= new Map();
+    return this.objects;
   }
 
   property(path: readonly string[]): PropertyValue | undefined {
