@@ -29,7 +29,7 @@ const XSS_README = [
   '',
   '<img src=x onerror="alert(1)">',
   '',
-  '[click me](javascript:alert(2)) and [docs](https://example.com/docs)',
+  '[click me](javascript:alert(2)) and [docs](https://example.com/docs) and [data](data:text/html,x)',
   '',
   '<script>alert(3)</script>',
 ].join('\n');
@@ -149,7 +149,7 @@ for (const backend of hubBackends())
       assert.match(text, /kind: WasmPlugin/);
       assert.match(text, new RegExp(`sha256: ${v1.digest.slice(7)}`));
       assert.match(text, new RegExp(`/api/v1/repos/acme/add-header/modules/${v1.module.wasmDigest}`));
-      assert.match(text, /<h1>Add header<\/h1>/);
+      assert.match(text, /<h2>Add header<\/h2>/);
       assert.match(text, /<strong>x-hello<\/strong>/);
       assert.match(text, /<a href="https:\/\/example.com\/docs" rel="nofollow noopener">docs<\/a>/);
       assert.match(text, /href="\/search\?label=headers"/);
@@ -164,6 +164,7 @@ for (const backend of hubBackends())
       );
       assert.doesNotMatch(text, /<img[^>]*onerror/i);
       assert.doesNotMatch(text, /href="javascript:/i);
+      assert.doesNotMatch(text, /href="data:/i);
       assert.match(text, /Adds a header &lt;script&gt;alert\(&quot;description&quot;\)&lt;\/script&gt;/);
       assert.match(text, /&lt;img src=x onerror=&quot;alert\(1\)&quot;&gt;/);
       assert.match(text, /\[click me\]\(javascript:alert\(2\)\)/);

@@ -77,7 +77,7 @@ export async function repoPage(c: Context, v: Visitor, d: WebDeps): Promise<Resp
     const schema = shown.module?.configSchema;
     deploy = html`<h2 id="use-h">Use ${info.name}:${shown.tag}</h2>
       ${snippet('pull-cmd', 'Pull', `wasmgate pull ${registry}/${info.name}:${shown.tag}`)}
-      ${snippet('wasmplugin', 'Istio WasmPlugin', stringify(istioWasmPlugin(target, {})))}
+      ${snippet('wasmplugin', 'Istio WasmPlugin', stringify(istioWasmPlugin(target, { namespace: 'default' })))}
       ${shown.module ? snippet('envoy', 'Envoy wasm filter', stringify(envoyWasmFilter(target, { cluster: 'wasmgate_hub' }))) : ''}
       ${info.visibility === 'private' ? html`<p class="note">This repository is private: Istio and <code>wasmgate run</code> need credentials for it, and Envoy's remote fetch cannot read it.</p>` : ''}
       ${schema !== undefined ? html`<h3>Configuration schema</h3><pre tabindex="0"><code>${JSON.stringify(schema, null, 2)}</code></pre>` : ''}`;
@@ -90,7 +90,7 @@ export async function repoPage(c: Context, v: Visitor, d: WebDeps): Promise<Resp
       <p class="meta">${plural(info.pulls, 'pull')} · ${plural(tags.length, 'tag')} · updated ${formatTime(info.updatedAt)}
         ${mayPush ? html` · <a href="/r/${info.name}/settings">Settings</a>` : ''}</p>
     </div>
-    <div class="columns repo">
+    <div class="columns repo-body">
       <section class="readme" aria-labelledby="readme-h"><h2 id="readme-h">README</h2>
         ${info.readme ? html`<article class="markdown">${renderMarkdown(info.readme)}</article>` : html`<p class="empty">No README.</p>`}
       </section>
