@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { hostcallNames } from '../abi/hostcalls.js';
 import { isGatedCallback } from '../host/capabilities.js';
 import { FAIL_STRATEGIES } from '../host/plugin.js';
+import { DEFAULT_TIME_SAMPLING } from '../host/plugin-cost.js';
 import { defaultPolicy, policySchema } from '../trust/policy.js';
 import { sandboxFromAnnotations, sandboxSchema } from './sandbox-settings.js';
 
@@ -471,6 +472,11 @@ export const gatewaySchema = z
       .strict()
       .default({ enabled: true, path: 'stdout' }),
     drainTimeoutMs: durationMs.default(10000),
+    /** Per-plugin cost (docs/operations.md): one callback in `timeSampling` is timed (1: all, 0: none). */
+    wasmCost: z
+      .object({ timeSampling: z.number().int().min(0).max(1_000_000).default(DEFAULT_TIME_SAMPLING) })
+      .strict()
+      .default({ timeSampling: DEFAULT_TIME_SAMPLING }),
     /** What filters read as the node.* properties (Envoy's node identity). */
     node: z
       .object({

@@ -440,6 +440,7 @@ export class HttpContext extends Context {
       this.cancelCallouts();
     }
     this.vm.contexts.delete(this.id);
+    this.vm.streamEnded();
   }
 
   private run(callback: string, maxAction: number, a: number, b?: number): number {

@@ -12,9 +12,11 @@ import { type ContextPlugin, type FailStrategy, HttpContext, RootContext } from 
 import type { HttpStreamDriver, LoggedStream, NetworkStreamDriver } from './driver.js';
 import { PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
+import { LeakWatch, leakGuardOn } from './leak-guard.js';
 import { type Limits, resolveLimits } from './limits.js';
 import type { CompiledModule } from './module.js';
 import { NetworkContext } from './network-context.js';
+import { PluginCost } from './plugin-cost.js';
 import { PluginCounters } from './plugin-counters.js';
 import { makeSanitizer, type SanitizeConfig, type Sanitizer } from './sanitize.js';
 import { type VmOptions, WasmVm } from './vm.js';
@@ -81,6 +83,8 @@ export class Plugin implements ContextPlugin {
   private readonly moreConfigurations: readonly string[];
   /** Traps, reloads, limit hits, capability denials. */
   readonly counters = new PluginCounters();
+  /** What each callback costs (plugin-cost.ts). */
+  readonly cost = new PluginCost();
   readonly limits: Limits;
   readonly capabilities: Capabilities | undefined;
   /** What the filter must not see; undefined when nothing is hidden. */
@@ -88,6 +92,8 @@ export class Plugin implements ContextPlugin {
   /** Whether this plugin's calls are traced (see setTrace). */
   trace: boolean;
   private readonly vmOptions: VmOptions;
+  /** Whether the leak guard watches this plugin's VM (a limits.leak* setting is on). */
+  private readonly leakGuard: boolean;
   private nextReloadAt = 0;
   private reloadBackoffMs = 0;
   private lastReloadAt = Number.NEGATIVE_INFINITY;
@@ -109,6 +115,7 @@ export class Plugin implements ContextPlugin {
     this.failStrategy = options.failStrategy ?? 'FAIL_CLOSE';
     this.allowOnHeadersStopIteration = options.allowOnHeadersStopIteration ?? false;
     this.limits = resolveLimits(options.limits);
+    this.leakGuard = leakGuardOn(this.limits);
     this.capabilities = options.capabilities ? resolveCapabilities(options.capabilities) : undefined;
     this.sanitizer = makeSanitizer(options.sanitize);
     this.trace = options.trace ?? false;
@@ -187,6 +194,14 @@ export class Plugin implements ContextPlugin {
   }
 
   private startRoot(v: WasmVm): void {
+    this.adopt(v, this.prepareRoots(v));
+  }
+
+  /**
+   * The plugin's root contexts in `v`, started and configured: its own, then one per other configuration.
+   * Throws PluginStartError when one fails (the others are then taken out of `v` again).
+   */
+  private prepareRoots(v: WasmVm): PreparedRoots {
     const roots: RootContext[] = [];
     const variants = new Map<string, RootContext>();
     try {
@@ -204,6 +219,11 @@ export class Plugin implements ContextPlugin {
       }
       throw e;
     }
+    return { roots, variants };
+  }
+
+  /** `v` (with this plugin's root contexts in it) serves this plugin's new streams from now on. */
+  private adopt(v: WasmVm, { roots, variants }: PreparedRoots): void {
     // A reload replaces every root context: the old ones stop ticking.
     if (this.variants !== variants) for (const r of this.variants.values()) r.setTickPeriod(0);
     this.vm = v;
@@ -269,13 +289,19 @@ export class Plugin implements ContextPlugin {
 
   /** A context for a new HTTP stream. With FAIL_RELOAD a failed VM is replaced first, for this stream. */
   newHttpContext(stream: HttpStreamDriver): HttpContext {
-    if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    const vm = this.vm;
+    if (vm.failure) {
+      if (this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    } else if (this.leakGuard) this.watchLeak(vm);
     return new HttpContext(this.root, stream);
   }
 
   /** A context for a new TCP connection (a network filter); FAIL_RELOAD as for HTTP streams. */
   newNetworkContext(connection: NetworkStreamDriver): NetworkContext {
-    if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    const vm = this.vm;
+    if (vm.failure) {
+      if (this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    } else if (this.leakGuard) this.watchLeak(vm);
     return new NetworkContext(this.root, connection);
   }
 
@@ -286,6 +312,73 @@ export class Plugin implements ContextPlugin {
   log(stream: LoggedStream): void {
     if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
     this.root.log(stream);
+  }
+
+  /** The leak guard, at a new stream: replaces the VM when its memory says so (leak-guard.ts). */
+  private watchLeak(vm: WasmVm): void {
+    let watch = vm.leakWatch;
+    if (watch === undefined) {
+      watch = vm.leakWatch = new LeakWatch(vm.limits, vm.memory.size);
+      if (watch.startedAbove)
+        this.host.log({
+          level: 'warn',
+          source: 'host',
+          plugin: this.name,
+          vmId: this.vmId,
+          message: `leak guard: the VM uses ${vm.memory.size} bytes of memory once started, already past limits.leakMemoryMiB (${vm.limits.leakMemoryMiB} MiB); only its growth is watched`,
+        });
+    }
+    const why = watch.onStream(vm.memory.size);
+    if (why !== undefined) this.replaceLeakingVm(vm, why);
+  }
+
+  /**
+   * Replaces `old` with a fresh VM of the same module and configuration for every plugin it serves (plugins
+   * sharing a vm_id share it): each gets a new root context (proxy_on_vm_start, proxy_on_configure, which
+   * register their timers and queues again), new streams go to the fresh VM, and the old one finishes its
+   * streams, then its root contexts are stopped and it is dropped. Shared data lives in the host and stays.
+   * If the fresh VM does not start, the old one keeps serving and the guard stops watching it.
+   */
+  private replaceLeakingVm(old: WasmVm, why: string): void {
+    const plugins = pluginsServedBy(old);
+    const prepared: PreparedRoots[] = [];
+    try {
+      const fresh = WasmVm.createSync(this.host, this.module, {
+        ...this.vmOptions,
+        trace: plugins.some((p) => p.trace),
+      });
+      for (const p of plugins) prepared.push(p.prepareRoots(fresh));
+      const oldRoots = plugins.flatMap((p) => p.roots());
+      plugins.forEach((p, i) => {
+        p.adopt(fresh, prepared[i]);
+      });
+      for (const r of oldRoots) r.setTickPeriod(0);
+      let inFlight = 0;
+      for (const c of old.contexts.values()) if (c.root.id !== c.id) inFlight++;
+      old.retire(() => {
+        for (const r of oldRoots) r.stop();
+      });
+      for (const p of plugins) {
+        const n = p.counters.leakReplaced();
+        this.host.log({
+          level: 'warn',
+          source: 'host',
+          plugin: p.name,
+          vmId: this.vmId,
+          message: `leak guard: VM replaced (${why}; replacement #${n}); the old VM finishes its ${inFlight} stream(s) in flight`,
+        });
+      }
+    } catch (e) {
+      for (const r of prepared.flatMap((x) => x.roots)) r.stop();
+      old.leakWatch?.stop();
+      this.host.log({
+        level: 'error',
+        source: 'host',
+        plugin: this.name,
+        vmId: this.vmId,
+        message: `leak guard: ${why}, but the new VM did not start (${describe(e)}); the old VM keeps serving and is no longer watched`,
+      });
+    }
   }
 
   /**
@@ -388,6 +481,21 @@ export class Plugin implements ContextPlugin {
     if (this.revival) clearTimeout(this.revival);
     for (const r of this.roots()) r.stop();
   }
+}
+
+/** A plugin's root contexts started in a VM, before they serve (Plugin.prepareRoots). */
+interface PreparedRoots {
+  roots: RootContext[];
+  variants: Map<string, RootContext>;
+}
+
+/** The plugins whose current VM is `vm` (several when they share its vm_id), found by their root contexts. */
+function pluginsServedBy(vm: WasmVm): Plugin[] {
+  const out: Plugin[] = [];
+  for (const c of vm.contexts.values())
+    if (c.root.id === c.id && c.plugin instanceof Plugin && c.plugin.vm === vm && c.plugin.root === c)
+      out.push(c.plugin);
+  return out;
 }
 
 function toBytes(v: Uint8Array | string | undefined): Uint8Array {

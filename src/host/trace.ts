@@ -57,11 +57,15 @@ function decodeArgs(
   const shown: string[] = [];
   let k = 0;
   const mem = vm.memory;
+  // What the trace reads is no data the guest handed over: left out of the cost's bytes (plugin-cost.ts).
   const read = (f: () => string) => {
+    const counted = mem.tally.bytesToHost;
     try {
       return f();
     } catch {
       return '<bad pointer>';
+    } finally {
+      mem.tally.bytesToHost = counted;
     }
   };
   for (const kind of sig) {
@@ -105,6 +109,7 @@ function decodeArgs(
 function decodeOuts(vm: HostcallEnv, outs: Array<{ kind: string; a: number; b: number }>): string[] {
   const mem = vm.memory;
   return outs.map((o) => {
+    const counted = mem.tally.bytesToHost;
     try {
       switch (o.kind) {
         case 'u':
@@ -118,6 +123,8 @@ function decodeOuts(vm: HostcallEnv, outs: Array<{ kind: string; a: number; b: n
       }
     } catch {
       return '<bad pointer>';
+    } finally {
+      mem.tally.bytesToHost = counted;
     }
   });
 }

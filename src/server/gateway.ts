@@ -24,6 +24,7 @@ import { istioResourceSchema } from '../control/schema.js';
 import type { LoggedStream } from '../host/driver.js';
 import { Host } from '../host/host.js';
 import type { Plugin } from '../host/plugin.js';
+import { CostSampler } from '../host/plugin-cost.js';
 import { ClusterCallouts } from '../http/callouts.js';
 import { ClusterManager } from '../http/cluster.js';
 import { nodeProperties } from '../http/node-properties.js';
@@ -105,6 +106,7 @@ export class Gateway {
       logLevel: c.logLevel,
       callouts: this.callouts,
       properties: (path) => nodeProperties(this.current.resolved.config.node)(path),
+      costTimeSampling: c.wasmCost.timeSampling,
     });
     this.records = new StreamRecords(this.stats, new AccessLog(c.accessLog.enabled, c.accessLog.path));
     this.listeners = new ListenerSet(this.records, () => this.host.now());
@@ -377,6 +379,8 @@ export class Gateway {
     }
     this.current = gen;
     if (old && c.logLevel !== old.resolved.config.logLevel) this.setLogLevel(c.logLevel);
+    if (c.wasmCost.timeSampling !== this.host.costSampler.every)
+      this.host.costSampler = new CostSampler(c.wasmCost.timeSampling);
     // A replaced or removed service stops now: no stream of the old generation needs it (its successor, if
     // any, already runs). Filters and access loggers stay until the old generation's streams are done.
     const [services, others] = partition(set.retired, (l) => l.spec.role === 'service');
