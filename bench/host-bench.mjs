@@ -3,11 +3,15 @@
 // the host with a minimal driver, as the proxy drives it. Prints µs per request, and the time to load,
 // instantiate and configure each fixture module (warm, and cold: the first load in a fresh process).
 // Run: npm run build && npm run fixtures && node bench/host-bench.mjs
+// BENCH_BASE=<another built checkout> node bench/host-bench.mjs [rounds]: only the request loop, that
+// checkout's host and this one's in alternating rounds in one process (base first, then head, each round).
 
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HeaderMap, Host, MapType, Plugin, Status } from '../dist/index.js';
+import * as head from '../dist/index.js';
+
+const { Host, MapType, Plugin, Status } = head;
 
 const root = new URL('..', import.meta.url).pathname;
 const fixture = (n) => join(root, 'fixtures', 'build', `${n}.wasm`);
@@ -32,9 +36,9 @@ const RESPONSE = [
 ];
 
 class BenchStream {
-  constructor() {
-    this.req = new HeaderMap(REQUEST);
-    this.res = new HeaderMap(RESPONSE);
+  constructor(api = head) {
+    this.req = new api.HeaderMap(REQUEST);
+    this.res = new api.HeaderMap(RESPONSE);
   }
   headerMap(type) {
     return type === MapType.HttpRequestHeaders
@@ -61,13 +65,13 @@ class BenchStream {
 
 const NO_LIMITS = { cpuMs: 0, startCpuMs: 0, memoryMiB: 0 };
 
-/** One plugin and a function that runs one request through it. */
-async function setup(limits, name = 'header_filter', configuration = '', extra = {}) {
-  const host = new Host({ logLevel: 'info', timers: 'manual', log: () => {} });
+/** One plugin and a function that runs one request through it (`api`: which build's host; `extra`: more plugin options). */
+async function setup(limits, name = 'header_filter', configuration = '', api = head, extra = {}) {
+  const host = new api.Host({ logLevel: 'info', timers: 'manual', log: () => {} });
   const module = await host.compile(readFileSync(fixture(name)), `${name}.wasm`);
-  const plugin = await Plugin.start(host, module, { name: 'bench', limits, configuration, ...extra });
+  const plugin = await api.Plugin.start(host, module, { name: 'bench', limits, configuration, ...extra });
   const one = () => {
-    const s = new BenchStream();
+    const s = new BenchStream(api);
     const ctx = plugin.newHttpContext(s);
     ctx.onRequestHeaders(true);
     ctx.onResponseHeaders(false);
@@ -81,6 +85,14 @@ function time(one, n) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) one();
   return Number(process.hrtime.bigint() - t0) / 1000 / n;
+}
+
+/** CPU time of the process per call, µs: on a loaded machine, time waiting for a CPU is left out. */
+function cpuTime(one, n) {
+  const c0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) one();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / n;
 }
 
 const median = (a) => [...a].sort((x, y) => x - y)[a.length >> 1];
@@ -119,7 +131,7 @@ async function computeLoop() {
 
 /** The header-filter loop with crash bundles on (every call recorded into the stream's ring) and off. */
 async function recordingLoop() {
-  const recording = await setup(undefined, 'header_filter', '', { crashBundles: { report: () => {} } });
+  const recording = await setup(undefined, 'header_filter', '', head, { crashBundles: { report: () => {} } });
   const off = await setup(undefined);
   const a = [];
   const b = [];
@@ -173,6 +185,42 @@ async function loadTimes() {
     out.push({ module: name, kb: Math.round(bytes.length / 1024), ms });
   }
   return out;
+}
+
+/** Base and head, the same loop in alternating rounds (with the default limits, and without). */
+async function baseAgainstHead(dir, rounds) {
+  const base = await import(join(dir, 'dist', 'index.js'));
+  const out = {};
+  for (const [label, limits] of [
+    ['limits', undefined],
+    ['no limits', NO_LIMITS],
+  ]) {
+    const b = await setup(limits, 'header_filter', '', base);
+    const h = await setup(limits);
+    const bs = [];
+    const hs = [];
+    for (let round = 0; round < rounds; round++) {
+      bs.push(cpuTime(b.one, 50000));
+      hs.push(cpuTime(h.one, 50000));
+    }
+    out[label] = { base: median(bs), head: median(hs), bs, hs };
+  }
+  return out;
+}
+
+if (process.env.BENCH_BASE) {
+  const rounds = Number(process.argv[2] ?? 9);
+  const r = await baseAgainstHead(process.env.BENCH_BASE, rounds);
+  for (const [label, { base, head: h, bs, hs }] of Object.entries(r)) {
+    const pct = ((h - base) / base) * 100;
+    console.log(
+      `host, header filter (${label}): base ${base.toFixed(3)} µs, head ${h.toFixed(3)} µs per request ` +
+        `(CPU time, median of ${rounds} alternating rounds): ${pct >= 0 ? '+' : ''}${pct.toFixed(1)} %`,
+    );
+    console.log(`  rounds base: ${bs.map((v) => v.toFixed(2)).join(' ')}`);
+    console.log(`  rounds head: ${hs.map((v) => v.toFixed(2)).join(' ')}`);
+  }
+  process.exit(0);
 }
 
 const { us, usPlain, usDebug } = await requestLoop();

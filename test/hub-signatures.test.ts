@@ -16,6 +16,7 @@ import { keyId } from '../src/trust/keys.js';
 import { dsseBundle, signStatement } from '../src/trust/payloads.js';
 import { repoRoot } from './support/fixtures.js';
 import { hubBackends, startTestHub } from './support/hub.js';
+import { WebClient } from './support/web.js';
 
 const basic = (user: string, secret: string) =>
   `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
@@ -205,6 +206,20 @@ for (const backend of hubBackends())
       const sigTag = `sha256-${digests['acme/filter:v1'].slice(7)}.sig`;
       assert.ok(byTag.has(sigTag), 'the .sig tag is listed');
       assert.equal(byTag.get(sigTag)?.signature, undefined);
+    });
+
+    it('the repository page shows the same summaries, per tag', async () => {
+      const web = new WebClient(hub.url);
+      await web.signIn('alice', 'alice-password');
+      const { text } = await web.get('/r/acme/filter');
+      const row = (tag: string) =>
+        new RegExp(`<a href="\\?tag=${tag.replace('.', '\\.')}">[^<]*</a>[\\s\\S]*?</tr>`).exec(text)?.[0] ??
+        '';
+      assert.match(row('v1'), /<span class="signed">verified<\/span> <small>by release<\/small>/);
+      assert.match(row('v2'), /<span class="error">unverified<\/span>/);
+      assert.match(row('v3'), /<span class="muted">unsigned<\/span>/);
+      const sigTag = `sha256-${digests['acme/filter:v1'].slice(7)}.sig`;
+      assert.match(row(sigTag), /<td><span class="muted">—<\/span><\/td>/);
     });
 
     it('hides the signatures of a private repository from who may not pull it', async () => {

@@ -54,7 +54,9 @@ function stream(finish = true) {
     reset: () => {},
     clearRouteCache: () => {},
     property: () => undefined,
+    routePluginChoice: () => undefined,
     filterState: () => undefined,
+    objectFilterState: () => undefined,
   };
   const sink: PipelineSink = { headers: () => {}, data: () => {}, trailers: () => {} };
   const slot = new FilterSlot(plugin, 0, slotHost);
@@ -93,7 +95,9 @@ test('the stages still answer for the filter (the header filter saw and changed 
     reset: () => {},
     clearRouteCache: () => {},
     property: () => undefined,
+    routePluginChoice: () => undefined,
     filterState: () => undefined,
+    objectFilterState: () => undefined,
   });
   assert.equal(slot.requestStage.active, true);
   assert.equal(slot.requestStage.headers(true), 0);

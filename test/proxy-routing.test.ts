@@ -86,6 +86,8 @@ describe('routes and clusters', () => {
           },
         ],
         routes: [
+          // No path condition: it matches a request whatever its path, or without one.
+          { name: 'any-path', match: { headers: [{ name: 'x-any-path', present: true }] }, cluster: 'main' },
           { name: 'by-host', match: { host: '*.example.com' }, ...direct('host') },
           { name: 'by-method', match: { prefix: '/m', methods: ['DELETE'] }, ...direct('delete') },
           {
@@ -120,6 +122,7 @@ describe('routes and clusters', () => {
             ...direct('rerouted'),
           },
           { name: 'original', match: { prefix: '/fr' }, ...direct('original') },
+          { name: 'drop', match: { prefix: '/drop' }, cluster: 'main' },
         ],
         plugins: [
           // With x-test: props, copies properties (route_name among them) into request headers.
@@ -170,6 +173,47 @@ describe('routes and clusters', () => {
     assert.equal(await body('/fr'), '200 original');
     // sdk_kitchen's "headers" scenario sets x-replaced: new (and more) on the request.
     assert.equal(await body('/fr', { headers: { 'x-test': 'headers' } }), '200 rerouted');
+  });
+
+  test('a filter that replaces the request headers without :path or :method: no method or path is invented', async () => {
+    let n = 0;
+    const drop = async (what: string, headers: Record<string, string> = {}) => {
+      const id = `drop-${++n}`;
+      const r = await h1(proxy.port(), `/drop/${what}`, {
+        headers: { 'x-scenario': 'drop', 'x-drop': what, 'x-request-id': id, ...headers },
+      });
+      const entry = await proxy.access((e) => e.request_id === id);
+      return {
+        status: r.status,
+        body: r.body,
+        details: entry.response_code_details,
+        flags: entry.response_flags,
+      };
+    };
+    const before = main.received.length;
+    // No :path: the route is resolved again and none matches an empty path (Envoy: 404, no route).
+    assert.deepEqual(await drop(':path'), { status: 404, body: '', details: 'route_not_found', flags: 'NR' });
+    // No :method: the route still matches, and the router refuses what it cannot send (Envoy's codec): 503.
+    assert.deepEqual(await drop(':method'), {
+      status: 503,
+      body: 'missing required header: :method',
+      details: 'filter_removed_required_request_headers{missing_required_header:_:method}',
+      flags: 'DPE',
+    });
+    // A route that matches any path still sends no request without one.
+    assert.deepEqual(await drop(':path', { 'x-any-path': '1' }), {
+      status: 503,
+      body: 'missing required header: :path',
+      details: 'filter_removed_required_request_headers{missing_required_header:_:path}',
+      flags: 'DPE',
+    });
+    assert.equal((await drop(':path,:method')).status, 404);
+    assert.equal(main.received.length, before, 'nothing reached the upstream');
+    // Dropping anything else leaves the request as it was.
+    assert.equal((await drop('x-other', { 'x-other': '1' })).status, 200);
+    assert.equal(main.last().url, '/drop/x-other');
+    assert.equal(main.last().method, 'GET');
+    assert.equal(main.last().headers['x-other'], undefined);
   });
 
   test('prefix rewrite: the upstream sees the new prefix, the rest of the path and the query', async () => {

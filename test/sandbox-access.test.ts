@@ -288,7 +288,7 @@ describe('sandbox settings across configuration changes', () => {
     priority: 0,
     failStrategy: 'FAIL_CLOSE',
     matchLabels: {},
-    ports: [],
+    match: [],
     ...over,
   });
 

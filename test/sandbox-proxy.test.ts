@@ -22,6 +22,9 @@ import {
   wasmPlugin,
 } from './support/proxy.js';
 
+/** The leak guard's settings in /plugins' limits when nothing sets them (off). */
+const LEAK_GUARD_OFF = { leakMemoryMiB: 0, leakGrowthMiB: 0, leakWindowStreams: 1000, leakWindowMinutes: 0 };
+
 const HOSTILE = fixture('hostile');
 const PROBE = fixture('sandbox_probe');
 
@@ -153,7 +156,13 @@ describe('proxy: a filter stuck in a loop, under concurrent load', () => {
     assert.ok(line, 'the filter logged its failed malloc');
     const plugins = JSON.parse((await adminGet(proxy, '/plugins')).text) as Array<Record<string, unknown>>;
     const bomb = plugins.find((p) => p.name === 'bomb');
-    assert.deepEqual(bomb?.limits, { memoryMiB: 16, cpuMs: 50, startCpuMs: 1000, hostMemoryMiB: 32 });
+    assert.deepEqual(bomb?.limits, {
+      memoryMiB: 16,
+      cpuMs: 50,
+      startCpuMs: 1000,
+      hostMemoryMiB: 32,
+      ...LEAK_GUARD_OFF,
+    });
     assert.equal(bomb?.state, 'failed');
     assert.ok((bomb?.memory_limit_hits as number) >= 1);
     assert.equal((await h1(proxy.port('main'), '/still')).status, 200);
@@ -334,7 +343,13 @@ describe('proxy: trace log, sanitizing and capabilities from the configuration',
     const plugins = JSON.parse((await adminGet(proxy, '/plugins')).text) as Array<Record<string, unknown>>;
     const probe = plugins.find((p) => p.name === 'e2e.probe');
     assert.ok(probe);
-    assert.deepEqual(probe.limits, { memoryMiB: 32, cpuMs: 80, startCpuMs: 1000, hostMemoryMiB: 32 });
+    assert.deepEqual(probe.limits, {
+      memoryMiB: 32,
+      cpuMs: 80,
+      startCpuMs: 1000,
+      hostMemoryMiB: 32,
+      ...LEAK_GUARD_OFF,
+    });
     assert.deepEqual(probe.capabilities, {
       allow: ['logging', 'headers', 'buffers', 'properties', 'wasi', 'http_call', 'shared_data'],
       on_violation: 'refuse',
@@ -361,6 +376,7 @@ describe('proxy: trace log, sanitizing and capabilities from the configuration',
       cpuMs: 80,
       startCpuMs: 1000,
       hostMemoryMiB: 32,
+      ...LEAK_GUARD_OFF,
     });
   });
 });

@@ -62,6 +62,7 @@ describe('sdk: modules the SDK builds', () => {
       'example_rate_limit',
       'example_request_auth',
       'example_tick_queue',
+      'sdk_config_echo',
       'sdk_empty',
       'sdk_kitchen',
       'sdk_named_root',

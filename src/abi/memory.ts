@@ -15,6 +15,14 @@ export class MemoryFault extends Error {
   }
 }
 
+/** Counts of bytes moved across the boundary: the host's per-callback cost implements it. */
+export interface ByteTally {
+  /** Read out of guest memory by the host (view, copy, string): what the guest handed to the host. */
+  bytesToHost: number;
+  /** Written into guest memory by the host (write, moved): what the host handed to the guest. */
+  bytesToGuest: number;
+}
+
 /** Accesses of at least this many bytes are reported to the meter; smaller ones cost one comparison. */
 export const METERED_ACCESS_BYTES = 1024;
 
@@ -29,6 +37,8 @@ export class GuestMemory {
    * work in hostcalls by the bytes they move (undefined: nothing counts).
    */
   meter: ((bytes: number) => void) | undefined = undefined;
+  /** Where the bytes the host reads and writes are counted (the running callback's cost; see ByteTally). */
+  tally: ByteTally = { bytesToHost: 0, bytesToGuest: 0 };
 
   constructor(readonly memory: WebAssembly.Memory) {
     this.buffer = memory.buffer;
@@ -73,22 +83,26 @@ export class GuestMemory {
 
   /** Reports `len` bytes written into guest memory without check() (the allocator checked them). */
   moved(len: number): void {
+    this.tally.bytesToGuest += len;
     if (len >= METERED_ACCESS_BYTES && this.meter !== undefined) this.meter(len);
   }
 
   /** A view of guest bytes; copy it (`slice`) before keeping it past the current call. */
   view(ptr: number, len: number): Uint8Array {
     this.check(ptr, len);
+    this.tally.bytesToHost += len;
     return this.u8.subarray(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
   }
 
   copy(ptr: number, len: number): Uint8Array {
     this.check(ptr, len);
+    this.tally.bytesToHost += len;
     return this.u8.slice(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
   }
 
   string(ptr: number, len: number): string {
     this.check(ptr, len);
+    this.tally.bytesToHost += len;
     return decodeUtf8(this.u8, ptr >>> 0, len >>> 0);
   }
 
@@ -124,6 +138,7 @@ export class GuestMemory {
 
   write(ptr: number, data: Uint8Array): void {
     this.check(ptr, data.length);
+    this.tally.bytesToGuest += data.length;
     this.u8.set(data, ptr >>> 0);
   }
 }

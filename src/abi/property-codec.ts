@@ -90,7 +90,7 @@ export function structAt(
 }
 
 /** The pairs wire format with byte keys and values (nested maps, lists, doubles). */
-function encodeBytePairs(pairs: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Uint8Array {
+export function encodeBytePairs(pairs: ReadonlyArray<readonly [Uint8Array, Uint8Array]>): Uint8Array {
   const keys = pairs.map(([k]) => k);
   let size = 4 + pairs.length * 8;
   for (let i = 0; i < pairs.length; i++) size += keys[i].length + 1 + pairs[i][1].length + 1;

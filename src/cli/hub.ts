@@ -44,6 +44,7 @@ interface HubCommandOptions {
   maxEventKib?: number;
   eventMemoryH?: number;
   registryTimeoutS?: number;
+  sessionTtlH?: number;
 }
 
 export function hubLimits(o: HubCommandOptions): Partial<HubLimits> {
@@ -61,6 +62,7 @@ export function hubLimits(o: HubCommandOptions): Partial<HubLimits> {
   if (o.maxEventKib !== undefined) l.maxEventBytes = Math.floor(o.maxEventKib * 1024);
   if (o.eventMemoryH !== undefined) l.eventMemoryMs = o.eventMemoryH * 3600 * 1000;
   if (o.registryTimeoutS !== undefined) l.registryTimeoutMs = o.registryTimeoutS * 1000;
+  if (o.sessionTtlH !== undefined) l.sessionTtlMs = o.sessionTtlH * 3_600_000;
   return l;
 }
 
@@ -158,6 +160,11 @@ export function registerHubCommand(program: Command): void {
       '--registry-timeout-s <seconds>',
       `--registry: longest read of one manifest or blob from the registry (default ${d.registryTimeoutMs / 1000})`,
       positive('--registry-timeout-s'),
+    )
+    .option(
+      '--session-ttl-h <hours>',
+      `how long a sign-in to the web pages lasts (default ${d.sessionTtlMs / 3_600_000})`,
+      positive('--session-ttl-h'),
     )
     .action(async (o: HubCommandOptions) => {
       if (!o.data)

@@ -119,7 +119,7 @@ function fromNative(n: NativeAccessLogger | NativeService, baseDir: string): Plu
     priority: 0,
     failStrategy: n.failStrategy,
     matchLabels: {},
-    ports: [],
+    match: [],
     ...verificationKeyFrom(n.verificationKey, baseDir),
     ...sandboxFromConfig(n),
   };

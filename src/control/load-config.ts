@@ -12,8 +12,8 @@ import {
   envoyWasmSchema,
   type GatewayConfig,
   gatewaySchema,
+  istioResourceSchema,
   plainWasmFilterSchema,
-  wasmPluginSchema,
 } from './schema.js';
 
 export interface ResolvedConfig {
@@ -66,8 +66,8 @@ export function parseConfig(
     : [];
   rawPlugins.forEach((entry, i) => {
     const at = ['plugins', i];
-    const isWasmPlugin = typeof entry === 'object' && entry !== null && 'kind' in entry;
-    const r = (isWasmPlugin ? wasmPluginSchema : plainWasmFilterSchema).safeParse(entry);
+    const kind = typeof entry === 'object' && entry !== null && 'kind' in entry ? entry.kind : undefined;
+    const r = (kind !== undefined ? istioResourceSchema(kind) : plainWasmFilterSchema).safeParse(entry);
     if (!r.success) {
       problems.push(...issues(r.error, at, doc, lines));
       return;
@@ -251,7 +251,7 @@ export function parseWasmPlugins(
     }
     const data = doc.toJS();
     if (data === null || data === undefined) return; // an empty document
-    const r = wasmPluginSchema.safeParse(data);
+    const r = istioResourceSchema((data as { kind?: unknown }).kind).safeParse(data);
     if (!r.success) {
       problems.push(...issues(r.error, [], doc, lines).map((p) => where + p));
       return;

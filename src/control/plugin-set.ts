@@ -36,7 +36,8 @@ function same(a: PluginSpec, b: PluginSpec): boolean {
 }
 
 function sameExceptConfiguration(a: PluginSpec, b: PluginSpec): boolean {
-  return same({ ...a, configuration: '' }, { ...b, configuration: '' });
+  const ignore = { configuration: '', routeConfigurations: undefined };
+  return same({ ...a, ...ignore }, { ...b, ...ignore });
 }
 
 // Plugins share a VM only when it is the same VM for each of them: same module, configuration, limits and
@@ -116,6 +117,7 @@ export async function applyPluginSpecs(
             rootId: spec.rootId,
             vmId: spec.vmId,
             configuration: spec.configuration,
+            moreConfigurations: spec.routeConfigurations,
             vmConfiguration: spec.vmConfiguration,
             env: spec.env,
             failStrategy: spec.failStrategy,

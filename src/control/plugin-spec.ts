@@ -6,7 +6,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PluginOptions } from '../host/plugin.js';
 import { type SandboxSettings, sandboxFromAnnotations, sandboxFromConfig } from './sandbox-settings.js';
-import type { EnvoyWasmConfig, WasmPluginResource } from './schema.js';
+import type { EnvoyWasmConfig, TrafficExtensionResource, WasmPluginResource } from './schema.js';
 
 export type Phase = 'AUTHN' | 'AUTHZ' | 'STATS' | 'UNSPECIFIED_PHASE';
 const PHASE_RANK: Record<Phase, number> = { AUTHN: 0, AUTHZ: 1, STATS: 2, UNSPECIFIED_PHASE: 3 };
@@ -27,12 +27,16 @@ export interface PluginSpec
   url: string;
   sha256?: string;
   configuration: string;
+  /** Other configurations routes give the plugin (routes[].plugins), each run by a root context of its own. */
+  routeConfigurations?: string[];
   vmConfiguration: string;
   phase: Phase;
   priority: number;
   matchLabels: Record<string, string>;
-  /** Listener ports the plugin applies to (WasmPlugin match[].ports); all when empty. */
-  ports: number[];
+  /** Istio's match: the plugin applies where any entry matches (a listener's direction and port); all when empty. */
+  match: TrafficMatch[];
+  /** Istio's targetRefs (kind Gateway): the listeners named so, or labelled with the gateway's name; all when absent. */
+  targetGateways?: string[];
   /** HTTP filters (the default) run on HTTP listeners, NETWORK (L4) filters on TCP listeners. */
   type?: 'HTTP' | 'NETWORK';
   /**
@@ -74,12 +78,22 @@ export function wasmPluginUrl(url: string, baseDir: string): string {
   return resolveModuleUrl(url, baseDir);
 }
 
+/** Istio's TrafficSelector: traffic by direction (CLIENT: outbound and gateways, SERVER: inbound) and port. */
+export interface TrafficMatch {
+  mode: 'UNDEFINED' | 'CLIENT' | 'SERVER' | 'CLIENT_AND_SERVER';
+  ports: number[];
+}
+
+/** The label Istio puts on a Gateway API gateway's deployment: a listener carrying it stands for that Gateway. */
+export const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
+
+/** A WasmPlugin or a TrafficExtension: the same plugin, the module's fields under spec.wasm in the latter. */
 export function fromWasmPlugin(
-  r: WasmPluginResource,
+  r: WasmPluginResource | TrafficExtensionResource,
   baseDir: string,
   hostEnv: NodeJS.ProcessEnv,
 ): PluginSpec {
-  const s = r.spec;
+  const s = wasmPluginSpec(r);
   const env: Record<string, string> = {};
   for (const e of s.vmConfig?.env ?? []) {
     const v = e.valueFrom === 'HOST' ? hostEnv[e.name] : e.value;
@@ -101,13 +115,28 @@ export function fromWasmPlugin(
     priority: s.priority ?? 0,
     failStrategy: s.failStrategy,
     matchLabels: s.selector?.matchLabels ?? {},
-    ports: (s.match ?? []).flatMap((m) => (m.ports ?? []).map((p) => p.number)),
+    match: (s.match ?? []).map((m) => ({ mode: m.mode, ports: (m.ports ?? []).map((p) => p.number) })),
+    ...targetGateways(s),
     type: s.type === 'NETWORK' ? 'NETWORK' : 'HTTP',
     imagePullPolicy: s.imagePullPolicy,
     ...verificationKeyFrom(s.verificationKey, baseDir),
-    ...unusedFields(s),
+    ...unusedFields(s, r.kind === 'TrafficExtension' ? 'spec.wasm' : 'spec'),
     ...sandboxFromAnnotations(r.metadata.annotations).settings,
   };
+}
+
+/** A TrafficExtension's spec as a WasmPlugin's (its schema made sure spec.wasm is there). */
+function wasmPluginSpec(r: WasmPluginResource | TrafficExtensionResource): WasmPluginResource['spec'] {
+  if (r.kind === 'WasmPlugin') return r.spec;
+  const { wasm, lua: _lua, ...placement } = r.spec;
+  if (!wasm) throw new Error(`TrafficExtension ${r.metadata.name} has no spec.wasm`);
+  return { ...placement, ...wasm };
+}
+
+/** The Gateways the resource targets (its schema refused every other kind). */
+function targetGateways(s: WasmPluginResource['spec']): { targetGateways?: string[] } {
+  const refs = s.targetRefs ?? (s.targetRef ? [s.targetRef] : []);
+  return refs.length > 0 ? { targetGateways: refs.map((r) => r.name) } : {};
 }
 
 /** A verification key as the spec keeps it: PEM text as given, a path made absolute. */
@@ -117,17 +146,15 @@ export function verificationKeyFrom(key: string | undefined, baseDir: string): {
 }
 
 // Kubernetes-only fields: a pull secret names a Secret (wasmgate reads credentials from `wasmgate login`
-// and Docker's config), target references name Gateway API objects.
+// and Docker's config).
 const KUBERNETES_ONLY = {
   imagePullSecret: "registry credentials come from `wasmgate login` or Docker's config.json",
-  targetRef: 'plugins select listeners by selector.matchLabels',
-  targetRefs: 'plugins select listeners by selector.matchLabels',
 } as const;
 
-function unusedFields(s: WasmPluginResource['spec']): { unused?: string[] } {
+function unusedFields(s: WasmPluginResource['spec'], at: string): { unused?: string[] } {
   const unused = Object.entries(KUBERNETES_ONLY)
     .filter(([field]) => s[field as keyof typeof KUBERNETES_ONLY] !== undefined)
-    .map(([field, instead]) => `spec.${field} is not used: ${instead}`);
+    .map(([field, instead]) => `${at}.${field} is not used: ${instead}`);
   return unused.length > 0 ? { unused } : {};
 }
 
@@ -165,7 +192,7 @@ export function fromEnvoyWasm(
     failStrategy: c.failStrategy ?? (c.fail_open ? 'FAIL_OPEN' : 'FAIL_CLOSE'),
     ...(c.allow_on_headers_stop_iteration ? { allowOnHeadersStopIteration: true } : {}),
     matchLabels: c.selector?.matchLabels ?? {},
-    ports: [],
+    match: [],
     type: 'HTTP',
     ...verificationKeyFrom(c.verification_key, baseDir),
     ...envoySandbox(c),
@@ -205,13 +232,52 @@ export function fromListenerNetworkFilter(
   return { ...spec, key: `${listener}/${name}`, name, type: 'NETWORK', listener };
 }
 
-export function pluginAppliesTo(
-  spec: PluginSpec,
-  listener: { name: string; labels: Record<string, string>; port: number; protocol: string },
-): boolean {
+/** What placing a plugin looks at of a listener. */
+export interface ListenerPlace {
+  name: string;
+  labels: Record<string, string>;
+  port: number;
+  direction: 'UNSPECIFIED' | 'INBOUND' | 'OUTBOUND';
+  protocol: string;
+}
+
+/**
+ * Whether the plugin runs on `listener`: a filter's type is the listener's (NETWORK filters on TCP
+ * listeners, HTTP ones on the others), a filter declared in a listener's chain runs there alone, every
+ * selector label matches, it is one of the targeted Gateways (by name or gateway-name label), and some match entry takes its traffic. Istio's directions: SERVER is
+ * inbound traffic; CLIENT is outbound, and a gateway's (a listener of direction UNSPECIFIED).
+ */
+export function pluginAppliesTo(spec: PluginSpec, listener: ListenerPlace): boolean {
   // A filter runs on the listeners of its type; an access logger logs HTTP streams and TCP connections alike.
   if (spec.role === undefined && (spec.type === 'NETWORK') !== (listener.protocol === 'tcp')) return false;
   if (spec.listener !== undefined) return spec.listener === listener.name;
   for (const [k, v] of Object.entries(spec.matchLabels)) if (listener.labels[k] !== v) return false;
-  return spec.ports.length === 0 || spec.ports.includes(listener.port);
+  const gateways = spec.targetGateways;
+  if (gateways && !gateways.some((g) => listener.name === g || listener.labels[GATEWAY_NAME_LABEL] === g))
+    return false;
+  if (spec.match.length === 0) return true;
+  return spec.match.some(
+    (m) => modeTakes(m.mode, listener.direction) && (m.ports.length === 0 || m.ports.includes(listener.port)),
+  );
+}
+
+function modeTakes(mode: TrafficMatch['mode'], direction: ListenerPlace['direction']): boolean {
+  if (mode === 'SERVER') return direction === 'INBOUND';
+  if (mode === 'CLIENT') return direction !== 'INBOUND';
+  return true;
+}
+
+/** Targeted Gateways no listener stands for: the plugin would run nowhere, which is refused, named. */
+export function unmatchedTargets(
+  specs: readonly PluginSpec[],
+  listeners: readonly ListenerPlace[],
+): string[] {
+  const problems: string[] = [];
+  for (const spec of specs)
+    for (const g of spec.targetGateways ?? [])
+      if (!listeners.some((l) => l.name === g || l.labels[GATEWAY_NAME_LABEL] === g))
+        problems.push(
+          `plugin ${spec.key}${spec.origin ? ` (${spec.origin})` : ''}: targetRefs name Gateway "${g}", and no listener is named so or labelled ${GATEWAY_NAME_LABEL}: ${g}`,
+        );
+  return problems;
 }

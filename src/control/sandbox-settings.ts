@@ -22,6 +22,14 @@ export const limitsSchema = z
     cpuMs: z.number().min(0).optional(),
     /** Time the start functions, proxy_on_vm_start and proxy_on_configure may run, ms (0: no limit). */
     startCpuMs: z.number().min(0).optional(),
+    /** Leak guard: replace the VM once its linear memory is past this, MiB (0: off). */
+    leakMemoryMiB: z.number().int().min(0).max(MAX_MEMORY_MIB).optional(),
+    /** Leak guard: replace the VM once its memory grew by more than this within the window, MiB (0: off). */
+    leakGrowthMiB: z.number().int().min(0).max(MAX_MEMORY_MIB).optional(),
+    /** The growth window, in streams. */
+    leakWindowStreams: z.number().int().min(1).optional(),
+    /** The growth window in minutes as well (0: streams only). */
+    leakWindowMinutes: z.number().min(0).optional(),
   })
   .strict();
 
@@ -128,6 +136,26 @@ export const SANDBOX_ANNOTATIONS: Record<
     field: ['limits', 'hostMemoryMiB'],
     read: number,
     help: `host memory limit (shared data, queues, metrics, callouts), MiB (0: no limit; at most ${MAX_HOST_MEMORY_MIB})`,
+  },
+  'wasmgate.io/leak-memory-mib': {
+    field: ['limits', 'leakMemoryMiB'],
+    read: number,
+    help: 'leak guard: replace the VM once its memory is past this, MiB (0: off)',
+  },
+  'wasmgate.io/leak-growth-mib': {
+    field: ['limits', 'leakGrowthMiB'],
+    read: number,
+    help: 'leak guard: replace the VM once its memory grew by more than this within the window, MiB (0: off)',
+  },
+  'wasmgate.io/leak-window-streams': {
+    field: ['limits', 'leakWindowStreams'],
+    read: number,
+    help: 'leak guard: the growth window, in streams (default 1000)',
+  },
+  'wasmgate.io/leak-window-minutes': {
+    field: ['limits', 'leakWindowMinutes'],
+    read: number,
+    help: 'leak guard: the growth window in minutes as well (0: streams only)',
   },
   'wasmgate.io/trace': {
     field: ['trace'],

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { hostcallNames } from '../abi/hostcalls.js';
 import { isGatedCallback } from '../host/capabilities.js';
 import { FAIL_STRATEGIES } from '../host/plugin.js';
+import { DEFAULT_TIME_SAMPLING } from '../host/plugin-cost.js';
 import { defaultPolicy, policySchema } from '../trust/policy.js';
 import { sandboxFromAnnotations, sandboxSchema } from './sandbox-settings.js';
 
@@ -49,6 +50,14 @@ const metadata = z
   .object({ filter_metadata: z.record(z.string(), z.record(z.string(), z.unknown())).default({}) })
   .strict();
 
+/** A plugin on one route: off, or with a configuration of the route's own (a string as is, else JSON). */
+const routePlugin = z
+  .object({ disabled: z.boolean().optional(), configuration: z.unknown().optional() })
+  .strict()
+  .refine((p) => (p.disabled === true) !== (p.configuration !== undefined), {
+    message: 'give either disabled: true or a configuration',
+  });
+
 const route = z
   .object({
     name: z.string().optional(),
@@ -70,6 +79,8 @@ const route = z
     /** Request/response bytes a filter may make the proxy buffer (Envoy: 413 / 500 past it). */
     bufferLimitBytes: z.number().int().min(1).optional(),
     directResponse: directResponse.optional(),
+    /** Per-route plugin settings, by plugin key (a WasmPlugin's namespace/name, a wasm filter's name). */
+    plugins: z.record(z.string().min(1), routePlugin).optional(),
   })
   .strict()
   .refine((r) => (r.cluster === undefined) !== (r.directResponse === undefined), {
@@ -194,62 +205,187 @@ export const sha256Pin = z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lower-c
 /** Istio's image pull policies. */
 export const pullPolicy = z.enum(['UNSPECIFIED_POLICY', 'IfNotPresent', 'Always']);
 
+const istioMetadata = z
+  .object({
+    name: z.string().min(1),
+    namespace: z.string().default('default'),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .loose();
+
+/** A Gateway API policy target (Istio's PolicyTargetReference). Which kinds map to listeners: checkTargetRefs. */
+const targetRef = z
+  .object({
+    group: z.string().optional(),
+    kind: z.string().min(1),
+    name: z.string().min(1),
+    namespace: z.string().optional(),
+  })
+  .strict();
+
+/** Where a WasmPlugin or TrafficExtension applies and in which order: the fields both resources share. */
+const placementFields = {
+  selector: z
+    .object({ matchLabels: z.record(z.string(), z.string()).default({}) })
+    .strict()
+    .optional(),
+  targetRefs: z.array(targetRef).min(1).optional(),
+  phase: z.enum(['UNSPECIFIED_PHASE', 'AUTHN', 'AUTHZ', 'STATS']).default('UNSPECIFIED_PHASE'),
+  priority: z.number().int().optional(),
+  match: z
+    .array(
+      z
+        .object({
+          mode: z.enum(['UNDEFINED', 'CLIENT', 'SERVER', 'CLIENT_AND_SERVER']).default('UNDEFINED'),
+          ports: z.array(z.object({ number: port }).strict()).optional(),
+        })
+        .strict(),
+    )
+    .optional(),
+};
+
+/** The module and how it runs: WasmPlugin's own fields, TrafficExtension's spec.wasm. */
+const wasmModuleFields = {
+  url: z.string().min(1),
+  sha256: sha256Pin.optional(),
+  imagePullPolicy: pullPolicy.optional(),
+  imagePullSecret: z.string().optional(),
+  pluginName: z.string().optional(),
+  pluginConfig: z.unknown().optional(),
+  failStrategy: z.enum(FAIL_STRATEGIES).default('FAIL_CLOSE'),
+  vmConfig: z
+    .object({ env: z.array(envVar).default([]) })
+    .strict()
+    .optional(),
+  /** HTTP filters run on HTTP listeners, NETWORK ones (L4 filters) on TCP listeners. */
+  type: z.enum(['HTTP', 'NETWORK', 'UNSPECIFIED_PLUGIN_TYPE']).default('HTTP'),
+  verificationKey: z.string().optional(),
+};
+
+/**
+ * What wasmgate cannot honour of a resource's placement, each at its path: a target that is no listener (only
+ * Gateways are), another namespace's target, selector and targetRefs together (Istio refuses that too).
+ */
+function checkPlacement(
+  r: {
+    metadata: { namespace: string };
+    spec: { selector?: unknown; targetRefs?: Array<z.infer<typeof targetRef>> };
+  },
+  refPath: (i: number) => PropertyKey[],
+  ctx: z.RefinementCtx,
+): void {
+  const refs = r.spec.targetRefs ?? [];
+  if (r.spec.selector !== undefined && refs.length > 0)
+    ctx.addIssue({
+      code: 'custom',
+      message: 'give selector or targetRefs, not both (as Istio)',
+      path: ['spec', 'selector'],
+    });
+  refs.forEach((ref, i) => {
+    const at = refPath(i);
+    if (ref.kind !== 'Gateway')
+      ctx.addIssue({
+        code: 'custom',
+        message: `kind ${ref.kind}: only a Gateway (gateway.networking.k8s.io) maps to wasmgate listeners (by name, or by the label gateway.networking.k8s.io/gateway-name); a Service (an ambient waypoint's) has no listener here`,
+        path: [...at, 'kind'],
+      });
+    if (ref.group !== undefined && ref.group !== '' && ref.group !== 'gateway.networking.k8s.io')
+      ctx.addIssue({
+        code: 'custom',
+        message: `group ${ref.group}: a Gateway's group is gateway.networking.k8s.io`,
+        path: [...at, 'group'],
+      });
+    if (ref.namespace !== undefined && ref.namespace !== r.metadata.namespace)
+      ctx.addIssue({
+        code: 'custom',
+        message: `namespace ${ref.namespace}: a target must be in the resource's own namespace (${r.metadata.namespace}), as in Istio`,
+        path: [...at, 'namespace'],
+      });
+  });
+}
+
+/** Sandbox settings ride on annotations (wasmgate.io/...): neither Istio resource has such fields. */
+function checkAnnotations(
+  r: { metadata: { annotations?: Record<string, string> } },
+  ctx: z.RefinementCtx,
+): void {
+  for (const p of sandboxFromAnnotations(r.metadata.annotations).problems)
+    ctx.addIssue({ code: 'custom', message: p.message, path: ['metadata', 'annotations', p.key] });
+}
+
 /** Istio's WasmPlugin (extensions.istio.io/v1alpha1), the fields a proxy can honour. */
 export const wasmPluginSchema = z
   .object({
     apiVersion: z.enum(['extensions.istio.io/v1alpha1', 'extensions.istio.io/v1beta1']),
     kind: z.literal('WasmPlugin'),
-    metadata: z
-      .object({
-        name: z.string().min(1),
-        namespace: z.string().default('default'),
-        labels: z.record(z.string(), z.string()).optional(),
-        annotations: z.record(z.string(), z.string()).optional(),
-      })
-      .loose(),
+    metadata: istioMetadata,
     spec: z
       .object({
-        selector: z
-          .object({ matchLabels: z.record(z.string(), z.string()).default({}) })
-          .strict()
-          .optional(),
-        targetRef: z.unknown().optional(),
-        targetRefs: z.unknown().optional(),
-        url: z.string().min(1),
-        sha256: sha256Pin.optional(),
-        imagePullPolicy: pullPolicy.optional(),
-        imagePullSecret: z.string().optional(),
-        pluginName: z.string().optional(),
-        pluginConfig: z.unknown().optional(),
-        phase: z.enum(['UNSPECIFIED_PHASE', 'AUTHN', 'AUTHZ', 'STATS']).default('UNSPECIFIED_PHASE'),
-        priority: z.number().int().optional(),
-        failStrategy: z.enum(FAIL_STRATEGIES).default('FAIL_CLOSE'),
-        vmConfig: z
-          .object({ env: z.array(envVar).default([]) })
-          .strict()
-          .optional(),
-        /** HTTP filters run on HTTP listeners, NETWORK ones (L4 filters) on TCP listeners. */
-        type: z.enum(['HTTP', 'NETWORK', 'UNSPECIFIED_PLUGIN_TYPE']).default('HTTP'),
-        match: z
-          .array(
-            z
-              .object({
-                mode: z.enum(['UNDEFINED', 'CLIENT', 'SERVER', 'CLIENT_AND_SERVER']).optional(),
-                ports: z.array(z.object({ number: port }).strict()).optional(),
-              })
-              .strict(),
-          )
-          .optional(),
-        verificationKey: z.string().optional(),
+        ...placementFields,
+        /** Deprecated by Istio for targetRefs: one target. */
+        targetRef: targetRef.optional(),
+        ...wasmModuleFields,
       })
       .strict(),
   })
   .strict()
   .superRefine((r, ctx) => {
-    // Sandbox settings ride on annotations (wasmgate.io/...): Istio's WasmPlugin has no such fields.
-    for (const p of sandboxFromAnnotations(r.metadata.annotations).problems)
-      ctx.addIssue({ code: 'custom', message: p.message, path: ['metadata', 'annotations', p.key] });
+    checkAnnotations(r, ctx);
+    if (r.spec.targetRef !== undefined && r.spec.targetRefs !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give targetRef or targetRefs, not both',
+        path: ['spec', 'targetRef'],
+      });
+    if (r.spec.targetRef !== undefined)
+      checkPlacement(
+        { ...r, spec: { ...r.spec, targetRefs: [r.spec.targetRef] } },
+        () => ['spec', 'targetRef'],
+        ctx,
+      );
+    else checkPlacement(r, (i) => ['spec', 'targetRefs', i], ctx);
   });
+
+/**
+ * Istio's TrafficExtension (extensions.istio.io/v1alpha1, Istio 1.30, istio/istio#59052): WasmPlugin's
+ * placement with the module under spec.wasm. Its other kind, spec.lua, cannot run here.
+ */
+export const trafficExtensionSchema = z
+  .object({
+    apiVersion: z.literal('extensions.istio.io/v1alpha1'),
+    kind: z.literal('TrafficExtension'),
+    metadata: istioMetadata,
+    spec: z
+      .object({
+        ...placementFields,
+        wasm: z.object(wasmModuleFields).strict().optional(),
+        lua: z.unknown().optional(),
+      })
+      .strict(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    checkAnnotations(r, ctx);
+    checkPlacement(r, (i) => ['spec', 'targetRefs', i], ctx);
+    if (r.spec.lua !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'a Lua extension cannot run here: wasmgate runs Proxy-Wasm modules (spec.wasm) only',
+        path: ['spec', 'lua'],
+      });
+    else if (r.spec.wasm === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        message: 'give spec.wasm (the module: url, pluginConfig, …)',
+        path: ['spec', 'wasm'],
+      });
+  });
+
+/** Either Istio resource, told apart by its kind (each reports its own errors). */
+export function istioResourceSchema(kind: unknown) {
+  return kind === 'TrafficExtension' ? trafficExtensionSchema : wasmPluginSchema;
+}
 
 const configurationValue = z.union([
   z.string(),
@@ -336,6 +472,11 @@ export const gatewaySchema = z
       .strict()
       .default({ enabled: true, path: 'stdout' }),
     drainTimeoutMs: durationMs.default(10000),
+    /** Per-plugin cost (docs/operations.md): one callback in `timeSampling` is timed (1: all, 0: none). */
+    wasmCost: z
+      .object({ timeSampling: z.number().int().min(0).max(1_000_000).default(DEFAULT_TIME_SAMPLING) })
+      .strict()
+      .default({ timeSampling: DEFAULT_TIME_SAMPLING }),
     /** What filters read as the node.* properties (Envoy's node identity). */
     node: z
       .object({
@@ -410,5 +551,6 @@ export type RouteConfig = z.infer<typeof route>;
 export type ClusterConfig = z.infer<typeof cluster>;
 export type TcpProxyConfig = z.infer<typeof tcpProxy>;
 export type WasmPluginResource = z.infer<typeof wasmPluginSchema>;
+export type TrafficExtensionResource = z.infer<typeof trafficExtensionSchema>;
 export type EnvoyWasmConfig = z.infer<typeof envoyWasmSchema>;
 export type PluginDefaults = z.infer<typeof pluginDefaultsSchema>;

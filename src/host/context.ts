@@ -46,7 +46,7 @@ export abstract class Context implements CallContext {
   private grpc: Map<number, GrpcHandle> | undefined;
   /** Status of the last callout (proxy_get_status). */
   lastStatus: { code: number; message: Uint8Array } = NO_STATUS;
-  abstract readonly root: RootContext;
+  abstract get root(): RootContext;
   abstract readonly stream: HttpStreamDriver | undefined;
   /** A network filter's connection (NetworkContext); none for root and HTTP contexts. */
   get connection(): NetworkStreamDriver | undefined {
@@ -336,7 +336,7 @@ export class RootContext extends Context {
  * fail-open continues without the filter, fail-close sends a local 503.
  */
 export class HttpContext extends Context {
-  readonly root: RootContext;
+  private parent: RootContext;
   private bypass = false;
   private created = false;
   private finished = false;
@@ -346,7 +346,25 @@ export class HttpContext extends Context {
     readonly stream: HttpStreamDriver,
   ) {
     super(root.vm);
-    this.root = root;
+    this.parent = root;
+  }
+
+  get root(): RootContext {
+    return this.parent;
+  }
+
+  /**
+   * Serves the stream from another root context of the same VM (a route's own configuration), or, with
+   * undefined, not at all (the route disables the plugin): the filter passes everything through, and the
+   * guest never hears of the stream. Only before the context was created in the guest; false after.
+   */
+  rebind(root: RootContext | undefined): boolean {
+    if (this.created || this.finished) return false;
+    if (root === undefined) this.bypass = true;
+    else if (root.vm !== this.vm)
+      throw new Error('a stream context can only move to a root context of its own VM');
+    else this.parent = root;
+    return true;
   }
 
   /** False when the filter is being bypassed (failed VM, fail-open). */
@@ -425,6 +443,7 @@ export class HttpContext extends Context {
     }
     this.vm.contexts.delete(this.id);
     this.plugin.streamEnded(this.id);
+    this.vm.streamEnded();
   }
 
   private run(callback: string, maxAction: number, a: number, b?: number): number {

@@ -25,6 +25,12 @@ export interface StreamAttributes {
    * stream's filter state as `wasm.<path>`); undefined until one is set unless `create`.
    */
   filterState(create: boolean): Map<string, Uint8Array> | undefined;
+  /**
+   * Objects set with Envoy's set_envoy_filter_state foreign function, by their filter state key (read as
+   * filter_state.<key>); undefined until one is set unless `create`. A driver without it answers that
+   * function NOT_FOUND.
+   */
+  objectFilterState?(create: boolean): Map<string, Uint8Array> | undefined;
 }
 
 /**
@@ -70,6 +76,7 @@ export interface LoggedStream {
   headerMap?(type: MapType, create: false): HeaderMap | undefined;
   property(path: readonly string[]): PropertyValue | undefined;
   filterState(create: false): Map<string, Uint8Array> | undefined;
+  objectFilterState?(create: false): Map<string, Uint8Array> | undefined;
 }
 
 export interface HttpCalloutRequest {

@@ -10,6 +10,7 @@ import type { HostServices } from './hostcalls/env.js';
 import type { LogEntry } from './log-entry.js';
 import { MetricsStore } from './metrics-store.js';
 import { type CompiledModule, compileModule } from './module.js';
+import { CostSampler, DEFAULT_TIME_SAMPLING } from './plugin-cost.js';
 import { SharedDataStore } from './shared-data.js';
 import { SharedQueues } from './shared-queues.js';
 
@@ -30,6 +31,8 @@ export interface HostOptions {
   now?: () => bigint;
   /** Node-level attributes (node, cluster_name …) answered for every context. */
   properties?: (path: readonly string[]) => PropertyValue | undefined;
+  /** Time one callback in this many, on average (1: every one, 0: none); default DEFAULT_TIME_SAMPLING. */
+  costTimeSampling?: number;
 }
 
 const realTimers: Timers = {
@@ -63,6 +66,8 @@ export class Host implements HostServices {
   private readonly compiled = new Map<string, Promise<CompiledModule>>();
   private pending: Array<() => void> = [];
   private drainScheduled = false;
+  /** Which callbacks' time is measured for the plugins' cost (plugin-cost.ts); replaceable at run time. */
+  costSampler: CostSampler;
   /** Guest calls in progress anywhere in this host: deferred tasks wait until it is 0. */
   activeCalls = 0;
 
@@ -74,6 +79,7 @@ export class Host implements HostServices {
     this.timers = options.timers === 'manual' ? noTimers : realTimers;
     this.nowFn = options.now ?? (() => origin + BigInt(Math.round(performance.now() * 1e6)));
     this.nodeProperties = options.properties;
+    this.costSampler = new CostSampler(options.costTimeSampling ?? DEFAULT_TIME_SAMPLING);
     this.queues = new SharedQueues((task) => this.post(task), this.hostMemory);
     for (const [name, fn] of Object.entries(builtinForeignFunctions)) this.foreignFunctions.set(name, fn);
   }

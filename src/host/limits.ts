@@ -15,6 +15,17 @@ export interface Limits {
    * flight), MiB, per vm_id (see host-memory.ts); 0: no limit.
    */
   hostMemoryMiB: number;
+  /**
+   * The leak guard (leak-guard.ts): the VM is replaced by a fresh one (which takes new streams while the old
+   * one finishes its own) once its linear memory is past this many MiB; 0: off.
+   */
+  leakMemoryMiB: number;
+  /** …or once it grew by more than this many MiB within the window below; 0: off. */
+  leakGrowthMiB: number;
+  /** The growth window in streams (on the VM, all its plugins' streams). */
+  leakWindowStreams: number;
+  /** The growth window in minutes as well (either window's growth counts); 0: streams only. */
+  leakWindowMinutes: number;
 }
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
@@ -22,6 +33,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   cpuMs: 50,
   startCpuMs: 1000,
   hostMemoryMiB: 32,
+  leakMemoryMiB: 0,
+  leakGrowthMiB: 0,
+  leakWindowStreams: 1000,
+  leakWindowMinutes: 0,
 });
 
 /** Loop iterations and function entries between two looks at the clock. */
@@ -35,11 +50,25 @@ export function resolveLimits(
   defaults: Readonly<Limits> = DEFAULT_LIMITS,
 ): Limits {
   const l = { ...defaults, ...stripUndefined(limits ?? {}) };
-  for (const k of ['memoryMiB', 'cpuMs', 'startCpuMs', 'hostMemoryMiB'] as const) {
+  for (const k of [
+    'memoryMiB',
+    'cpuMs',
+    'startCpuMs',
+    'hostMemoryMiB',
+    'leakMemoryMiB',
+    'leakGrowthMiB',
+    'leakWindowStreams',
+    'leakWindowMinutes',
+  ] as const) {
     if (!Number.isFinite(l[k]) || l[k] < 0) throw new RangeError(`limits.${k} must be a number ≥ 0`);
   }
   if (l.memoryMiB > MAX_MEMORY_MIB)
     throw new RangeError(`limits.memoryMiB must be at most ${MAX_MEMORY_MIB}`);
+  if (l.memoryMiB > 0 && l.leakMemoryMiB >= l.memoryMiB)
+    throw new RangeError(
+      `limits.leakMemoryMiB (${l.leakMemoryMiB}) must be below limits.memoryMiB (${l.memoryMiB}): the VM could never reach it`,
+    );
+  if (l.leakWindowStreams < 1) throw new RangeError('limits.leakWindowStreams must be at least 1');
   if (l.hostMemoryMiB > MAX_HOST_MEMORY_MIB)
     throw new RangeError(`limits.hostMemoryMiB must be at most ${MAX_HOST_MEMORY_MIB}`);
   return l;

@@ -100,6 +100,7 @@ export class NetworkContext extends Context {
     }
     this.cancelCallouts();
     this.vm.contexts.delete(this.id);
+    this.vm.streamEnded();
   }
 
   private receivesData(): boolean {

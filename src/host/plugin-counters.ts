@@ -11,6 +11,7 @@ export class PluginCounters {
   #capabilityDenials = 0;
   #hostMemoryLimitHits = 0;
   #lastFailure: { message: string; at: string } | undefined;
+  #leakReplacements = 0;
 
   /** Traps (CPU limit stops included) and callbacks answering a status Envoy does not know. */
   get failures(): number {
@@ -45,6 +46,16 @@ export class PluginCounters {
   /** What went wrong last (a trap, a failed reload), and when (ISO time); undefined while nothing did. */
   get lastFailure(): { message: string; at: string } | undefined {
     return this.#lastFailure;
+  }
+
+  /** VMs replaced by the leak guard (limits.leakMemoryMiB, leakGrowthMiB). */
+  get leakReplacements(): number {
+    return this.#leakReplacements;
+  }
+
+  /** The leak guard replaced the VM; returns how many times that happened. */
+  leakReplaced(): number {
+    return ++this.#leakReplacements;
   }
 
   /** A trap: the VM failed (a CPU limit stop is one). */

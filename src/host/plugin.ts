@@ -23,9 +23,11 @@ import {
 import type { HttpStreamDriver, LoggedStream, NetworkStreamDriver } from './driver.js';
 import { PluginStartError, WasmTrap } from './errors.js';
 import type { Host } from './host.js';
+import { LeakWatch, leakGuardOn } from './leak-guard.js';
 import { type Limits, resolveLimits } from './limits.js';
 import type { CompiledModule } from './module.js';
 import { NetworkContext } from './network-context.js';
+import { PluginCost } from './plugin-cost.js';
 import { PluginCounters } from './plugin-counters.js';
 import { makeSanitizer, type SanitizeConfig, type Sanitizer } from './sanitize.js';
 import { type VmOptions, WasmVm } from './vm.js';
@@ -51,6 +53,11 @@ export interface PluginOptions extends SandboxOptions {
   vmId?: string;
   /** Plugin configuration (proxy_on_configure). */
   configuration?: Uint8Array | string;
+  /**
+   * Other configurations the plugin runs with at the same time (per route, say): each gets a root context
+   * of its own in the plugin's VM, configured with it, and rootFor() picks it for a stream.
+   */
+  moreConfigurations?: readonly string[];
   /** VM configuration (proxy_on_vm_start). */
   vmConfiguration?: Uint8Array | string;
   env?: Record<string, string>;
@@ -86,8 +93,13 @@ export class Plugin implements ContextPlugin {
   readonly allowOnHeadersStopIteration: boolean;
   vm!: WasmVm;
   root!: RootContext;
+  /** The root contexts of moreConfigurations, by configuration. */
+  private variants = new Map<string, RootContext>();
+  private readonly moreConfigurations: readonly string[];
   /** Traps, reloads, limit hits, capability denials. */
   readonly counters = new PluginCounters();
+  /** What each callback costs (plugin-cost.ts). */
+  readonly cost = new PluginCost();
   readonly limits: Limits;
   readonly capabilities: Capabilities | undefined;
   /** What the filter must not see; undefined when nothing is hidden. */
@@ -100,6 +112,8 @@ export class Plugin implements ContextPlugin {
   private starting: CallRecorder | undefined;
   /** Streams being recorded on request (`wasmgate record`): how many more to start, and those in flight. */
   private recording: { left: number; ids: Set<number>; report: (b: CrashBundle) => void } | undefined;
+  /** Whether the leak guard watches this plugin's VM (a limits.leak* setting is on). */
+  private readonly leakGuard: boolean;
   private nextReloadAt = 0;
   private reloadBackoffMs = 0;
   private lastReloadAt = Number.NEGATIVE_INFINITY;
@@ -117,9 +131,11 @@ export class Plugin implements ContextPlugin {
     this.rootId = options.rootId ?? '';
     this.vmId = options.vmId ?? '';
     this.configuration = toBytes(options.configuration);
+    this.moreConfigurations = options.moreConfigurations ?? [];
     this.failStrategy = options.failStrategy ?? 'FAIL_CLOSE';
     this.allowOnHeadersStopIteration = options.allowOnHeadersStopIteration ?? false;
     this.limits = resolveLimits(options.limits);
+    this.leakGuard = leakGuardOn(this.limits);
     this.capabilities = options.capabilities ? resolveCapabilities(options.capabilities) : undefined;
     this.sanitizer = makeSanitizer(options.sanitize);
     this.trace = options.trace ?? false;
@@ -216,13 +232,59 @@ export class Plugin implements ContextPlugin {
   }
 
   private startRoot(v: WasmVm): void {
+    // A failed start's bundle comes from the recorder set here (writeStartBundle).
     this.starting = this.recorder(v);
+    try {
+      this.adopt(v, this.prepareRoots(v));
+    } finally {
+      this.starting = undefined;
+    }
+  }
+
+  /**
+   * The plugin's root contexts in `v`, started and configured: its own, then one per other configuration.
+   * Throws PluginStartError when one fails (the others are then taken out of `v` again).
+   */
+  private prepareRoots(v: WasmVm): PreparedRoots {
+    const roots: RootContext[] = [];
+    const variants = new Map<string, RootContext>();
+    try {
+      roots.push(this.startOneRoot(v, this.configuration, 'its configuration'));
+      for (const c of this.moreConfigurations) {
+        if (variants.has(c)) continue;
+        const root = this.startOneRoot(v, encodeUtf8(c), `the configuration ${quote(c)}`);
+        roots.push(root);
+        variants.set(c, root);
+      }
+    } catch (e) {
+      for (const r of roots) {
+        r.setTickPeriod(0);
+        v.contexts.delete(r.id);
+      }
+      throw e;
+    }
+    return { roots, variants };
+  }
+
+  /** `v` (with this plugin's root contexts in it) serves this plugin's new streams from now on. */
+  private adopt(v: WasmVm, { roots, variants }: PreparedRoots): void {
+    // A reload replaces every root context: the old ones stop ticking.
+    if (this.variants !== variants) for (const r of this.variants.values()) r.setTickPeriod(0);
+    this.vm = v;
+    this.root = roots[0];
+    this.variants = variants;
+    // A shared VM (or one reloaded after a failure) traces when this plugin does.
+    if (this.trace && !v.tracing) v.setTracing(true);
+  }
+
+  /** A root context in `v`: proxy_on_context_create, proxy_on_vm_start, proxy_on_configure. */
+  private startOneRoot(v: WasmVm, configuration: Uint8Array, what: string): RootContext {
     const root = new RootContext(v, this);
     try {
       if (!root.start()) throw new PluginStartError('proxy_on_vm_start returned false', this.name);
-      if (!root.configure(this.configuration)) {
+      if (!root.configure(configuration)) {
         throw new PluginStartError(
-          'proxy_on_configure returned false (the plugin rejected its configuration)',
+          `proxy_on_configure returned false (the plugin rejected ${what})`,
           this.name,
         );
       }
@@ -234,11 +296,24 @@ export class Plugin implements ContextPlugin {
       this.writeStartBundle(e instanceof PluginStartError ? error : e);
       throw error;
     }
-    this.starting = undefined;
-    this.vm = v;
-    this.root = root;
-    // A shared VM (or one reloaded after a failure) traces when this plugin does.
-    if (this.trace && !v.tracing) v.setTracing(true);
+    return root;
+  }
+
+  /**
+   * The root context serving streams with `configuration` (one of moreConfigurations); the plugin's own
+   * when undefined.
+   */
+  rootFor(configuration: string | undefined): RootContext {
+    if (configuration === undefined) return this.root;
+    const root = this.variants.get(configuration);
+    if (!root)
+      throw new Error(`plugin ${this.name} was not started with the configuration ${quote(configuration)}`);
+    return root;
+  }
+
+  /** Every root context of the plugin: its own, then one per other configuration. */
+  roots(): RootContext[] {
+    return [this.root, ...this.variants.values()];
   }
 
   get state(): PluginState {
@@ -259,7 +334,10 @@ export class Plugin implements ContextPlugin {
 
   /** A context for a new HTTP stream. With FAIL_RELOAD a failed VM is replaced first, for this stream. */
   newHttpContext(stream: HttpStreamDriver): HttpContext {
-    if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    const vm = this.vm;
+    if (vm.failure) {
+      if (this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    } else if (this.leakGuard) this.watchLeak(vm);
     const ctx = new HttpContext(this.root, stream);
     if (this.recording && this.recording.left > 0) this.recordStream(ctx.id);
     return ctx;
@@ -314,7 +392,10 @@ export class Plugin implements ContextPlugin {
 
   /** A context for a new TCP connection (a network filter); FAIL_RELOAD as for HTTP streams. */
   newNetworkContext(connection: NetworkStreamDriver): NetworkContext {
-    if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    const vm = this.vm;
+    if (vm.failure) {
+      if (this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
+    } else if (this.leakGuard) this.watchLeak(vm);
     return new NetworkContext(this.root, connection);
   }
 
@@ -325,6 +406,75 @@ export class Plugin implements ContextPlugin {
   log(stream: LoggedStream): void {
     if (this.vm.failure && this.failStrategy === 'FAIL_RELOAD') this.reloadNow();
     this.root.log(stream);
+  }
+
+  /** The leak guard, at a new stream: replaces the VM when its memory says so (leak-guard.ts). */
+  private watchLeak(vm: WasmVm): void {
+    let watch = vm.leakWatch;
+    if (watch === undefined) {
+      watch = vm.leakWatch = new LeakWatch(vm.limits, vm.memory.size);
+      if (watch.startedAbove)
+        this.host.log({
+          level: 'warn',
+          source: 'host',
+          plugin: this.name,
+          vmId: this.vmId,
+          message: `leak guard: the VM uses ${vm.memory.size} bytes of memory once started, already past limits.leakMemoryMiB (${vm.limits.leakMemoryMiB} MiB); only its growth is watched`,
+        });
+    }
+    const why = watch.onStream(vm.memory.size);
+    if (why !== undefined) this.replaceLeakingVm(vm, why);
+  }
+
+  /**
+   * Replaces `old` with a fresh VM of the same module and configuration for every plugin it serves (plugins
+   * sharing a vm_id share it): each gets a new root context (proxy_on_vm_start, proxy_on_configure, which
+   * register their timers and queues again), new streams go to the fresh VM, and the old one finishes its
+   * streams, then its root contexts are stopped and it is dropped. Shared data lives in the host and stays.
+   * If the fresh VM does not start, the old one keeps serving and the guard stops watching it.
+   */
+  private replaceLeakingVm(old: WasmVm, why: string): void {
+    const plugins = pluginsServedBy(old);
+    const prepared: PreparedRoots[] = [];
+    try {
+      const fresh = WasmVm.createSync(this.host, this.module, {
+        ...this.vmOptions,
+        trace: plugins.some((p) => p.trace),
+      });
+      // With crash bundles on, the fresh VM records as the old one did.
+      this.recorder(fresh);
+      for (const p of plugins) prepared.push(p.prepareRoots(fresh));
+      const oldRoots = plugins.flatMap((p) => p.roots());
+      plugins.forEach((p, i) => {
+        p.adopt(fresh, prepared[i]);
+      });
+      for (const r of oldRoots) r.setTickPeriod(0);
+      let inFlight = 0;
+      for (const c of old.contexts.values()) if (c.root.id !== c.id) inFlight++;
+      old.retire(() => {
+        for (const r of oldRoots) r.stop();
+      });
+      for (const p of plugins) {
+        const n = p.counters.leakReplaced();
+        this.host.log({
+          level: 'warn',
+          source: 'host',
+          plugin: p.name,
+          vmId: this.vmId,
+          message: `leak guard: VM replaced (${why}; replacement #${n}); the old VM finishes its ${inFlight} stream(s) in flight`,
+        });
+      }
+    } catch (e) {
+      for (const r of prepared.flatMap((x) => x.roots)) r.stop();
+      old.leakWatch?.stop();
+      this.host.log({
+        level: 'error',
+        source: 'host',
+        plugin: this.name,
+        vmId: this.vmId,
+        message: `leak guard: ${why}, but the new VM did not start (${describe(e)}); the old VM keeps serving and is no longer watched`,
+      });
+    }
   }
 
   /**
@@ -468,13 +618,33 @@ export class Plugin implements ContextPlugin {
   stop(): void {
     this.stopped = true;
     if (this.revival) clearTimeout(this.revival);
-    this.root.stop();
+    for (const r of this.roots()) r.stop();
   }
+}
+
+/** A plugin's root contexts started in a VM, before they serve (Plugin.prepareRoots). */
+interface PreparedRoots {
+  roots: RootContext[];
+  variants: Map<string, RootContext>;
+}
+
+/** The plugins whose current VM is `vm` (several when they share its vm_id), found by their root contexts. */
+function pluginsServedBy(vm: WasmVm): Plugin[] {
+  const out: Plugin[] = [];
+  for (const c of vm.contexts.values())
+    if (c.root.id === c.id && c.plugin instanceof Plugin && c.plugin.vm === vm && c.plugin.root === c)
+      out.push(c.plugin);
+  return out;
 }
 
 function toBytes(v: Uint8Array | string | undefined): Uint8Array {
   if (v === undefined) return new Uint8Array(0);
   return typeof v === 'string' ? encodeUtf8(v) : v;
+}
+
+/** A configuration in a message: quoted, and cut short when long. */
+function quote(c: string): string {
+  return JSON.stringify(c.length > 80 ? `${c.slice(0, 77)}...` : c);
 }
 
 function describe(e: unknown): string {

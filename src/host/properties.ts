@@ -3,8 +3,10 @@
 // proxy_set_property (Envoy's filter state, `wasm.<name>`). A path into a map attribute (request.headers +
 // "x-foo") reads that entry, every value of a repeated header joined with commas as Envoy's CEL maps do.
 
+import { Status } from '../abi/constants.js';
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
+import { declaredProperty } from './declared-properties.js';
 import type { LoggedStream } from './driver.js';
 import type { CallContext } from './hostcalls/env.js';
 
@@ -39,7 +41,13 @@ export function resolveProperty(
   const nodePath = path[0] === 'xds' && path[1] === 'node' ? path.slice(1) : path;
   const fromNode = lookup((p) => plugin.host.nodeProperty(p), nodePath);
   if (fromNode !== undefined) return fromNode;
-  const state = stream?.filterState(false);
+  if (!stream) return undefined;
+  // Objects set with Envoy's set_envoy_filter_state, by their key.
+  if (path.length === 2 && path[0] === 'filter_state' && !path[1].startsWith(FILTER_STATE_PREFIX)) {
+    const v = stream.objectFilterState?.(false)?.get(path[1]);
+    if (v !== undefined) return v;
+  }
+  const state = stream.filterState(false);
   if (!state) return undefined;
   // A value is found by its first segment only, as in Envoy: one set under a longer path cannot be read back.
   if (path.length === 1) return state.get(path[0]);
@@ -50,13 +58,16 @@ export function resolveProperty(
 
 /**
  * proxy_set_property: into the stream's filter state, shared by the filters on the stream. Outside a stream
- * (a root context) there is none: NotFound, as Envoy answers.
+ * (a root context) there is none: NotFound, as Envoy answers. A property the root context declared read-only
+ * (declare_property) is set once: BadArgument after that, as Envoy's CelState refuses it.
  */
-export function setProperty(ctx: CallContext, path: readonly string[], value: Uint8Array): boolean {
+export function setProperty(ctx: CallContext, path: readonly string[], value: Uint8Array): Status {
   const state = (ctx.stream ?? ctx.connection)?.filterState(true);
-  if (!state) return false;
-  state.set(path.join('\0'), value);
-  return true;
+  if (!state) return Status.NotFound;
+  const name = path.join('\0');
+  if (state.has(name) && declaredProperty(ctx.root, name)?.readonly) return Status.BadArgument;
+  state.set(name, value);
+  return Status.Ok;
 }
 
 function lookup(

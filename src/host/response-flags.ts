@@ -12,6 +12,7 @@ export const ResponseFlag = {
   NoRouteFound: 0x100,
   DownstreamConnectionTermination: 0x4000,
   UpstreamRetryLimitExceeded: 0x8000,
+  DownstreamProtocolError: 0x40000,
   UpstreamProtocolError: 0x800000,
   NoClusterFound: 0x1000000,
 } as const;
@@ -28,6 +29,7 @@ const SHORT: Array<[number, string]> = [
   [0x100, 'NR'],
   [0x4000, 'DC'],
   [0x8000, 'URX'],
+  [0x40000, 'DPE'],
   [0x800000, 'UPE'],
   [0x1000000, 'NC'],
 ];

@@ -73,11 +73,15 @@ export function readArgs(
   const shown: ArgValue[] = [];
   let k = 0;
   const mem = vm.memory;
+  // What the trace reads is no data the guest handed over: left out of the cost's bytes (plugin-cost.ts).
   const read = (f: () => ArgValue): ArgValue => {
+    const counted = mem.tally.bytesToHost;
     try {
       return f();
     } catch {
       return BAD;
+    } finally {
+      mem.tally.bytesToHost = counted;
     }
   };
   for (const kind of sig) {
@@ -118,6 +122,7 @@ export function readArgs(
 export function readOuts(vm: HostcallEnv, outs: readonly OutSlot[]): ArgValue[] {
   const mem = vm.memory;
   return outs.map((o): ArgValue => {
+    const counted = mem.tally.bytesToHost;
     try {
       switch (o.kind) {
         case 'u':
@@ -131,6 +136,8 @@ export function readOuts(vm: HostcallEnv, outs: readonly OutSlot[]): ArgValue[] 
       }
     } catch {
       return BAD;
+    } finally {
+      mem.tally.bytesToHost = counted;
     }
   });
 }

@@ -13,8 +13,10 @@ import type { HostMemoryAccount } from './host-memory.js';
 import type { CallbackData, CallContext, HostcallEnv } from './hostcalls/env.js';
 import type { HostcallSlot } from './hostcalls/guard.js';
 import { createImports } from './hostcalls/index.js';
+import type { LeakWatch } from './leak-guard.js';
 import { DEFAULT_LIMITS, instrumentOptions, type Limits } from './limits.js';
 import { type CompiledModule, type ModuleVariant, moduleVariant, moduleVariantSync } from './module.js';
+import { CallbackCost, callbackId } from './plugin-cost.js';
 import { tracedCallback, tracedHostcall, traceLine, traceWanted } from './trace.js';
 import { INSTRUMENT_MODULE } from './wasm/instrument.js';
 
@@ -38,6 +40,14 @@ export interface VmOptions {
 
 type GuestFn = (...args: number[]) => number | undefined;
 
+/** An exported callback and its number for the plugins' cost (plugin-cost.ts). */
+class GuestCallback {
+  constructor(
+    readonly fn: GuestFn,
+    readonly costId: number,
+  ) {}
+}
+
 // Backtraces of traps come from V8's stack traces: keep enough frames to reach the callback even under
 // deep recursion in the guest.
 if (Error.stackTraceLimit < 50) Error.stackTraceLimit = 50;
@@ -58,7 +68,17 @@ export class WasmVm implements HostcallEnv {
   data: CallbackData = {};
   failure: WasmTrap | undefined;
   nextToken = 1;
+  /**
+   * The running callback's cost, where hostcalls, callouts (and, through memory.tally, bytes) are counted:
+   * set at each outermost call, and left there until the next (nothing reaches the host between guest
+   * calls). What the start functions do is counted in a cost of their own that nothing reports.
+   */
+  tally = new CallbackCost();
   readonly limits: Limits;
+  /** The leak guard's watch of this VM's memory (plugin.ts makes it at the first stream when the guard is on). */
+  leakWatch: LeakWatch | undefined;
+  /** Set when the VM was replaced while streams were in flight: called once the last of them ended. */
+  private retired: (() => void) | undefined;
   readonly capabilities: Capabilities | undefined;
   /** The guarded hostcalls' implementation slots (createImports fills them; tracing swaps them). */
   private readonly hostcallSlots: HostcallSlot[] = [];
@@ -71,6 +91,7 @@ export class WasmVm implements HostcallEnv {
   private readonly budget: VmBudget;
   private nextContextId = 1;
   private fns: Record<string, GuestFn> = {};
+  private callbacks: Record<string, GuestCallback> = {};
   private alloc!: GuestFn;
   private depth = 0;
   private after: Array<() => void> = [];
@@ -169,6 +190,7 @@ export class WasmVm implements HostcallEnv {
   private bind(instance: WebAssembly.Instance): void {
     const ex = instance.exports as Record<string, unknown>;
     this.memory = new GuestMemory(ex.memory as WebAssembly.Memory);
+    this.memory.tally = this.tally;
     // Under a CPU limit, hostcalls moving many bytes count against it (budget.ts).
     if (this.variant.fuel) this.memory.meter = (bytes) => this.budget.chargeHost(bytes);
     // Under Envoy's capability_restriction_config a callback left out of it is never called (cpp-host
@@ -177,6 +199,8 @@ export class WasmVm implements HostcallEnv {
     for (const [name, value] of Object.entries(ex))
       if (typeof value === 'function' && !(caps && isGatedCallback(name) && !caps.has(name)))
         this.fns[name] = value as GuestFn;
+    for (const [name, fn] of Object.entries(this.fns))
+      this.callbacks[name] = new GuestCallback(fn, callbackId(name));
     // malloc first, as cpp-host looks them up (TinyGo modules export both).
     this.alloc = this.fns.malloc ?? this.fns.proxy_on_memory_allocate;
   }
@@ -276,24 +300,24 @@ export class WasmVm implements HostcallEnv {
     d?: number,
     e?: number,
   ): number | undefined {
-    const fn = this.fns[name];
-    if (fn === undefined) return undefined;
+    const cb = this.callbacks[name];
+    if (cb === undefined) return undefined;
     if (this.failure) throw this.failure;
     if (this.interposer)
       return this.interposer.callback(this, ctx, name, [a, b, c, d, e], () =>
         this.tracing
-          ? tracedCallback(this, ctx, name, [a, b, c, d, e], () => this.run(ctx, name, fn, a, b, c, d, e))
-          : this.run(ctx, name, fn, a, b, c, d, e),
+          ? tracedCallback(this, ctx, name, [a, b, c, d, e], () => this.run(ctx, name, cb, a, b, c, d, e))
+          : this.run(ctx, name, cb, a, b, c, d, e),
       );
     if (this.tracing)
-      return tracedCallback(this, ctx, name, [a, b, c, d, e], () => this.run(ctx, name, fn, a, b, c, d, e));
-    return this.run(ctx, name, fn, a, b, c, d, e);
+      return tracedCallback(this, ctx, name, [a, b, c, d, e], () => this.run(ctx, name, cb, a, b, c, d, e));
+    return this.run(ctx, name, cb, a, b, c, d, e);
   }
 
   private run(
     ctx: CallContext,
     name: string,
-    fn: GuestFn,
+    cb: GuestCallback,
     a?: number,
     b?: number,
     c?: number,
@@ -302,21 +326,59 @@ export class WasmVm implements HostcallEnv {
   ): number | undefined {
     const prev = this.current;
     this.current = ctx;
-    if (this.depth === 0) this.budget.begin(this.startPhase ? this.limits.startCpuMs : this.limits.cpuMs);
+    // The outermost call's cost goes to its callback (plugin-cost.ts); the clock is read for a sample only.
+    let cost: CallbackCost | undefined;
+    let t0 = -1;
+    if (this.depth === 0) {
+      this.budget.begin(this.startPhase ? this.limits.startCpuMs : this.limits.cpuMs);
+      cost = ctx.plugin.cost.at(cb.costId);
+      this.tally = cost;
+      this.memory.tally = cost;
+      if (cost.calls >= cost.nextSample && this.host.costSampler.every > 0) t0 = performance.now();
+    }
     this.depth++;
     this.host.activeCalls++;
     try {
-      const r = fn(a as number, b as number, c as number, d as number, e as number);
+      const r = cb.fn(a as number, b as number, c as number, d as number, e as number);
       return typeof r === 'number' ? r >>> 0 : 0;
     } catch (err) {
       this.after.length = 0;
       throw this.fail(name, err);
     } finally {
+      if (cost !== undefined) this.charge(cost, t0);
       this.current = prev;
       this.depth--;
       this.host.activeCalls--;
       if (this.depth === 0 && this.after.length > 0) this.runAfter();
     }
+  }
+
+  /** Ends an outermost call in its callback's cost: one more call, and its time when it was sampled. */
+  private charge(cost: CallbackCost, t0: number): void {
+    const calls = ++cost.calls;
+    if (t0 >= 0) {
+      cost.observe((performance.now() - t0) * 1000, calls - cost.sampledCalls);
+      cost.sampledCalls = calls;
+      cost.nextSample = calls + this.host.costSampler.nextInterval() - 1;
+    }
+  }
+
+  /**
+   * The VM no longer takes new streams (the leak guard replaced it): `drained` runs once the streams it
+   * still serves have ended (at once when there are none).
+   */
+  retire(drained: () => void): void {
+    this.retired = drained;
+    this.streamEnded();
+  }
+
+  /** A stream context of this VM was deleted (context.ts): a retired VM may now be drained. */
+  streamEnded(): void {
+    if (this.retired === undefined) return;
+    for (const c of this.contexts.values()) if (c.root.id !== c.id) return;
+    const drained = this.retired;
+    this.retired = undefined;
+    drained();
   }
 
   /** Work a hostcall asks for that must happen once the guest returned (local reply, continue). */

@@ -5,9 +5,11 @@ import type { ByteBuffer } from '../abi/byte-buffer.js';
 import { BufferType, type MapType, Status, StreamType } from '../abi/constants.js';
 import type { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
+import type { RoutePluginChoice } from '../control/route-plugins.js';
 import type { HttpContext } from '../host/context.js';
 import { RequestStage, ResponseStage } from '../host/context-stages.js';
 import type { HttpStreamDriver, LocalResponse } from '../host/driver.js';
+import type { HeadersStatus } from '../host/filter-pipeline.js';
 import type { Plugin } from '../host/plugin.js';
 import type { Direction } from './filter-chain.js';
 
@@ -21,6 +23,28 @@ export interface SlotHost {
   clearRouteCache(): void;
   property(path: readonly string[]): PropertyValue | undefined;
   filterState(create: boolean): Map<string, Uint8Array> | undefined;
+  objectFilterState(create: boolean): Map<string, Uint8Array> | undefined;
+  /** What the stream's route does with `plugin` (resolved again first if a filter cleared the route). */
+  routePluginChoice(plugin: Plugin): RoutePluginChoice | undefined;
+}
+
+/**
+ * The request stage of a slot: before the filter first hears of the stream, its route chooses the root
+ * context that serves it (a route's own configuration), or turns the filter off for the stream. The route is
+ * the one as the filters before it left the request: Envoy's filters read their per-route config then too.
+ */
+class RoutedRequestStage extends RequestStage {
+  constructor(
+    ctx: HttpContext,
+    private readonly slot: FilterSlot,
+  ) {
+    super(ctx);
+  }
+
+  override headers(endOfStream: boolean): HeadersStatus {
+    this.slot.bindToRoute();
+    return this.ctx.active ? super.headers(endOfStream) : 0;
+  }
 }
 
 export class FilterSlot implements HttpStreamDriver {
@@ -34,8 +58,15 @@ export class FilterSlot implements HttpStreamDriver {
     private readonly stream: SlotHost,
   ) {
     this.context = plugin.newHttpContext(this);
-    this.requestStage = new RequestStage(this.context);
+    this.requestStage = new RoutedRequestStage(this.context, this);
     this.responseStage = new ResponseStage(this.context);
+  }
+
+  /** Serves the stream from the root context its route chooses, or not at all if the route disables it. */
+  bindToRoute(): void {
+    const choice = this.stream.routePluginChoice(this.plugin);
+    if (choice === undefined) return;
+    this.context.rebind(choice === null ? undefined : this.plugin.rootFor(choice));
   }
 
   headerMap(type: MapType, create: boolean): HeaderMap | undefined {
@@ -74,5 +105,9 @@ export class FilterSlot implements HttpStreamDriver {
 
   filterState(create: boolean): Map<string, Uint8Array> | undefined {
     return this.stream.filterState(create);
+  }
+
+  objectFilterState(create: boolean): Map<string, Uint8Array> | undefined {
+    return this.stream.objectFilterState(create);
   }
 }

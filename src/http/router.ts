@@ -1,7 +1,12 @@
 // Route matching (first match wins, as in Envoy): host, path prefix / exact / regex, methods, headers.
 
 import type { HeaderMap } from '../abi/header-map.js';
+import type { RoutePluginChoice } from '../control/route-plugins.js';
 import type { RouteConfig } from '../control/schema.js';
+import type { Plugin } from '../host/plugin.js';
+
+/** A route's plugin settings, resolved to the running plugins (routes[].plugins). */
+export type RoutePlugins = ReadonlyMap<Plugin, RoutePluginChoice>;
 
 export interface Route {
   name: string;
@@ -9,6 +14,8 @@ export interface Route {
   matches(headers: HeaderMap): boolean;
   /** :path after prefix rewriting. */
   rewritePath(path: string): string;
+  /** What the route does with `plugin`: off (null), its own configuration, or nothing special (undefined). */
+  pluginChoice(plugin: Plugin): RoutePluginChoice | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 15_000;
@@ -30,7 +37,9 @@ function hostMatcher(pattern: string | undefined): (host: string) => boolean {
   return (h) => strip(h) === p || h.toLowerCase() === p;
 }
 
-export function compileRoute(config: RouteConfig, index: number): Route {
+const NO_PLUGINS: RoutePlugins = new Map();
+
+export function compileRoute(config: RouteConfig, index: number, plugins: RoutePlugins = NO_PLUGINS): Route {
   const m = config.match;
   const host = hostMatcher(m.host);
   const regex = m.regex !== undefined ? new RegExp(`^(?:${m.regex})$`) : undefined;
@@ -47,8 +56,9 @@ export function compileRoute(config: RouteConfig, index: number): Route {
     };
     return (map: HeaderMap) => test(map.get(h.name)) !== (h.invert ?? false);
   });
+  // A request whose :path a filter removed has an empty path, as in Envoy: no prefix or exact path matches it.
   const pathOf = (headers: HeaderMap) => {
-    const p = headers.get(':path') ?? '/';
+    const p = headers.get(':path') ?? '';
     const q = p.indexOf('?');
     return q >= 0 ? p.slice(0, q) : p;
   };
@@ -71,14 +81,18 @@ export function compileRoute(config: RouteConfig, index: number): Route {
       if (prefix === undefined || !path.startsWith(prefix)) return path;
       return config.prefixRewrite + path.slice(prefix.length);
     },
+    pluginChoice(plugin) {
+      return plugins.get(plugin);
+    },
   };
 }
 
 export class RouteTable {
   readonly routes: Route[];
 
-  constructor(configs: RouteConfig[]) {
-    this.routes = configs.map(compileRoute);
+  /** `plugins` resolves a route's plugin settings to the running plugins. */
+  constructor(configs: RouteConfig[], plugins?: (config: RouteConfig) => RoutePlugins) {
+    this.routes = configs.map((c, i) => compileRoute(c, i, plugins?.(c)));
   }
 
   match(headers: HeaderMap): Route | undefined {

@@ -12,6 +12,7 @@ import type { ByteBuffer } from '../abi/byte-buffer.js';
 import { MapType } from '../abi/constants.js';
 import { HeaderMap } from '../abi/header-map.js';
 import type { PropertyValue } from '../abi/property-codec.js';
+import type { RoutePluginChoice } from '../control/route-plugins.js';
 import type { LocalResponse } from '../host/driver.js';
 import { DEFAULT_BUFFER_LIMIT, type PipelineSink } from '../host/filter-pipeline.js';
 import { localReplyDetails, localReplyResponse } from '../host/local-reply.js';
@@ -85,6 +86,7 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
   private readonly writer: DownstreamWriter;
   private readonly chain: FilterChain;
   private state: Map<string, Uint8Array> | undefined;
+  private objects: Map<string, Uint8Array> | undefined;
   private finished = false;
   /** The response under way is a local reply. */
   private answeringLocally = false;
@@ -258,10 +260,20 @@ export class ProxyStream implements SlotHost, BridgeHost, WriterHost {
     this.bridge.clearRouteCache();
   }
 
+  routePluginChoice(plugin: Plugin): RoutePluginChoice | undefined {
+    return this.bridge.currentRoute()?.pluginChoice(plugin);
+  }
+
   /** What the stream's filters set with proxy_set_property, shared by all of them (Envoy's filter state). */
   filterState(create: boolean): Map<string, Uint8Array> | undefined {
     if (create) this.state ??= new Map();
     return this.state;
+  }
+
+  /** Objects filters set with Envoy's set_envoy_filter_state, by filter state key. */
+  objectFilterState(create: boolean): Map<string, Uint8Array> | undefined {
+    if (create) this.objects ??= new Map();
+    return this.objects;
   }
 
   property(path: readonly string[]): PropertyValue | undefined {

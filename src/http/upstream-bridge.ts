@@ -81,6 +81,12 @@ export class UpstreamBridge implements PipelineSink, UpstreamEvents {
     this.routeCleared = true;
   }
 
+  /** The route as the request is now: resolved again if a filter cleared it (Envoy's route() does so). */
+  currentRoute(): Route | undefined {
+    if (this.routeCleared) this.selectRoute();
+    return this.route;
+  }
+
   /** Cancels the upstream request (the stream is reset or over). */
   abort(): void {
     this.upstream?.abort();
@@ -129,11 +135,29 @@ export class UpstreamBridge implements PipelineSink, UpstreamEvents {
       );
       return;
     }
+    // A filter may have removed what a request needs: Envoy's codec refuses to encode it, and the router
+    // answers 503 rather than inventing a method or a path.
+    const method = headers.get(':method');
+    const path = headers.get(':path');
+    if (method === undefined || path === undefined) {
+      const missing = method === undefined ? ':method' : ':path';
+      this.stream.localReply(
+        {
+          status: 503,
+          details: `filter_removed_required_request_headers{missing_required_header:_${missing}}`,
+          body: enc(`missing required header: ${missing}`),
+          headers: [],
+        },
+        ROUTER_SLOT,
+        ResponseFlag.DownstreamProtocolError,
+      );
+      return;
+    }
     this.upstream = new UpstreamRequest(
       cluster,
       {
-        method: headers.get(':method') ?? 'GET',
-        path: route.rewritePath(headers.get(':path') ?? '/'),
+        method,
+        path: route.rewritePath(path),
         headers: toUpstreamHeaders(headers),
         timeoutMs: routeTimeout(c),
         retries: c.retries,

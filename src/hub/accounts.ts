@@ -63,5 +63,9 @@ export interface AccountStore {
   /** Creates the repository when missing. */
   setVisibility(repository: string, v: Visibility): Promise<void>;
   audit(e: AuditEntry): Promise<void>;
-  auditLog(limit: number, before?: number): Promise<Array<AuditEntry & { id: number }>>;
+  /**
+   * Newest first, ids below `before`. With `account`: only what concerns it (entries whose target is the
+   * account or one of its repositories/members, and for a user what they did themselves).
+   */
+  auditLog(limit: number, before?: number, account?: string): Promise<Array<AuditEntry & { id: number }>>;
 }

@@ -3,24 +3,21 @@
 // module's ABI versions, root ids and config schema), and setting description, README and labels.
 
 import type { Context, Hono } from 'hono';
-import type { AccountStore } from './accounts.js';
-import type { CatalogueStore, RepoInfo } from './catalogue.js';
-import type { HubLimits } from './limits.js';
+import { type AccountActions, checkLabel, type SignedIn } from './account-actions.js';
+import type { CatalogueStore, RepoInfo, Viewer } from './catalogue.js';
 import { checkRepositoryName } from './names.js';
 import { allowed, type Caller } from './permissions.js';
 import { RegistryError } from './registry-error.js';
 import { isSignatureArtifactTag, type SignatureStatus, summarize } from './signature-status.js';
 
 export interface CatalogueRouteDeps {
-  accounts: AccountStore;
+  actions: AccountActions;
   catalogue: CatalogueStore;
-  limits: HubLimits;
   caller(c: Context): Promise<Caller>;
   /** Tags get a signature summary (who signed, whether it verifies) when given. */
   signatures?: SignatureStatus;
 }
 
-const LABEL = /^[a-z0-9][a-z0-9._-]{0,49}$/;
 /** Most repositories one page of a list or search holds. */
 export const MAX_PAGE = 100;
 
@@ -42,8 +39,29 @@ export async function readableRepository(
   return { name, caller, info };
 }
 
+/** Whose private repositories a caller sees: its own and its organisations' (admins: all). */
+export function viewerOf(caller: Caller): Viewer {
+  return { admin: caller.admin, owners: caller.user ? [caller.user, ...caller.roles.keys()] : [] };
+}
+
+/** ?abi=, ?language= and ?label= (repeatable) of a search, checked. */
+export function searchFilters(
+  one: (k: string) => string | undefined,
+  many: (k: string) => string[] | undefined,
+): { abi?: string; language?: string; labels?: string[] } {
+  const abi = one('abi') || undefined;
+  if (abi !== undefined && !/^\d+\.\d+\.\d+$/.test(abi))
+    throw new RegistryError('INVALID', `abi "${abi}": a Proxy-Wasm ABI version such as 0.2.1`);
+  const language = one('language')?.trim() || undefined;
+  if (language !== undefined && language.length > 50)
+    throw new RegistryError('INVALID', 'language: at most 50 characters');
+  const labels = (many('label') ?? []).flatMap((l) => l.split(/[\s,]+/)).filter(Boolean);
+  labels.forEach(checkLabel);
+  return { abi, language, labels: labels.length ? [...new Set(labels)] : undefined };
+}
+
 export function registerCatalogueRoutes(app: Hono, d: CatalogueRouteDeps): void {
-  const { accounts, catalogue, limits } = d;
+  const { catalogue } = d;
 
   const readable = (c: Context) => readableRepository(c, d);
 
@@ -55,8 +73,11 @@ export function registerCatalogueRoutes(app: Hono, d: CatalogueRouteDeps): void 
     const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 20) || 20, 1), MAX_PAGE);
     const offset = Math.max(Number(c.req.query('offset') ?? 0) || 0, 0);
     const words = (c.req.query('q') ?? '').split(/[\s/]+/).filter(Boolean);
-    const owners = caller.user ? [caller.user, ...caller.roles.keys()] : [];
-    const r = await catalogue.search({ words, sort, limit, offset }, { admin: caller.admin, owners });
+    const filters = searchFilters(
+      (k) => c.req.query(k),
+      (k) => c.req.queries(k),
+    );
+    const r = await catalogue.search({ words, sort, limit, offset, ...filters }, viewerOf(caller));
     return c.json({
       total: r.total,
       repositories: r.repositories.map((x) => ({
@@ -107,53 +128,13 @@ export function registerCatalogueRoutes(app: Hono, d: CatalogueRouteDeps): void 
     const caller = await d.caller(c);
     if (caller.user === undefined)
       throw new RegistryError('UNAUTHORIZED', 'sign in (Basic credentials or a bearer token)');
-    if (!(await accounts.account(c.req.param('owner'))))
-      throw new RegistryError('NOT_FOUND', `no account "${c.req.param('owner')}"`);
-    if (!allowed(caller, name, await accounts.visibility(name), 'push'))
-      throw new RegistryError('DENIED', `${caller.user} may not change ${name}`);
     let b: Record<string, unknown>;
     try {
       b = (await c.req.json()) as Record<string, unknown>;
     } catch {
       throw new RegistryError('INVALID', 'the request body must be a JSON object');
     }
-    const info: { description?: string; readme?: string; labels?: string[] } = {};
-    if (b.description !== undefined) {
-      if (typeof b.description !== 'string' || b.description.length > limits.maxDescriptionChars)
-        throw new RegistryError(
-          'INVALID',
-          `description: a string of at most ${limits.maxDescriptionChars} characters`,
-        );
-      info.description = b.description;
-    }
-    if (b.readme !== undefined) {
-      if (typeof b.readme !== 'string' || Buffer.byteLength(b.readme) > limits.maxReadmeBytes)
-        throw new RegistryError(
-          'INVALID',
-          `readme: a string of at most ${limits.maxReadmeBytes} bytes (--max-readme-kib)`,
-        );
-      info.readme = b.readme;
-    }
-    if (b.labels !== undefined) {
-      const labels = b.labels;
-      if (!Array.isArray(labels) || labels.length > limits.maxLabels)
-        throw new RegistryError('INVALID', `labels: a list of at most ${limits.maxLabels} labels`);
-      for (const l of labels)
-        if (typeof l !== 'string' || !LABEL.test(l))
-          throw new RegistryError(
-            'INVALID',
-            `labels: "${String(l)}" is not lowercase letters, digits, . _ - (at most 50)`,
-          );
-      info.labels = [...new Set(labels as string[])];
-    }
-    await catalogue.describe(name, info);
-    await accounts.audit({
-      at: Date.now(),
-      actor: caller.user,
-      action: 'repo.describe',
-      target: name,
-      detail: { fields: Object.keys(info) },
-    });
+    await d.actions.describe(caller as SignedIn, name, b);
     const after = await catalogue.repo(name);
     return c.json({ name, description: after?.description, labels: after?.labels, readme: after?.readme });
   });

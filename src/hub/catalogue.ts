@@ -11,6 +11,8 @@ export interface ModuleInfo {
   configSchema?: unknown;
   wasmDigest: string;
   wasmSize: number;
+  /** The source language, from the module's `producers` section (e.g. Rust, C, C++), when it names one. */
+  language?: string;
 }
 
 export interface RepoInfo {
@@ -49,6 +51,14 @@ export interface SearchQuery {
   sort: 'pulls' | 'recent';
   limit: number;
   offset: number;
+  /** Only repositories with an image of this Proxy-Wasm ABI version (e.g. "0.2.1"). */
+  abi?: string;
+  /** Only repositories with an image in this language (as ModuleInfo.language, case-insensitive). */
+  language?: string;
+  /** Only repositories carrying every one of these labels. */
+  labels?: string[];
+  /** Only this account's repositories. */
+  owner?: string;
 }
 
 export interface CatalogueStore {

@@ -27,6 +27,8 @@ export interface HubLimits {
   eventMemoryMs: number;
   /** --registry mode: how long one read from the registry (a manifest or blob) may take. Default 30 s. */
   registryTimeoutMs: number;
+  /** How long a web page sign-in lasts. Default 12 hours. */
+  sessionTtlMs: number;
 }
 
 export const DEFAULT_HUB_LIMITS: HubLimits = {
@@ -43,4 +45,5 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   maxEventBytes: 1024 * 1024,
   eventMemoryMs: 24 * 60 * 60 * 1000,
   registryTimeoutMs: 30_000,
+  sessionTtlMs: 12 * 60 * 60 * 1000,
 };

@@ -6,6 +6,7 @@ import type { ImageIndex } from '../oci/image.js';
 import { MediaType } from '../oci/media-types.js';
 import type { AccountStore } from './accounts.js';
 import type { CatalogueStore } from './catalogue.js';
+import type { SessionStore } from './sessions.js';
 import type { SigningKeyStore } from './signing-keys.js';
 
 export interface ManifestRecord {
@@ -26,6 +27,7 @@ export interface HubMetadata {
   readonly accounts: AccountStore;
   readonly catalogue: CatalogueStore;
   readonly signingKeys: SigningKeyStore;
+  readonly sessions: SessionStore;
   repositoryExists(repository: string): Promise<boolean>;
   /** Records that the repository may read the blob (creating the repository on first push). */
   linkBlob(repository: string, digest: string, size: number): Promise<void>;

@@ -7,6 +7,7 @@ import type { Manifest } from '../oci/image.js';
 import { readWasmImage } from '../oci/wasm-image.js';
 import { readModuleMeta } from '../oci/wasm-meta.js';
 import type { ModuleInfo } from './catalogue.js';
+import { moduleLanguage } from './producers.js';
 
 export const CONFIG_SCHEMA_SECTION = 'proxy_wasm_config_schema';
 
@@ -77,5 +78,6 @@ export async function readModuleInfo(
     configSchema: configSchema(contents.wasm),
     wasmDigest: digestOf(contents.wasm),
     wasmSize: contents.wasm.length,
+    language: moduleLanguage(customSection(contents.wasm, 'producers')),
   };
 }

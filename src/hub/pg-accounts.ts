@@ -134,11 +134,17 @@ export class PgAccounts implements AccountStore {
     ]);
   }
 
-  async auditLog(limit: number, before?: number): Promise<Array<AuditEntry & { id: number }>> {
-    const r = await this.q<AuditRow>('SELECT * FROM audit WHERE id < $1 ORDER BY id DESC LIMIT $2', [
-      before ?? Number.MAX_SAFE_INTEGER,
-      limit,
-    ]);
+  async auditLog(
+    limit: number,
+    before?: number,
+    account?: string,
+  ): Promise<Array<AuditEntry & { id: number }>> {
+    const r = await this.q<AuditRow>(
+      `SELECT * FROM audit WHERE id < $1 AND ($3::text IS NULL OR target = $3 OR left(target, length($3) + 1) = $3 || '/'
+         OR actor = (SELECT name FROM accounts WHERE name = $3 AND kind = 'user'))
+       ORDER BY id DESC LIMIT $2`,
+      [before ?? Number.MAX_SAFE_INTEGER, limit, account ?? null],
+    );
     return r.rows.map(auditEntry);
   }
 }

@@ -83,14 +83,26 @@ export class PgCatalogue implements CatalogueStore {
     const query = tsQuery(q.words);
     const where = `EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)
       AND ($1 OR r.visibility = 'public' OR split_part(r.name, '/', 1) = ANY($2::text[]))
-      AND ($3 = '' OR r.search @@ to_tsquery('simple', $3))`;
-    const params = [viewer.admin, viewer.owners, query];
+      AND ($3 = '' OR r.search @@ to_tsquery('simple', $3))
+      AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id AND (m.module::jsonb -> 'abiVersions') ? $4))
+      AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id AND lower(m.module::jsonb ->> 'language') = lower($5)))
+      AND r.labels::jsonb @> $6::jsonb
+      AND ($7::text IS NULL OR split_part(r.name, '/', 1) = $7)`;
+    const params = [
+      viewer.admin,
+      viewer.owners,
+      query,
+      q.abi ?? null,
+      q.language ?? null,
+      JSON.stringify(q.labels ?? []),
+      q.owner ?? null,
+    ];
     const order = q.sort === 'pulls' ? 'r.pulls DESC, r.updated_at DESC' : 'r.updated_at DESC, r.pulls DESC';
     const total = (
       await this.q<{ n: number }>(`SELECT count(*)::int AS n FROM repositories r WHERE ${where}`, params)
     ).rows[0].n;
     const rows = await this.q<RepoRow>(
-      `SELECT r.* FROM repositories r WHERE ${where} ORDER BY ${order}, r.name COLLATE "C" LIMIT $4 OFFSET $5`,
+      `SELECT r.* FROM repositories r WHERE ${where} ORDER BY ${order}, r.name COLLATE "C" LIMIT $8 OFFSET $9`,
       [...params, q.limit, q.offset],
     );
     return { total, repositories: rows.rows.map(repoInfo) };

@@ -7,6 +7,7 @@ import type { HubMetadata, ManifestRecord } from './metadata.js';
 import { PgAccounts } from './pg-accounts.js';
 import { PgCatalogue } from './pg-catalogue.js';
 import { migrate } from './pg-schema.js';
+import { PgSessions } from './pg-sessions.js';
 import { type ManifestRow, toRecord } from './rows.js';
 import { SqlSigningKeys } from './signing-keys.js';
 
@@ -39,6 +40,7 @@ export class PgMetadata implements HubMetadata {
   readonly accounts: PgAccounts;
   readonly catalogue: PgCatalogue;
   readonly signingKeys: SqlSigningKeys;
+  readonly sessions: PgSessions;
 
   private constructor(private readonly pool: pg.Pool) {
     const q: Query = (text, values) => pool.query(text, values);
@@ -48,6 +50,7 @@ export class PgMetadata implements HubMetadata {
       const r = await q(sql, values);
       return { rows: r.rows, changes: r.rowCount ?? 0 };
     });
+    this.sessions = new PgSessions(q);
   }
 
   static async open(url: string): Promise<PgMetadata> {

@@ -3,6 +3,7 @@
 // search is a generated tsvector over name, description and labels.
 
 import type { Pool } from 'pg';
+import { PG_SESSIONS_MIGRATION } from './pg-sessions.js';
 import { signingKeysMigration } from './signing-keys.js';
 
 const MIGRATIONS: string[] = [
@@ -88,6 +89,7 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE registry_events (id TEXT PRIMARY KEY, received_at BIGINT NOT NULL);
    CREATE INDEX registry_events_received ON registry_events(received_at);`,
   signingKeysMigration('BIGINT'),
+  PG_SESSIONS_MIGRATION,
 ];
 
 /** Lock id for migrations ("wasmgate" in ASCII, truncated to fit a bigint). */

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
 import { type AccessControl, openAccess } from './access.js';
+import { AccountActions } from './account-actions.js';
 import { registerAccountRoutes } from './account-routes.js';
 import { registerBlobRoutes } from './blob-routes.js';
 import { BlobStore } from './blob-store.js';
@@ -35,6 +36,7 @@ import {
   type TokenAuthDeps,
 } from './token-auth.js';
 import { UpstreamRegistry } from './upstream-registry.js';
+import { registerWebRoutes } from './web/routes.js';
 
 export interface HubOptions {
   /** Where blobs (and the SQLite database) live. */
@@ -183,18 +185,13 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     access = accountAccess(auth);
     events = auditEvents(meta.accounts);
     const audit = events;
+    const actions = new AccountActions(meta.accounts, meta.catalogue, limits);
+    const signatures = new SignatureStatus(meta, images);
     extra = (app) => {
       registerTokenRoutes(app, auth);
       const caller = async (c: Context) => (await identify(c, auth)).caller;
-      registerAccountRoutes(app, { accounts: meta.accounts, caller });
-      const signatures = new SignatureStatus(meta, images);
-      registerCatalogueRoutes(app, {
-        accounts: meta.accounts,
-        catalogue: meta.catalogue,
-        limits,
-        caller,
-        signatures,
-      });
+      registerAccountRoutes(app, { accounts: meta.accounts, actions, caller });
+      registerCatalogueRoutes(app, { actions, catalogue: meta.catalogue, caller, signatures });
       registerSignatureRoutes(app, {
         accounts: meta.accounts,
         catalogue: meta.catalogue,
@@ -213,6 +210,16 @@ export async function startHub(o: HubOptions): Promise<Hub> {
           limits,
           onError,
         });
+      registerWebRoutes(app, {
+        meta,
+        actions,
+        limits,
+        limiter: auth.limiter,
+        publicUrl: o.publicUrl,
+        events: combineEvents(catalogue.events, audit),
+        registryElsewhere: upstream?.host,
+        signatures,
+      });
     };
   }
   const app = createHubApp(
@@ -232,6 +239,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
     () => {
       sweepUploads(meta, blobs, Date.now() - limits.uploadTtlMs).catch(onError);
       if (upstream) meta.forgetEvents(Date.now() - limits.eventMemoryMs).catch(onError);
+      meta.sessions.deleteExpiredSessions(Date.now()).catch(onError);
     },
     Math.max(1000, Math.min(limits.uploadTtlMs, 60_000)),
   );

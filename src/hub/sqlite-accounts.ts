@@ -181,10 +181,18 @@ export class SqliteAccounts implements AccountStore {
       .run(e.at, e.actor ?? null, e.action, e.target, e.detail ? JSON.stringify(e.detail) : null);
   }
 
-  async auditLog(limit: number, before?: number): Promise<Array<AuditEntry & { id: number }>> {
+  async auditLog(
+    limit: number,
+    before?: number,
+    account?: string,
+  ): Promise<Array<AuditEntry & { id: number }>> {
+    const mine = account
+      ? `AND (target = ? OR substr(target, 1, ?) = ? OR actor = (SELECT name FROM accounts WHERE name = ? AND kind = 'user'))`
+      : '';
+    const params = account ? [account, account.length + 1, `${account}/`, account] : [];
     const rows = this.db
-      .prepare('SELECT * FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?')
-      .all(before ?? Number.MAX_SAFE_INTEGER, limit) as AuditRow[];
+      .prepare(`SELECT * FROM audit WHERE id < ? ${mine} ORDER BY id DESC LIMIT ?`)
+      .all(before ?? Number.MAX_SAFE_INTEGER, ...params, limit) as AuditRow[];
     return rows.map(auditEntry);
   }
 }

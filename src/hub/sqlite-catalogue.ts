@@ -111,9 +111,17 @@ export class SqliteCatalogue implements CatalogueStore {
     const where = `
       EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)
       AND (? = 1 OR r.visibility = 'public' OR substr(r.name, 1, instr(r.name, '/') - 1) IN (SELECT value FROM json_each(?)))
-      ${match ? 'AND r.id IN (SELECT rowid FROM repo_fts WHERE repo_fts MATCH ?)' : ''}`;
+      ${match ? 'AND r.id IN (SELECT rowid FROM repo_fts WHERE repo_fts MATCH ?)' : ''}
+      ${q.abi ? `AND EXISTS (SELECT 1 FROM manifests m, json_each(m.module, '$.abiVersions') v WHERE m.repo_id = r.id AND m.module IS NOT NULL AND v.value = ?)` : ''}
+      ${q.language ? `AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id AND m.module IS NOT NULL AND lower(json_extract(m.module, '$.language')) = lower(?))` : ''}
+      ${(q.labels ?? []).map(() => 'AND EXISTS (SELECT 1 FROM json_each(r.labels) l WHERE l.value = ?)').join(' ')}
+      ${q.owner !== undefined ? "AND substr(r.name, 1, instr(r.name, '/') - 1) = ?" : ''}`;
     const params: unknown[] = [viewer.admin ? 1 : 0, JSON.stringify(viewer.owners)];
     if (match) params.push(match);
+    if (q.abi) params.push(q.abi);
+    if (q.language) params.push(q.language);
+    params.push(...(q.labels ?? []));
+    if (q.owner !== undefined) params.push(q.owner);
     const order = q.sort === 'pulls' ? 'r.pulls DESC, r.updated_at DESC' : 'r.updated_at DESC, r.pulls DESC';
     const total = (
       this.db.prepare(`SELECT count(*) AS n FROM repositories r WHERE ${where}`).get(...params) as {

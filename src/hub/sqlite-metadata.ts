@@ -7,6 +7,7 @@ import { type ManifestRow, toRecord } from './rows.js';
 import { SqlSigningKeys, signingKeysMigration } from './signing-keys.js';
 import { ACCOUNTS_MIGRATION, SqliteAccounts } from './sqlite-accounts.js';
 import { CATALOGUE_MIGRATION, SqliteCatalogue } from './sqlite-catalogue.js';
+import { SESSIONS_MIGRATION, SqliteSessions } from './sqlite-sessions.js';
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE repositories (
@@ -51,6 +52,7 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE registry_events (id TEXT PRIMARY KEY, received_at INTEGER NOT NULL);
    CREATE INDEX registry_events_received ON registry_events(received_at);`,
   signingKeysMigration('INTEGER'),
+  SESSIONS_MIGRATION,
 ];
 
 export class SqliteMetadata implements HubMetadata {
@@ -58,6 +60,7 @@ export class SqliteMetadata implements HubMetadata {
   readonly accounts: SqliteAccounts;
   readonly catalogue: SqliteCatalogue;
   readonly signingKeys: SqlSigningKeys;
+  readonly sessions: SqliteSessions;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -75,6 +78,7 @@ export class SqliteMetadata implements HubMetadata {
       if (stmt.reader) return { rows: stmt.all(params), changes: 0 };
       return { rows: [], changes: stmt.run(params).changes };
     });
+    this.sessions = new SqliteSessions(this.db);
   }
 
   private migrate(): void {

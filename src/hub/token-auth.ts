@@ -43,7 +43,8 @@ export function clientAddress(c: Context): string {
   }
 }
 
-function baseUrl(c: Context, publicUrl?: string): string {
+/** The hub's URL as this request reached it (or --public-url). */
+export function baseUrl(c: Context, publicUrl?: string): string {
   if (publicUrl) return publicUrl.replace(/\/$/, '');
   const u = new URL(c.req.url);
   return `${u.protocol}//${c.req.header('host') ?? u.host}`;

@@ -23,6 +23,8 @@ class Family<T> {
     readonly help: string,
     readonly type: 'counter' | 'gauge' | 'histogram',
     private readonly make: () => T,
+    /** A histogram's bucket upper bounds. */
+    readonly bounds: readonly number[] = LATENCY_BUCKETS_MS,
   ) {}
 
   get(labels: Labels): T {
@@ -52,10 +54,11 @@ export class Stats {
     help: string,
     type: 'counter' | 'gauge' | 'histogram',
     make: () => T,
+    bounds?: readonly number[],
   ): Family<T> {
     let f = this.families.get(name);
     if (!f) {
-      f = new Family(name, help, type, make);
+      f = new Family(name, help, type, make, bounds);
       this.families.set(name, f);
     }
     return f as Family<T>;
@@ -69,12 +72,20 @@ export class Stats {
     return this.family(name, help, 'gauge', () => ({ value: 0 })).get(labels);
   }
 
-  histogram(name: string, help: string, labels: Labels = {}): Histogram {
-    return this.family(name, help, 'histogram', () => ({
-      buckets: new Array(LATENCY_BUCKETS_MS.length + 1).fill(0),
-      count: 0,
-      sum: 0,
-    })).get(labels);
+  /** A histogram series; `bounds` (default: request latencies in ms) are the family's, fixed by its first use. */
+  histogram(
+    name: string,
+    help: string,
+    labels: Labels = {},
+    bounds: readonly number[] = LATENCY_BUCKETS_MS,
+  ): Histogram {
+    return this.family(
+      name,
+      help,
+      'histogram',
+      () => ({ buckets: new Array(bounds.length + 1).fill(0), count: 0, sum: 0 }),
+      bounds,
+    ).get(labels);
   }
 
   static observe(h: Histogram, value: number): void {
@@ -106,7 +117,7 @@ export class Stats {
       yield `# HELP ${f.name} ${f.help}`;
       yield `# TYPE ${f.name} ${f.type}`;
       for (const [labels, s] of f.series) {
-        if (f.type === 'histogram') yield* histogramLines(f.name, labels, s as Histogram, LATENCY_BUCKETS_MS);
+        if (f.type === 'histogram') yield* histogramLines(f.name, labels, s as Histogram, f.bounds);
         else yield `${f.name}${labels ? `{${labels}}` : ''} ${(s as { value: number }).value}`;
       }
     }
@@ -116,7 +127,12 @@ export class Stats {
 
 const CHUNK_CHARS = 64 * 1024;
 
-function* histogramLines(name: string, labels: string, h: Histogram, bounds: number[]): Generator<string> {
+function* histogramLines(
+  name: string,
+  labels: string,
+  h: Histogram,
+  bounds: readonly number[],
+): Generator<string> {
   let cum = 0;
   const sep = labels ? `${labels},` : '';
   for (let i = 0; i < bounds.length; i++) {

@@ -4,7 +4,9 @@
 
 import type { LogLevelName } from '../abi/constants.js';
 import type { Plugin } from '../host/plugin.js';
+import { costReport } from '../host/plugin-cost.js';
 import { type AdminSource, type ApplyAnswer, redact } from '../observe/admin.js';
+import { writeCostSeries } from '../observe/plugin-cost-series.js';
 import type { ApplyReport, Gateway } from './gateway.js';
 import { Recordings } from './recordings.js';
 
@@ -41,6 +43,12 @@ const PLUGIN_SERIES: ReadonlyArray<['counter' | 'gauge', string, string, (p: Plu
     'Host calls answered with an error because the capabilities do not allow them',
     (p) => p.counters.capabilityDenials,
   ],
+  [
+    'counter',
+    'wasmgate_wasm_vm_leak_replacements_total',
+    'VMs replaced by the leak guard (limits.leakMemoryMiB, leakGrowthMiB)',
+    (p) => p.counters.leakReplacements,
+  ],
   ['gauge', 'wasmgate_wasm_memory_bytes', 'Linear memory of the plugin VM', (p) => p.vm.memory?.size ?? 0],
   [
     'counter',
@@ -72,6 +80,7 @@ export function adminView(g: Gateway): AdminSource {
         const labels = { plugin: p.spec.name };
         for (const [kind, name, help, value] of PLUGIN_SERIES)
           g.stats[kind](name, help, labels).value = value(p.plugin);
+        writeCostSeries(g.stats, p.spec.name, p.plugin.cost);
       }
       for (const c of g.clusters.all()) {
         g.stats.gauge('wasmgate_cluster_healthy_endpoints', 'Endpoints not ejected', {
@@ -119,6 +128,7 @@ export function adminView(g: Gateway): AdminSource {
         cpu_limit_hits: p.plugin.counters.cpuLimitHits,
         memory_limit_hits: p.plugin.counters.memoryLimitHits,
         memory_bytes: p.plugin.vm.memory?.size ?? 0,
+        leak_replacements: p.plugin.counters.leakReplacements,
         host_memory_limit_hits: p.plugin.counters.hostMemoryLimitHits,
         host_memory_bytes: p.plugin.vm.hostMemory.used,
         trace: p.plugin.trace,
@@ -130,6 +140,7 @@ export function adminView(g: Gateway): AdminSource {
           ? { headers: [...p.plugin.sanitizer.headers], source_address: p.plugin.sanitizer.sourceAddress }
           : null,
         listeners: g.listenersUsing(p.plugin),
+        cost: costReport(p.plugin.cost),
       })),
     logLevel: () => g.logLevel,
     setLogLevel: (l: LogLevelName) => g.setLogLevel(l),

@@ -17,14 +17,16 @@ import type { ResolvedConfig } from '../control/load-config.js';
 import { defaultFetcher, ModuleFetcher } from '../control/module-source.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
 import { applyPluginSpecs, type PluginChange } from '../control/plugin-set.js';
-import { fromWasmPlugin, orderPlugins, type PluginSpec } from '../control/plugin-spec.js';
+import { fromWasmPlugin, orderPlugins, type PluginSpec, unmatchedTargets } from '../control/plugin-spec.js';
+import { withRouteConfigurations } from '../control/route-plugins.js';
 import { effectiveSettings, sandboxFromConfig } from '../control/sandbox-settings.js';
-import { wasmPluginSchema } from '../control/schema.js';
+import { istioResourceSchema } from '../control/schema.js';
 import { DEFAULT_RECORDER_SETTINGS } from '../host/call-recorder.js';
 import type { CrashBundleOptions } from '../host/crash-bundle.js';
 import type { LoggedStream } from '../host/driver.js';
 import { Host } from '../host/host.js';
 import type { Plugin } from '../host/plugin.js';
+import { CostSampler } from '../host/plugin-cost.js';
 import { ClusterCallouts } from '../http/callouts.js';
 import { ClusterManager } from '../http/cluster.js';
 import { nodeProperties } from '../http/node-properties.js';
@@ -113,6 +115,7 @@ export class Gateway {
       logLevel: c.logLevel,
       callouts: this.callouts,
       properties: (path) => nodeProperties(this.current.resolved.config.node)(path),
+      costTimeSampling: c.wasmCost.timeSampling,
     });
     this.records = new StreamRecords(this.stats, new AccessLog(c.accessLog.enabled, c.accessLog.path));
     this.listeners = new ListenerSet(this.records, () => this.host.now());
@@ -228,7 +231,7 @@ export class Gateway {
     return this.serialized(options, (signal) => this.applyNow(() => resolved, signal));
   }
 
-  /** Creates or replaces one WasmPlugin (admin API PUT /plugins/<namespace>/<name>). */
+  /** Creates or replaces one WasmPlugin or TrafficExtension (admin API PUT /plugins/<namespace>/<name>). */
   putPlugin(
     namespace: string,
     name: string,
@@ -238,7 +241,7 @@ export class Gateway {
     let revert: (() => void) | undefined;
     return this.serialized(options, (signal) =>
       this.applyNow(() => {
-        const r = wasmPluginSchema.safeParse(body);
+        const r = istioResourceSchema((body as { kind?: unknown } | null)?.kind).safeParse(body);
         if (!r.success) {
           throw new ConfigError(
             `${namespace}/${name}`,
@@ -334,7 +337,11 @@ export class Gateway {
     // 1. Plugins: fetched, compiled, started (all or none), each with its sandbox settings resolved
     // against the gateway's pluginDefaults.
     const defaults = sandboxFromConfig(c.pluginDefaults);
-    const specs = resolved.plugins.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
+    // Each plugin with the configurations its routes give it (routes[].plugins), one more root context each.
+    const routed = withRouteConfigurations(c, resolved.plugins);
+    const problems = [...routed.problems, ...unmatchedTargets(resolved.plugins, c.listeners)];
+    if (problems.length > 0) throw new ConfigError(resolved.file, problems);
+    const specs = routed.specs.map((s): PluginSpec => ({ ...s, ...effectiveSettings(s, defaults) }));
     // The load policy (src/trust) checks every module between its fetch and its compile.
     const gate = new LoadGate(c.policy, {
       baseDir: isAbsolute(resolved.file) ? dirname(resolved.file) : process.cwd(),
@@ -390,6 +397,8 @@ export class Gateway {
     }
     this.current = gen;
     if (old && c.logLevel !== old.resolved.config.logLevel) this.setLogLevel(c.logLevel);
+    if (c.wasmCost.timeSampling !== this.host.costSampler.every)
+      this.host.costSampler = new CostSampler(c.wasmCost.timeSampling);
     // A replaced or removed service stops now: no stream of the old generation needs it (its successor, if
     // any, already runs). Filters and access loggers stay until the old generation's streams are done.
     const [services, others] = partition(set.retired, (l) => l.spec.role === 'service');

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../control/load-config.js';
 import type { LoadedPlugin } from '../control/plugin-loader.js';
 import { type PluginSpec, pluginAppliesTo } from '../control/plugin-spec.js';
-import type { ListenerConfig } from '../control/schema.js';
+import { type RoutePluginChoice, routePluginChoice } from '../control/route-plugins.js';
+import type { ListenerConfig, RouteConfig } from '../control/schema.js';
 import type { Plugin } from '../host/plugin.js';
 import type { ClusterManager } from '../http/cluster.js';
 import { RouteTable } from '../http/router.js';
@@ -59,7 +60,7 @@ export class Generation {
     const env: ListenerEnv = {
       listenerName: lc.name,
       listenerDirection: TRAFFIC_DIRECTION[lc.direction],
-      routes: new RouteTable(lc.routes ?? this.resolved.config.routes),
+      routes: new RouteTable(lc.routes ?? this.resolved.config.routes, (r) => this.routePlugins(r)),
       plugins: this.applying(undefined, lc),
       clusters: this.clusters,
       logger,
@@ -104,6 +105,16 @@ export class Generation {
     return this.plugins
       .filter((p) => p.spec.role === role && pluginAppliesTo(p.spec, lc))
       .map((p) => p.plugin);
+  }
+
+  /** A route's plugin settings (routes[].plugins) against this generation's plugins, by key. */
+  private routePlugins(route: RouteConfig): Map<Plugin, RoutePluginChoice> {
+    const out = new Map<Plugin, RoutePluginChoice>();
+    for (const [key, setting] of Object.entries(route.plugins ?? {})) {
+      const loaded = this.plugins.find((p) => p.spec.key === key);
+      if (loaded) out.set(loaded.plugin, routePluginChoice(setting));
+    }
+    return out;
   }
 
   /** Streams and TCP connections in flight. */

@@ -223,6 +223,8 @@ export class FilterHarness {
         log: (e) => logs.push(e),
         logLevel: options.logLevel ?? 'trace',
         timers: 'manual',
+        // Every callback timed: plugin.cost is exact in tests (the proxy samples, plugin-cost.ts).
+        costTimeSampling: 1,
         now: options.now === undefined ? undefined : () => options.now!,
         properties: (path) => nodeProps[path.join('.')],
       });

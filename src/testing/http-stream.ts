@@ -146,6 +146,7 @@ export class HttpStreamHarness implements HttpStreamDriver {
   routeCacheCleared = 0;
   readonly info: StreamInfo;
   private state: Map<string, Uint8Array> | undefined;
+  private objects: Map<string, Uint8Array> | undefined;
 
   constructor(
     plugin: Plugin,
@@ -318,6 +319,12 @@ export class HttpStreamHarness implements HttpStreamDriver {
   filterState(create = false): Map<string, Uint8Array> | undefined {
     if (create) this.state ??= new Map();
     return this.state;
+  }
+
+  /** Objects the filter set with Envoy's set_envoy_filter_state, by filter state key (`filter_state.<key>`). */
+  objectFilterState(create = false): Map<string, Uint8Array> | undefined {
+    if (create) this.objects ??= new Map();
+    return this.objects;
   }
 
   property(path: readonly string[]): PropertyValue | undefined {

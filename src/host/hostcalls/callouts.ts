@@ -66,6 +66,7 @@ export function calloutCalls(vm: HostcallEnv) {
     );
     if (!release) return overBudget(vm, message ? 'proxy_grpc_call' : 'proxy_grpc_stream');
     const token = vm.nextToken++;
+    vm.tally.callouts++;
     const post = (f: () => void) => vm.host.post(f);
     const handle = callouts.grpcCall(
       {
@@ -131,6 +132,7 @@ export function calloutCalls(vm: HostcallEnv) {
       );
       if (!release) return overBudget(vm, `proxy_http_call with a ${body.length}-byte body`);
       const token = vm.nextToken++;
+      vm.tally.callouts++;
       let handle: ReturnType<typeof callouts.httpCall>;
       try {
         handle = callouts.httpCall(

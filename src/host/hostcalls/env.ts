@@ -18,6 +18,7 @@ import type {
 import type { HostMemoryAccount } from '../host-memory.js';
 import type { LogEntry } from '../log-entry.js';
 import type { MetricsStore } from '../metrics-store.js';
+import type { PluginCost } from '../plugin-cost.js';
 import type { PluginCounters } from '../plugin-counters.js';
 import type { Sanitizer } from '../sanitize.js';
 import type { SharedDataStore } from '../shared-data.js';
@@ -69,6 +70,8 @@ export interface PluginView {
   /** Whether this plugin's calls are traced. */
   readonly trace: boolean;
   readonly counters: PluginCounters;
+  /** What each callback costs (calls, time, hostcalls, callouts, bytes copied). */
+  readonly cost: PluginCost;
 }
 
 /** A plugin's root context, as hostcalls see it. */
@@ -124,6 +127,8 @@ export interface HostcallEnv {
   readonly hostMemory: HostMemoryAccount;
   /** The next callout token. */
   nextToken: number;
+  /** Where hostcalls (the guard) and callouts are counted: the running callback's cost. */
+  readonly tally: { hostcalls: number; callouts: number };
   /** Whether calls are traced (some plugin of this VM has its trace on). */
   readonly tracing: boolean;
 }

@@ -72,6 +72,7 @@ export function guard<F extends Fn>(
   switch (arity) {
     case 0:
       wrapped = () => {
+        vm.tally.hostcalls++;
         try {
           return f();
         } catch (e) {
@@ -81,6 +82,7 @@ export function guard<F extends Fn>(
       break;
     case 1:
       wrapped = (a) => {
+        vm.tally.hostcalls++;
         try {
           return f(a);
         } catch (e) {
@@ -90,6 +92,7 @@ export function guard<F extends Fn>(
       break;
     case 2:
       wrapped = (a, b) => {
+        vm.tally.hostcalls++;
         try {
           return f(a, b);
         } catch (e) {
@@ -99,6 +102,7 @@ export function guard<F extends Fn>(
       break;
     case 3:
       wrapped = (a, b, c) => {
+        vm.tally.hostcalls++;
         try {
           return f(a, b, c);
         } catch (e) {
@@ -108,6 +112,7 @@ export function guard<F extends Fn>(
       break;
     case 4:
       wrapped = (a, b, c, d) => {
+        vm.tally.hostcalls++;
         try {
           return f(a, b, c, d);
         } catch (e) {
@@ -117,6 +122,7 @@ export function guard<F extends Fn>(
       break;
     case 5:
       wrapped = (a, b, c, d, e5) => {
+        vm.tally.hostcalls++;
         try {
           return f(a, b, c, d, e5);
         } catch (e) {
@@ -126,6 +132,7 @@ export function guard<F extends Fn>(
       break;
     default:
       wrapped = (...args) => {
+        vm.tally.hostcalls++;
         try {
           return f(...args);
         } catch (e) {

@@ -5,6 +5,7 @@ import { encodeProperty, splitPropertyPath } from '../../abi/property-codec.js';
 import { resolveProperty, setProperty } from '../properties.js';
 import { sanitizedProperty } from '../sanitize.js';
 import type { HostcallEnv } from './env.js';
+import { envoyContextForeignFunctions } from './envoy-foreign.js';
 import { returnBytes } from './returns.js';
 
 export function propertyCalls(vm: HostcallEnv) {
@@ -25,8 +26,7 @@ export function propertyCalls(vm: HostcallEnv) {
       const path = splitPropertyPath(vm.memory.string(pptr, plen));
       const value = vm.memory.copy(vptr, vlen);
       const ctx = vm.current;
-      if (!ctx || !setProperty(ctx, path, value)) return Status.NotFound;
-      return Status.Ok;
+      return ctx ? setProperty(ctx, path, value) : Status.NotFound;
     },
     proxy_call_foreign_function(
       nptr: number,
@@ -40,10 +40,20 @@ export function propertyCalls(vm: HostcallEnv) {
       const args = vm.memory.copy(aptr, alen);
       vm.memory.check(rptrPtr, 4);
       vm.memory.check(rsizePtr, 4);
-      const fn = vm.host.foreignFunctions.get(name);
-      if (!fn) return Status.NotFound;
       const ctx = vm.current;
-      const result = fn(args, { vmId: vm.vmId, pluginName: ctx?.plugin.name ?? '', contextId: ctx?.id ?? 0 });
+      let result: Uint8Array | number | undefined;
+      // Envoy's own functions on the calling context first (a host cannot replace them).
+      const own = Object.hasOwn(envoyContextForeignFunctions, name)
+        ? envoyContextForeignFunctions[name]
+        : undefined;
+      if (own) {
+        if (!ctx) return Status.NotFound;
+        result = own(ctx, args);
+      } else {
+        const fn = vm.host.foreignFunctions.get(name);
+        if (!fn) return Status.NotFound;
+        result = fn(args, { vmId: vm.vmId, pluginName: ctx?.plugin.name ?? '', contextId: ctx?.id ?? 0 });
+      }
       if (typeof result === 'number') return result;
       return returnBytes(vm, rptrPtr, rsizePtr, result ?? new Uint8Array(0));
     },
