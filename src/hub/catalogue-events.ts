@@ -20,8 +20,17 @@ const MODULE_CACHE_ENTRIES = 1000;
 /** How often counted pulls are written. */
 export const PULL_FLUSH_MS = 1000;
 
+/** What the catalogue records of a pushed manifest besides the manifest itself. */
+export interface PushDescription {
+  /** The manifest plus every blob (or manifest) it names. */
+  totalSize: number;
+  module?: ModuleInfo;
+}
+
 export interface CatalogueUpdater {
   events: RegistryEvents;
+  /** The description of a manifest being pushed (`doc` its parsed JSON, `size` its length). */
+  describe(repository: string, digest: string, size: number, doc: object): Promise<PushDescription>;
   /** Writes the pulls counted so far (the server calls it before closing). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -60,20 +69,30 @@ export function catalogueEvents(
     modules.set(key, info);
     return info;
   };
+  const describe = async (
+    repository: string,
+    digest: string,
+    size: number,
+    value: object,
+  ): Promise<PushDescription> => {
+    const doc = value as { config?: Sized; layers?: Sized[]; manifests?: Sized[] };
+    const parts = doc.manifests ?? [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])];
+    const totalSize = size + parts.reduce((n, p) => n + p.size, 0);
+    const module = doc.layers
+      ? await moduleInfo(repository, doc as Manifest, `${repository}@${digest}`)
+      : undefined;
+    return { totalSize, module };
+  };
   const events: RegistryEvents = {
     async pushed(repository, digest, _tag, user) {
       const bytes = await images.manifest(repository, digest);
-      const doc = JSON.parse(new TextDecoder().decode(bytes)) as {
-        config?: Sized;
-        layers?: Sized[];
-        manifests?: Sized[];
-      };
-      const parts = doc.manifests ?? [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])];
-      const size = bytes.byteLength + parts.reduce((n, p) => n + p.size, 0);
-      const module = doc.layers
-        ? await moduleInfo(repository, doc as Manifest, `${repository}@${digest}`)
-        : undefined;
-      await meta.catalogue.recordPush(repository, digest, user, size, module);
+      const d = await describe(
+        repository,
+        digest,
+        bytes.byteLength,
+        JSON.parse(new TextDecoder().decode(bytes)),
+      );
+      await meta.catalogue.recordPush(repository, digest, user, d.totalSize, d.module);
     },
     async pulled(repository, digest) {
       const key = `${repository}@${digest}`;
@@ -84,6 +103,7 @@ export function catalogueEvents(
   };
   return {
     events,
+    describe,
     flush,
     async close() {
       clearInterval(timer);

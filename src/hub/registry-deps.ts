@@ -3,6 +3,7 @@
 import type { Context } from 'hono';
 import type { AccessControl } from './access.js';
 import type { BlobStore } from './blob-store.js';
+import type { PushDescription } from './catalogue-events.js';
 import type { HubLimits } from './limits.js';
 import type { HubMetadata } from './metadata.js';
 import { checkRepositoryName } from './names.js';
@@ -13,11 +14,16 @@ export interface RegistryDeps {
   meta: HubMetadata;
   limits: HubLimits;
   access: AccessControl;
-  /** Called after a manifest was stored or fetched (the catalogue counts pulls, records pushes). */
+  /** Called after a manifest was fetched (the catalogue counts pulls) or deleted (the audit log). */
   events?: RegistryEvents;
+  /** What the catalogue records of a push (total size, module), written in the manifest's transaction. */
+  describePush?: (repository: string, digest: string, size: number, doc: object) => Promise<PushDescription>;
+  /** Pushes go to the audit log (hubs with accounts), in the manifest's transaction. */
+  auditPushes?: boolean;
 }
 
 export interface RegistryEvents {
+  /** A manifest was pushed (told by a registry's notifications; the hub's own registry records pushes itself). */
   pushed?(
     repository: string,
     digest: string,
