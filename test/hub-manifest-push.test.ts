@@ -113,7 +113,10 @@ for (const backend of hubBackends())
       const m = manifest('acme/app', 6);
       assert.equal(await meta.putManifest(m.record, 'v1', m.push), undefined);
       assert.equal(await meta.resolveTag('acme/app', 'v1'), m.record.digest);
-      assert.deepEqual(await meta.manifestContent(m.record.digest), Buffer.from(m.push.content));
+      assert.deepEqual(
+        await meta.manifestContent(m.record.digest),
+        Buffer.from(m.push.content as Uint8Array),
+      );
       const [tag] = await meta.catalogue.tags('acme/app');
       assert.equal(tag.pusher, 'alice');
       assert.equal(tag.size, m.push.totalSize);

@@ -1,6 +1,6 @@
-// Keeps the catalogue current from the registry's events: on a push, the manifest's total size and what
-// the image says about its module (read once per module layer: many tags share one); on a pull (a manifest
-// GET), the counts, added up in memory and written once a second, so a pull costs no database commit (a
+// Keeps the catalogue current: for a push, the manifest's total size and what the image says about its
+// module (read once per module layer: many tags share one), written with the manifest (describe); on a pull
+// (a manifest GET), the counts, added up in memory and written once a second, so a pull costs no database commit (a
 // crash loses at most that second's counts).
 
 import type { Manifest } from '../oci/image.js';
@@ -9,7 +9,7 @@ import type { ImageSource } from './image-source.js';
 import type { HubLimits } from './limits.js';
 import type { HubMetadata } from './metadata.js';
 import { readModuleInfo } from './module-info.js';
-import type { RegistryEvents } from './registry-deps.js';
+import type { PushDescriber, RegistryEvents } from './registry-deps.js';
 
 interface Sized {
   size: number;
@@ -29,8 +29,7 @@ export interface PushDescription {
 
 export interface CatalogueUpdater {
   events: RegistryEvents;
-  /** The description of a manifest being pushed (`doc` its parsed JSON, `size` its length). */
-  describe(repository: string, digest: string, size: number, doc: object): Promise<PushDescription>;
+  describe: PushDescriber;
   /** Writes the pulls counted so far (the server calls it before closing). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -84,16 +83,6 @@ export function catalogueEvents(
     return { totalSize, module };
   };
   const events: RegistryEvents = {
-    async pushed(repository, digest, _tag, user) {
-      const bytes = await images.manifest(repository, digest);
-      const d = await describe(
-        repository,
-        digest,
-        bytes.byteLength,
-        JSON.parse(new TextDecoder().decode(bytes)),
-      );
-      await meta.catalogue.recordPush(repository, digest, user, d.totalSize, d.module);
-    },
     async pulled(repository, digest) {
       const key = `${repository}@${digest}`;
       const p = pulls.get(key);
@@ -116,9 +105,6 @@ export function catalogueEvents(
 export function combineEvents(...all: Array<RegistryEvents | undefined>): RegistryEvents {
   const list = all.filter((e): e is RegistryEvents => e !== undefined);
   return {
-    async pushed(...a) {
-      for (const e of list) await e.pushed?.(...a);
-    },
     async pulled(...a) {
       for (const e of list) await e.pulled?.(...a);
     },

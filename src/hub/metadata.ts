@@ -30,8 +30,8 @@ export interface ManifestRecord {
  * the catalogue's record of the push and the audit log's entry.
  */
 export interface ManifestPush {
-  /** The manifest's bytes (stored by digest, shared by every repository holding it). */
-  content: Uint8Array;
+  /** The manifest's bytes (stored by digest, shared by every repository holding it; none in --registry mode). */
+  content?: Uint8Array;
   /** Blobs an image manifest names: each must be linked to the repository with this size. */
   blobs: Array<{ digest: string; size: number }>;
   /** Manifests an index names: each must be in the repository. */

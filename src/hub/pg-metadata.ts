@@ -153,7 +153,7 @@ export class PgMetadata implements HubMetadata {
           if (missing) throw new MissingReferenceError(missing);
         }
         const id = (await q<{ id: number }>(ENSURE_REPO, [m.repository, Date.now()])).rows[0].id;
-        if (push)
+        if (push?.content)
           // DO UPDATE locks the row: a collector deleting it waits, then sees it renewed.
           await q(
             `INSERT INTO manifest_content(digest, bytes, stored_at) VALUES ($1, $2, $3)

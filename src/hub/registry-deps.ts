@@ -17,19 +17,20 @@ export interface RegistryDeps {
   /** Called after a manifest was fetched (the catalogue counts pulls) or deleted (the audit log). */
   events?: RegistryEvents;
   /** What the catalogue records of a push (total size, module), written in the manifest's transaction. */
-  describePush?: (repository: string, digest: string, size: number, doc: object) => Promise<PushDescription>;
+  describePush?: PushDescriber;
   /** Pushes go to the audit log (hubs with accounts), in the manifest's transaction. */
   auditPushes?: boolean;
 }
 
+/** The catalogue's description of a manifest being pushed (`doc` its parsed JSON, `size` its length). */
+export type PushDescriber = (
+  repository: string,
+  digest: string,
+  size: number,
+  doc: object,
+) => Promise<PushDescription>;
+
 export interface RegistryEvents {
-  /** A manifest was pushed (told by a registry's notifications; the hub's own registry records pushes itself). */
-  pushed?(
-    repository: string,
-    digest: string,
-    tag: string | undefined,
-    user: string | undefined,
-  ): Promise<void>;
   pulled?(repository: string, digest: string, user: string | undefined): Promise<void>;
   /** A tag, or a manifest (by digest) with its tags, was deleted. */
   deleted?(repository: string, reference: string, user: string | undefined): Promise<void>;

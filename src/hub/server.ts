@@ -208,6 +208,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
           meta,
           upstream,
           events: combineEvents(catalogue.events, audit),
+          describePush: catalogue.describe,
           secret: front.secret,
           limits,
           onError,

@@ -2,7 +2,7 @@
 // over name, description and labels, rewritten whenever one of them changes.
 
 import type Database from 'better-sqlite3';
-import type { CatalogueStore, ModuleInfo, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
+import type { CatalogueStore, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
 import { type RepoRow, repoInfo, type TagRow, tagInfo } from './rows.js';
 import { type Prepare, statementCache } from './sqlite-statements.js';
 
@@ -66,22 +66,6 @@ export class SqliteCatalogue implements CatalogueStore {
         this.sql('UPDATE repositories SET readme = ? WHERE name = ?').run(info.readme, name);
       if (info.labels !== undefined)
         this.sql('UPDATE repositories SET labels = ? WHERE name = ?').run(JSON.stringify(info.labels), name);
-    })();
-  }
-
-  async recordPush(
-    repository: string,
-    digest: string,
-    pusher: string | undefined,
-    size: number,
-    module?: ModuleInfo,
-  ): Promise<void> {
-    this.db.transaction(() => {
-      this.sql(
-        `UPDATE manifests SET pusher = ?, total_size = ?, module = ?
-           WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)`,
-      ).run(pusher ?? null, size, module ? JSON.stringify(module) : null, digest, repository);
-      this.sql('UPDATE repositories SET updated_at = ? WHERE name = ?').run(Date.now(), repository);
     })();
   }
 

@@ -215,7 +215,7 @@ export class SqliteMetadata implements HubMetadata {
         if (missing) throw new MissingReferenceError(missing);
       }
       const id = this.ensureRepo(m.repository);
-      if (push) this.sql(INSERT_CONTENT).run(m.digest, push.content, Date.now());
+      if (push?.content) this.sql(INSERT_CONTENT).run(m.digest, push.content, Date.now());
       this.sql(
         `INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type, subject, annotations, pushed_at,
              pusher, total_size, module)
