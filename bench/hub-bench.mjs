@@ -20,6 +20,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     manifests: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '8' },
+    profile: { type: 'string' },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -65,8 +66,11 @@ async function startHubProcess(open) {
   const code =
     `const { startHub } = await import(${JSON.stringify(server)});` +
     `await startHub({ data: ${JSON.stringify(data)}, port: ${port}, open: ${open}, adminPassword: 'bench-password' });` +
+    `process.on('SIGTERM', () => process.exit(0));` +
     `process.stdout.write('ready\\n');`;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+  // --profile <dir>: a CPU profile of each hub process (written when it exits on SIGTERM).
+  const prof = values.profile ? ['--cpu-prof', '--cpu-prof-dir', values.profile] : [];
+  const child = spawn(process.execPath, [...prof, '--input-type=module', '-e', code], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   await new Promise((resolve, reject) => {
@@ -105,64 +109,64 @@ async function pool(n, work) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(target, credentials) {
-  const client = new RegistryClient({ credentials: async () => credentials, chunkSize: 64 * 1024 * 1024 });
-  const result = { pushMiBs: [], pullMiBs: [], putPerS: [], getPerS: [] };
-  try {
-    for (let round = 0; round < ROUNDS; round++) {
-      // 10 MiB module: a new image each round (nothing already there to skip).
-      const image = await buildImage(bigModule(MODULE_MIB, round + 1));
-      const bytes = [...image.blobs.values()].reduce((s, b) => s + b.length, 0) / 2 ** 20;
-      const ref = ImageReference.parse(`${target}/bench/big:r${round}`);
-      let t = performance.now();
-      await client.push(ref, image);
-      result.pushMiBs.push(bytes / ((performance.now() - t) / 1000));
-      t = performance.now();
-      await client.pull(ref);
-      result.pullMiBs.push(bytes / ((performance.now() - t) / 1000));
+/** One round against one target: the 10 MiB module pushed and pulled, then the small manifests. */
+async function measureRound(client, target, round, result) {
+  // 10 MiB module: a new image each round (nothing already there to skip).
+  const image = await buildImage(bigModule(MODULE_MIB, round + 1));
+  const bytes = [...image.blobs.values()].reduce((s, b) => s + b.length, 0) / 2 ** 20;
+  const ref = ImageReference.parse(`${target}/bench/big:r${round}`);
+  let t = performance.now();
+  await client.push(ref, image);
+  result.pushMiBs.push(bytes / ((performance.now() - t) / 1000));
+  t = performance.now();
+  await client.pull(ref);
+  result.pullMiBs.push(bytes / ((performance.now() - t) / 1000));
 
-      // 1,000 small manifests over one small image's blobs, each with its own annotation (its own digest).
-      const small = await buildImage(
-        readFileSync(new URL('../examples/add-header/add_header.wasm', import.meta.url)),
-      );
-      const repo = `bench/small${round}`;
-      await client.push(ImageReference.parse(`${target}/${repo}:base`), small);
-      const manifests = Array.from({ length: MANIFESTS }, (_, i) =>
-        jsonBytes({
-          ...small.manifest,
-          annotations: { ...small.manifest.annotations, 'bench.n': String(i) },
-        }),
-      );
-      t = performance.now();
-      await pool(MANIFESTS, (i) =>
-        client.putManifest(
-          ImageReference.parse(`${target}/${repo}:m${i}`),
-          manifests[i],
-          MediaType.ociManifest,
-        ),
-      );
-      result.putPerS.push(MANIFESTS / ((performance.now() - t) / 1000));
-      t = performance.now();
-      await pool(MANIFESTS, (i) => client.getManifest(ImageReference.parse(`${target}/${repo}:m${i}`)));
-      result.getPerS.push(MANIFESTS / ((performance.now() - t) / 1000));
-    }
-  } finally {
-    await client.close();
-  }
-  return Object.fromEntries(Object.entries(result).map(([k, v]) => [k, median(v)]));
+  // The small manifests over one small image's blobs, each with its own annotation (its own digest).
+  const small = await buildImage(
+    readFileSync(new URL('../examples/add-header/add_header.wasm', import.meta.url)),
+  );
+  const repo = `bench/small${round}`;
+  await client.push(ImageReference.parse(`${target}/${repo}:base`), small);
+  const manifests = Array.from({ length: MANIFESTS }, (_, i) =>
+    jsonBytes({
+      ...small.manifest,
+      annotations: { ...small.manifest.annotations, 'bench.n': String(i) },
+    }),
+  );
+  t = performance.now();
+  await pool(MANIFESTS, (i) =>
+    client.putManifest(ImageReference.parse(`${target}/${repo}:m${i}`), manifests[i], MediaType.ociManifest),
+  );
+  result.putPerS.push(MANIFESTS / ((performance.now() - t) / 1000));
+  t = performance.now();
+  await pool(MANIFESTS, (i) => client.getManifest(ImageReference.parse(`${target}/${repo}:m${i}`)));
+  result.getPerS.push(MANIFESTS / ((performance.now() - t) / 1000));
 }
 
 const registry = await startRegistry();
 const open = await startHubProcess(true);
 const withAccounts = await startHubProcess(false);
+const targets = [
+  { name: 'registry', host: registry.host },
+  { name: 'hub', host: open.host },
+  {
+    name: 'auth',
+    host: withAccounts.host,
+    credentials: { username: 'admin', password: 'bench-password', source: 'bench' },
+  },
+].map((x) => ({
+  ...x,
+  client: new RegistryClient({ credentials: async () => x.credentials, chunkSize: 64 * 1024 * 1024 }),
+  result: { pushMiBs: [], pullMiBs: [], putPerS: [], getPerS: [] },
+}));
 try {
-  const reg = await measure(registry.host, undefined);
-  const hub = await measure(open.host, undefined);
-  const auth = await measure(withAccounts.host, {
-    username: 'admin',
-    password: 'bench-password',
-    source: 'bench',
-  });
+  // Rounds interleave the targets, so a burst of load from elsewhere on the machine hits each alike.
+  for (let round = 0; round < ROUNDS; round++)
+    for (const x of targets) await measureRound(x.client, x.host, round, x.result);
+  const [reg, hub, auth] = targets.map((x) =>
+    Object.fromEntries(Object.entries(x.result).map(([k, v]) => [k, median(v)])),
+  );
   const rows = [
     ['push 10 MiB module (MiB/s)', 'pushMiBs'],
     ['pull 10 MiB module (MiB/s)', 'pullMiBs'],
@@ -195,6 +199,7 @@ try {
       : 'TARGET MISSED: the hub below 0.8x the registry',
   );
 } finally {
+  for (const x of targets) await x.client.close();
   registry.stop();
   open.stop();
   withAccounts.stop();

@@ -88,6 +88,7 @@ for (const backend of hubBackends()) {
         backend,
         open: false,
         adminPassword: 'admin-secret-1',
+        limits: { maxEventBytes: 16 * 1024 },
         port: hubPort,
         registry: `http://127.0.0.1:${registryPort}`,
         onError: (e) => reported.push(String(e)),
@@ -249,8 +250,15 @@ for (const backend of hubBackends()) {
     });
 
     it('notifications without the secret are refused; a redelivered event counts once', async () => {
+      // A repository of its own, so no other test's pulls arrive meanwhile.
+      const ref = `${reg}/alice/redelivered:v1`;
+      await as('alice')('build', wasmFile, '-t', ref);
+      await as('alice')('push', ref);
       const auth = basic('alice', 'alice-password');
-      const [tag] = (await tags('alice/add-header', auth)) as TagInfo[];
+      await eventually('the push in the catalogue', () => tags('alice/redelivered', auth));
+      // Pulls counted in memory are written first, so `before` holds them.
+      await hub.flushCounts();
+      const [tag] = (await tags('alice/redelivered', auth)) as TagInfo[];
       const event = {
         id: `redelivered-${Math.random()}`,
         timestamp: new Date().toISOString(),
@@ -258,7 +266,7 @@ for (const backend of hubBackends()) {
         target: {
           mediaType: tag.mediaType,
           digest: tag.digest,
-          repository: 'alice/add-header',
+          repository: 'alice/redelivered',
           tag: 'v1',
         },
         request: { method: 'GET' },
@@ -273,12 +281,11 @@ for (const backend of hubBackends()) {
             ...(authorization ? { authorization } : {}),
           },
         });
-      await hub.flushCounts();
       const before = tag.pulls;
       assert.equal((await post()).status, 401);
       assert.equal((await post('Bearer not-the-secret')).status, 401);
       await hub.flushCounts();
-      assert.equal((await tags('alice/add-header', auth))?.[0].pulls, before);
+      assert.equal((await tags('alice/redelivered', auth))?.[0].pulls, before);
       const secret = /Bearer ([^"]+)/.exec(hub.registryConfig?.yaml ?? '')?.[1];
       for (let i = 0; i < 2; i++) {
         const r = await post(`Bearer ${secret}`);
@@ -286,7 +293,7 @@ for (const backend of hubBackends()) {
         assert.deepEqual(await r.json(), { received: 1, handled: i === 0 ? 1 : 0 });
       }
       await hub.flushCounts();
-      assert.equal((await tags('alice/add-header', auth))?.[0].pulls, before + 1);
+      assert.equal((await tags('alice/redelivered', auth))?.[0].pulls, before + 1);
       const bad = await post(`Bearer ${secret}`).then(() =>
         fetch(`${hub.url}${REGISTRY_EVENTS_PATH}`, {
           method: 'POST',
@@ -296,6 +303,66 @@ for (const backend of hubBackends()) {
       );
       assert.equal(bad.status, 400);
       assert.match(await bad.text(), /expected \{\\"events\\": \[\.\.\.\]\}/);
+    });
+
+    it('an event the registry cannot serve yet is answered 500 and handled when sent again', async () => {
+      const auth = basic('alice', 'alice-password');
+      const [tag] = (await tags('alice/add-header', auth)) as TagInfo[];
+      const secret = /Bearer ([^"]+)/.exec(hub.registryConfig?.yaml ?? '')?.[1];
+      const body = JSON.stringify({
+        events: [
+          {
+            id: `retried-${Math.random()}`,
+            action: 'push',
+            target: {
+              mediaType: tag.mediaType,
+              digest: tag.digest,
+              repository: 'alice/add-header',
+              tag: 'again',
+            },
+            actor: { name: 'alice' },
+          },
+        ],
+      });
+      const post = () =>
+        fetch(`${hub.url}${REGISTRY_EVENTS_PATH}`, {
+          method: 'POST',
+          body,
+          headers: { authorization: `Bearer ${secret}` },
+        });
+      await registry.stop();
+      try {
+        const failed = await post();
+        assert.equal(failed.status, 500);
+        assert.match(reported.at(-1) ?? '', /the registry http:\/\/127\.0\.0\.1:\d+ did not answer/);
+      } finally {
+        await registry.start();
+      }
+      const r = await post();
+      assert.equal(r.status, 200);
+      assert.deepEqual(await r.json(), { received: 1, handled: 1 });
+      const again = (await tags('alice/add-header', auth))?.find((t) => t.tag === 'again');
+      assert.equal(again?.digest, tag.digest);
+    });
+
+    it('a notification over --max-event-kib is refused', async () => {
+      const secret = /Bearer ([^"]+)/.exec(hub.registryConfig?.yaml ?? '')?.[1];
+      const r = await fetch(`${hub.url}${REGISTRY_EVENTS_PATH}`, {
+        method: 'POST',
+        body: JSON.stringify({ events: [], padding: 'x'.repeat(17 * 1024) }),
+        headers: { authorization: `Bearer ${secret}` },
+      });
+      assert.equal(r.status, 413);
+      assert.match(await r.text(), /--max-event-kib/);
+    });
+
+    it('event ids are kept until forgotten, then a redelivery counts again', async () => {
+      assert.equal(await hub.meta.claimEvent('kept', 1000), true);
+      assert.equal(await hub.meta.claimEvent('kept', 2000), false);
+      await hub.meta.releaseEvent('kept');
+      assert.equal(await hub.meta.claimEvent('kept', 3000), true);
+      assert.equal(await hub.meta.forgetEvents(3001), 1);
+      assert.equal(await hub.meta.claimEvent('kept', 4000), true);
     });
 
     it('an event for a manifest the registry no longer has is reported and passed over, not retried', async () => {
@@ -348,7 +415,7 @@ for (const backend of hubBackends()) {
     it('push --hub describes the repository on the hub; deploy --hub resolves the image there', async () => {
       const alice = as('alice');
       const hubHost = new URL(hub.url).host;
-      await alice('login', hubHost, '-u', 'alice', '-p', 'alice-password');
+      // Signed in at the registry only: the hub takes the same credentials.
       const ref = `${reg}/alice/described:v1`;
       await alice('build', wasmFile, '-t', ref);
       await alice('push', ref, '--hub', hubHost, '--description', 'Adds a header', '--label', 'headers');

@@ -473,7 +473,7 @@ for (const backend of hubBackends())
       try {
         const s = await fetch(`${hub.url}/v2/x/y/blobs/uploads/`, { method: 'POST' });
         const loc = s.headers.get('location') as string;
-        const { sweepUploads } = await import('../src/hub/server.js');
+        const { sweepUploads } = await import('../src/hub/gc.js');
         assert.equal(await sweepUploads(hub.meta, hub.blobs, Date.now() + 1), 1);
         await ociError(await fetch(`${hub.url}${loc}`), 'BLOB_UPLOAD_UNKNOWN', 404);
         assert.deepEqual(readdirSync(join(data, 'uploads')), []);

@@ -46,7 +46,7 @@ const frontHubOption = () =>
 
 async function resolve(input: string, hubHost?: string): Promise<DeployTarget> {
   const ref = ImageReference.parse(input);
-  const hub = await HubClient.connect(hubHost ?? ref.registry, new CredentialStore());
+  const hub = await HubClient.connect(hubHost ?? ref.registry, new CredentialStore(), ref.registry);
   const { tags } = await hub.call<{ tags: TagInfo[] }>('GET', `/repos/${ref.repository}/tags`);
   const found = ref.digest
     ? tags.find((t) => t.digest === ref.digest)

@@ -35,6 +35,6 @@ export function hubDescription(o: HubDescription): RepoDescription | undefined {
 
 /** On the hub at `hub`, or (by default) the image's registry when that is the hub. */
 export async function describeOnHub(r: ImageReference, d: RepoDescription, hub?: string): Promise<void> {
-  const client = await HubClient.connect(hub ?? r.registry, new CredentialStore());
+  const client = await HubClient.connect(hub ?? r.registry, new CredentialStore(), r.registry);
   await client.call('PATCH', `/repos/${r.repository}`, d);
 }

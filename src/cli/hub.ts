@@ -6,6 +6,7 @@ import { DEFAULT_HUB_LIMITS, type HubLimits } from '../hub/limits.js';
 import { startHub } from '../hub/server.js';
 import { OciError } from '../oci/errors.js';
 import { registerHubAdminCommands } from './hub-admin.js';
+import { registerHubGcCommand } from './hub-gc.js';
 import { registerHubKeyCommands } from './hub-keys.js';
 import { registerRegistryConfigCommand } from './hub-registry-config.js';
 
@@ -13,6 +14,14 @@ function positive(what: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what}: expected a positive number`);
+    return n;
+  };
+}
+
+function nonNegative(what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${what}: expected a number, 0 or more`);
     return n;
   };
 }
@@ -37,6 +46,7 @@ interface HubCommandOptions {
   tokenTtlS?: number;
   maxFailedLogins?: number;
   loginWindowS?: number;
+  verifiedSecretS?: number;
   maxReadmeKib?: number;
   maxDescriptionChars?: number;
   maxLabels?: number;
@@ -56,6 +66,7 @@ export function hubLimits(o: HubCommandOptions): Partial<HubLimits> {
   if (o.tokenTtlS !== undefined) l.tokenTtlSeconds = Math.floor(o.tokenTtlS);
   if (o.maxFailedLogins !== undefined) l.maxFailedLogins = Math.floor(o.maxFailedLogins);
   if (o.loginWindowS !== undefined) l.failedLoginWindowMs = o.loginWindowS * 1000;
+  if (o.verifiedSecretS !== undefined) l.verifiedSecretMs = o.verifiedSecretS * 1000;
   if (o.maxReadmeKib !== undefined) l.maxReadmeBytes = Math.floor(o.maxReadmeKib * 1024);
   if (o.maxDescriptionChars !== undefined) l.maxDescriptionChars = Math.floor(o.maxDescriptionChars);
   if (o.maxLabels !== undefined) l.maxLabels = Math.floor(o.maxLabels);
@@ -79,6 +90,7 @@ export function registerHubCommand(program: Command): void {
   registerHubAdminCommands(hub);
   registerRegistryConfigCommand(hub);
   registerHubKeyCommands(hub);
+  registerHubGcCommand(hub);
   hub
     .description('run the filter hub: an OCI registry with accounts and a catalogue (see docs/hub.md)')
     .option('--data <dir>', 'where blobs and the database live (created when missing; required to serve)')
@@ -126,6 +138,11 @@ export function registerHubCommand(program: Command): void {
       '--login-window-s <seconds>',
       `window of --max-failed-logins, and how long the refusal lasts (default ${d.failedLoginWindowMs / 1000})`,
       positive('--login-window-s'),
+    )
+    .option(
+      '--verified-secret-s <seconds>',
+      `remember a verified password or access token this long, 0: never (default ${d.verifiedSecretMs / 1000})`,
+      nonNegative('--verified-secret-s'),
     )
     .option(
       '--max-readme-kib <KiB>',

@@ -27,10 +27,14 @@ export class HubClient {
     private readonly authorization?: string,
   ) {}
 
-  /** For the hub at `hub`, signed in with what `wasmgate login <host>` stored (if anything). */
-  static async connect(hub: string, credentials: CredentialStore): Promise<HubClient> {
+  /**
+   * For the hub at `hub`, signed in with what `wasmgate login <host>` stored (if anything), else with what
+   * was stored for `registry` (a registry behind the hub takes the same accounts).
+   */
+  static async connect(hub: string, credentials: CredentialStore, registry?: string): Promise<HubClient> {
     const base = hubUrl(hub);
-    const creds = await credentials.get(new URL(base).host);
+    const creds =
+      (await credentials.get(new URL(base).host)) ?? (registry ? await credentials.get(registry) : undefined);
     const auth =
       creds?.username !== undefined && creds.password !== undefined
         ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`

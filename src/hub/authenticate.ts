@@ -6,7 +6,17 @@ import type { AccountStore } from './accounts.js';
 import type { LoginLimiter } from './login-limiter.js';
 import type { Caller } from './permissions.js';
 import { RegistryError } from './registry-error.js';
-import { verifySecret } from './secrets.js';
+import type { VerifiedSecrets } from './verified-secrets.js';
+
+/** What checking credentials needs. */
+export interface SignIn {
+  accounts: AccountStore;
+  limiter: LoginLimiter;
+  secrets: VerifiedSecrets;
+}
+
+/** lastUsedAt of a token is written at most this often (a write per request would cost an fsync each). */
+export const TOKEN_USE_RESOLUTION_MS = 60_000;
 
 export const TOKEN_PREFIX = 'wgh_';
 
@@ -17,11 +27,15 @@ export function parseAccessToken(s: string): { id: string; secret: string } | un
 }
 
 /** The caller's admin flag and organisation roles, for a known user. */
-export async function callerFor(store: AccountStore, user: string, tokenScopes?: string[]): Promise<Caller> {
+export async function callerFor(
+  store: AccountStore,
+  user: string,
+  token?: { id?: string; scopes: readonly string[] },
+): Promise<Caller> {
   const a = await store.account(user);
   if (a?.kind !== 'user') return { admin: false, roles: new Map() };
   const roles = new Map((await store.memberships({ user })).map((m) => [m.org, m.role] as const));
-  return { user, admin: a.admin, roles, tokenScopes };
+  return { user, admin: a.admin, roles, tokenScopes: token?.scopes, tokenId: token?.id };
 }
 
 function refused(): never {
@@ -29,12 +43,12 @@ function refused(): never {
 }
 
 export async function authenticate(
-  store: AccountStore,
-  limiter: LoginLimiter,
+  d: SignIn,
   user: string | undefined,
   secret: string,
   address: string,
 ): Promise<Caller> {
+  const { accounts: store, limiter, secrets } = d;
   const pat = parseAccessToken(secret);
   const key = user || (pat ? `token:${pat.id}` : '');
   const wait = limiter.retryAfter(key, address);
@@ -50,19 +64,21 @@ export async function authenticate(
   try {
     if (pat) {
       const t = await store.token(pat.id);
-      if (!t || (user && user !== t.user) || !(await verifySecret(pat.secret, t.secretHash))) refused();
+      if (!t || (user && user !== t.user) || !(await secrets.verify(pat.secret, t.secretHash))) refused();
       if (t.expiresAt !== undefined && t.expiresAt <= Date.now())
         throw new RegistryError(
           'UNAUTHORIZED',
           `token "${t.name}" expired on ${new Date(t.expiresAt).toISOString()}`,
         );
-      await store.touchToken(t.id, Date.now());
+      const now = Date.now();
+      if (t.lastUsedAt === undefined || now - t.lastUsedAt >= TOKEN_USE_RESOLUTION_MS)
+        await store.touchToken(t.id, now);
       limiter.succeed(key, address);
-      return callerFor(store, t.user, t.scopes);
+      return callerFor(store, t.user, t);
     }
     const a = user ? await store.account(user) : undefined;
     // Hash even for an unknown user, so timing does not tell which names exist.
-    const ok = await verifySecret(secret, a?.passwordHash ?? DUMMY_HASH);
+    const ok = await secrets.verify(secret, a?.passwordHash ?? DUMMY_HASH);
     if (a?.kind !== 'user' || !a.passwordHash || !ok) refused();
     limiter.succeed(key, address);
     return callerFor(store, a.name);

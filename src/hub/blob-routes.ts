@@ -48,8 +48,7 @@ export function registerBlobRoutes(app: Hono, d: RegistryDeps): void {
 
   const finish = async (repo: string, id: string, digest: string): Promise<void> => {
     const size = await blobs.commit(id, digest);
-    await meta.linkBlob(repo, digest, size);
-    await meta.deleteUpload(id);
+    await meta.finishUpload(id, repo, digest, size);
   };
 
   app.on(['GET', 'HEAD'], '/v2/:name{.+}/blobs/:digest{sha256:[^/]+}', async (c) => {
@@ -111,7 +110,8 @@ export function registerBlobRoutes(app: Hono, d: RegistryDeps): void {
         () => false,
       );
       const size = readable ? await meta.blobSize(source, digest) : undefined;
-      if (size !== undefined && (await blobs.size(digest)) === size) {
+      // Touched first: the collector spares a blob linked (or touched) within its grace period.
+      if (size !== undefined && (await blobs.touch(digest)) === size) {
         await meta.linkBlob(repo, digest, size);
         return blobCreated(c, repo, digest);
       }

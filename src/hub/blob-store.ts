@@ -6,13 +6,21 @@
 
 import { createHash, type Hash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, truncate } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, truncate, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { inside } from './data-dir.js';
 import { RegistryError } from './registry-error.js';
 
 const UPLOAD_ID = /^[a-f0-9]{32}$/;
+const HEX_DIGEST = /^[a-f0-9]{64}$/;
+
+/** A file the garbage collector looks at: a blob (by digest) or a file under uploads/ (by name). */
+export interface StoredFile {
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
 /** Read size when serving a blob (Node's default 64 KiB makes many small writes for a large module). */
 const READ_CHUNK = 1024 * 1024;
 
@@ -70,6 +78,22 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Sets the blob's mtime to now and returns its size (undefined when it is not there): a blob about to be
+   * linked again is then inside the garbage collector's grace period (gc.ts) until the link is committed.
+   */
+  async touch(digest: string): Promise<number | undefined> {
+    const path = this.blobPath(digest);
+    const now = new Date();
+    try {
+      await utimes(path, now, now);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return this.size(digest);
+  }
+
   async read(digest: string): Promise<Buffer> {
     return readFile(this.blobPath(digest));
   }
@@ -81,25 +105,62 @@ export class BlobStore {
     ) as ReadableStream<Uint8Array>;
   }
 
-  /** Stores small content (manifests) whose digest the caller computed from these bytes. */
-  async putVerified(digest: string, bytes: Uint8Array): Promise<void> {
-    const target = this.blobPath(digest);
-    if ((await this.size(digest)) === bytes.length) return;
-    const tmp = inside(this.uploadsDir, `m-${randomBytes(16).toString('hex')}`);
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await this.place(tmp, target);
-  }
-
   private async place(tmp: string, target: string): Promise<void> {
     await mkdir(dirname(target), { recursive: true });
     await rename(tmp, target);
     await fsyncDir(dirname(target));
+  }
+
+  /** Every blob on disk, as sha256:<hex>. */
+  async listBlobs(): Promise<StoredFile[]> {
+    const out: StoredFile[] = [];
+    for (const prefix of await readdir(this.blobsDir)) {
+      const dir = inside(this.blobsDir, prefix);
+      for (const hex of await readdir(dir).catch(() => [] as string[])) {
+        if (!HEX_DIGEST.test(hex)) continue;
+        const s = await stat(inside(dir, hex)).catch(() => undefined);
+        if (s?.isFile()) out.push({ name: `sha256:${hex}`, size: s.size, mtimeMs: s.mtimeMs });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Removes a blob unless it was touched at or after `before` (a push re-using it, gc.ts): it is first
+   * renamed aside, so a touch racing with the check either fails (the push then refuses, as the blob is
+   * gone) or is seen on the renamed file, which is then put back.
+   */
+  async removeUntouched(digest: string, before: number): Promise<boolean> {
+    const path = this.blobPath(digest);
+    const aside = inside(this.uploadsDir, `gc-${randomBytes(16).toString('hex')}`);
+    try {
+      await rename(path, aside);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    if ((await stat(aside)).mtimeMs >= before) {
+      await rename(aside, path);
+      await fsyncDir(dirname(path));
+      return false;
+    }
+    await rm(aside, { force: true });
+    return true;
+  }
+
+  /** Every file under uploads/ (sessions, and what an interrupted process left there). */
+  async listUploadFiles(): Promise<StoredFile[]> {
+    const out: StoredFile[] = [];
+    for (const name of await readdir(this.uploadsDir)) {
+      const s = await stat(inside(this.uploadsDir, name)).catch(() => undefined);
+      if (s?.isFile()) out.push({ name, size: s.size, mtimeMs: s.mtimeMs });
+    }
+    return out;
+  }
+
+  async removeUploadFile(name: string): Promise<void> {
+    await rm(inside(this.uploadsDir, name), { force: true });
+    this.states.delete(name);
   }
 
   newUploadId(): string {
@@ -211,7 +272,7 @@ export class BlobStore {
           { expected: digest, actual },
         );
       const path = this.uploadPath(id);
-      if ((await this.size(digest)) === s.size) await rm(path, { force: true });
+      if ((await this.touch(digest)) === s.size) await rm(path, { force: true });
       else await this.place(path, this.blobPath(digest));
       this.states.delete(id);
       return s.size;

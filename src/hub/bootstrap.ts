@@ -1,6 +1,6 @@
 // The first start of a hub with accounts: the admin user, with the password from
 // $WASMGATE_HUB_ADMIN_PASSWORD or a generated one (told once); and the registry events the audit log
-// records (pushes and deletes, with who did them).
+// records (deletes, with who did them; a push is audited in the transaction that stores its manifest).
 
 import type { AccountStore } from './accounts.js';
 import type { RegistryEvents } from './registry-deps.js';
@@ -33,15 +33,6 @@ export async function bootstrapAdmin(
 
 export function auditEvents(accounts: AccountStore): RegistryEvents {
   return {
-    async pushed(repository, digest, tag, user) {
-      await accounts.audit({
-        at: Date.now(),
-        actor: user,
-        action: 'push',
-        target: repository,
-        detail: { digest, tag },
-      });
-    },
     async deleted(repository, reference, user) {
       await accounts.audit({
         at: Date.now(),

@@ -1,6 +1,6 @@
-// Keeps the catalogue current from the registry's events: on a push, the manifest's total size and what
-// the image says about its module (read once per module layer: many tags share one); on a pull (a manifest
-// GET), the counts, added up in memory and written once a second, so a pull costs no database commit (a
+// Keeps the catalogue current: for a push, the manifest's total size and what the image says about its
+// module (read once per module layer: many tags share one), written with the manifest (describe); on a pull
+// (a manifest GET), the counts, added up in memory and written once a second, so a pull costs no database commit (a
 // crash loses at most that second's counts).
 
 import type { Manifest } from '../oci/image.js';
@@ -9,7 +9,7 @@ import type { ImageSource } from './image-source.js';
 import type { HubLimits } from './limits.js';
 import type { HubMetadata } from './metadata.js';
 import { readModuleInfo } from './module-info.js';
-import type { RegistryEvents } from './registry-deps.js';
+import type { PushDescriber, RegistryEvents } from './registry-deps.js';
 
 interface Sized {
   size: number;
@@ -20,8 +20,16 @@ const MODULE_CACHE_ENTRIES = 1000;
 /** How often counted pulls are written. */
 export const PULL_FLUSH_MS = 1000;
 
+/** What the catalogue records of a pushed manifest besides the manifest itself. */
+export interface PushDescription {
+  /** The manifest plus every blob (or manifest) it names. */
+  totalSize: number;
+  module?: ModuleInfo;
+}
+
 export interface CatalogueUpdater {
   events: RegistryEvents;
+  describe: PushDescriber;
   /** Writes the pulls counted so far (the server calls it before closing). */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -60,21 +68,21 @@ export function catalogueEvents(
     modules.set(key, info);
     return info;
   };
+  const describe = async (
+    repository: string,
+    digest: string,
+    size: number,
+    value: object,
+  ): Promise<PushDescription> => {
+    const doc = value as { config?: Sized; layers?: Sized[]; manifests?: Sized[] };
+    const parts = doc.manifests ?? [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])];
+    const totalSize = size + parts.reduce((n, p) => n + p.size, 0);
+    const module = doc.layers
+      ? await moduleInfo(repository, doc as Manifest, `${repository}@${digest}`)
+      : undefined;
+    return { totalSize, module };
+  };
   const events: RegistryEvents = {
-    async pushed(repository, digest, _tag, user) {
-      const bytes = await images.manifest(repository, digest);
-      const doc = JSON.parse(new TextDecoder().decode(bytes)) as {
-        config?: Sized;
-        layers?: Sized[];
-        manifests?: Sized[];
-      };
-      const parts = doc.manifests ?? [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])];
-      const size = bytes.byteLength + parts.reduce((n, p) => n + p.size, 0);
-      const module = doc.layers
-        ? await moduleInfo(repository, doc as Manifest, `${repository}@${digest}`)
-        : undefined;
-      await meta.catalogue.recordPush(repository, digest, user, size, module);
-    },
     async pulled(repository, digest) {
       const key = `${repository}@${digest}`;
       const p = pulls.get(key);
@@ -84,6 +92,7 @@ export function catalogueEvents(
   };
   return {
     events,
+    describe,
     flush,
     async close() {
       clearInterval(timer);
@@ -96,9 +105,6 @@ export function catalogueEvents(
 export function combineEvents(...all: Array<RegistryEvents | undefined>): RegistryEvents {
   const list = all.filter((e): e is RegistryEvents => e !== undefined);
   return {
-    async pushed(...a) {
-      for (const e of list) await e.pushed?.(...a);
-    },
     async pulled(...a) {
       for (const e of list) await e.pulled?.(...a);
     },

@@ -65,13 +65,6 @@ export interface CatalogueStore {
   repo(name: string): Promise<RepoInfo | undefined>;
   /** Creates the repository when missing. */
   describe(name: string, info: { description?: string; readme?: string; labels?: string[] }): Promise<void>;
-  recordPush(
-    repository: string,
-    digest: string,
-    pusher: string | undefined,
-    size: number,
-    module?: ModuleInfo,
-  ): Promise<void>;
   /** Adds n pulls (default 1) to the repository's and the manifest's counts. */
   recordPull(repository: string, digest: string, n?: number): Promise<void>;
   tags(repository: string): Promise<TagInfo[]>;

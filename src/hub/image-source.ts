@@ -2,6 +2,8 @@
 // or in `--registry` mode the registry it sits in front of.
 
 import type { BlobStore } from './blob-store.js';
+import { manifestBytes } from './manifest-routes.js';
+import type { HubMetadata } from './metadata.js';
 
 export interface ImageSource {
   /** The manifest's bytes. */
@@ -9,10 +11,10 @@ export interface ImageSource {
   blob(repository: string, digest: string): Promise<Uint8Array>;
 }
 
-/** The hub's own blob store (manifests are stored there too). */
-export function localImages(blobs: BlobStore): ImageSource {
+/** The hub's own store: manifests in its metadata (or, from older hubs, blob files), blobs on disk. */
+export function localImages(meta: HubMetadata, blobs: BlobStore): ImageSource {
   return {
-    manifest: (_repository, digest) => blobs.read(digest),
+    manifest: (_repository, digest) => manifestBytes({ meta, blobs }, digest),
     blob: (_repository, digest) => blobs.read(digest),
   };
 }

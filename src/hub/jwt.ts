@@ -30,11 +30,19 @@ export interface TokenClaims {
   access: AccessEntry[];
   /** The personal access token's scopes, when the caller signed in with one. */
   scopes?: string[];
+  /** And its id: the token is looked up on every use, so revoking it ends this one too. */
+  tid?: string;
 }
+
+/** Most tokens whose signature is remembered as checked (the oldest go first). */
+export const VERIFIED_TOKENS_MAX = 10_000;
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
 export class TokenSigner {
+  /** Tokens whose signature checked out, with their claims (an RSA verify per request costs more). */
+  private readonly verified = new Map<string, TokenClaims>();
+
   private constructor(
     private readonly key: KeyObject,
     readonly publicKey: KeyObject,
@@ -61,7 +69,7 @@ export class TokenSigner {
     access: AccessEntry[],
     ttlSeconds: number,
     header: Record<string, unknown> = {},
-    scopes?: readonly string[],
+    token?: { id?: string; scopes?: readonly string[] },
   ): string {
     const now = Math.floor(Date.now() / 1000);
     const claims: TokenClaims = {
@@ -73,7 +81,8 @@ export class TokenSigner {
       iat: now,
       jti: randomUUID(),
       access,
-      ...(scopes ? { scopes: [...scopes] } : {}),
+      ...(token?.scopes ? { scopes: [...token.scopes] } : {}),
+      ...(token?.id ? { tid: token.id } : {}),
     };
     const head = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', ...header }));
     const body = b64url(JSON.stringify(claims));
@@ -83,6 +92,16 @@ export class TokenSigner {
 
   /** The claims of a token this hub signed for the audience and that has not expired; else undefined. */
   verify(token: string, audience: string): TokenClaims | undefined {
+    const claims = this.verified.get(token) ?? this.checkSignature(token);
+    if (!claims) return undefined;
+    const now = Math.floor(Date.now() / 1000);
+    if (claims.iss !== this.issuer || claims.aud !== audience || claims.exp < now || claims.nbf > now + 60)
+      return undefined;
+    return claims;
+  }
+
+  /** The claims of a token whose signature is this hub's, remembered (bounded, expired ones first out). */
+  private checkSignature(token: string): TokenClaims | undefined {
     const parts = token.split('.');
     if (parts.length !== 3) return undefined;
     const ok = verify(
@@ -99,8 +118,11 @@ export class TokenSigner {
       return undefined;
     }
     const now = Math.floor(Date.now() / 1000);
-    if (claims.iss !== this.issuer || claims.aud !== audience || claims.exp < now || claims.nbf > now + 60)
-      return undefined;
+    for (const [k, c] of this.verified) {
+      if (this.verified.size < VERIFIED_TOKENS_MAX && c.exp >= now) break;
+      this.verified.delete(k);
+    }
+    this.verified.set(token, claims);
     return claims;
   }
 }

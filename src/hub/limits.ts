@@ -7,6 +7,8 @@ export interface HubLimits {
   maxManifestBytes: number;
   /** Upload sessions untouched this long are dropped with their data. Default 1 hour. */
   uploadTtlMs: number;
+  /** `hub gc` keeps blobs uploaded or linked this recently (a push in progress). Default 1 hour. */
+  gcGraceMs: number;
   /** Most entries one page of a tag list or the catalog holds (?n= above it is capped). Default 1000. */
   maxPageEntries: number;
   /** Lifetime of the bearer tokens /token issues, in seconds. Default 300 (as Docker Hub). */
@@ -15,6 +17,8 @@ export interface HubLimits {
   maxFailedLogins: number;
   /** The window those failures are counted in, and how long the refusal lasts. Default 15 minutes. */
   failedLoginWindowMs: number;
+  /** How long a verified password or access token is remembered (verified-secrets.ts). Default 1 minute. */
+  verifiedSecretMs: number;
   /** Longest repository description, in characters. Default 1000. */
   maxDescriptionChars: number;
   /** Largest README, in bytes (UTF-8). Default 64 KiB. */
@@ -35,10 +39,12 @@ export const DEFAULT_HUB_LIMITS: HubLimits = {
   maxBlobBytes: 256 * 1024 * 1024,
   maxManifestBytes: 4 * 1024 * 1024,
   uploadTtlMs: 60 * 60 * 1000,
+  gcGraceMs: 60 * 60 * 1000,
   maxPageEntries: 1000,
   tokenTtlSeconds: 300,
   maxFailedLogins: 10,
   failedLoginWindowMs: 15 * 60 * 1000,
+  verifiedSecretMs: 60 * 1000,
   maxDescriptionChars: 1000,
   maxReadmeBytes: 64 * 1024,
   maxLabels: 20,

@@ -1,18 +1,43 @@
 // Manifests and indexes by tag and digest (GET/HEAD/PUT/DELETE), tag listing with pagination, the
 // referrers API and the catalog. A manifest is stored only when it is well-formed and everything it
-// references is in the repository; its bytes go to the blob store before the metadata names them.
+// references is in the repository; its bytes, its tag, the catalogue's record and the audit entry are
+// one transaction.
 
 import type { Context, Hono } from 'hono';
 import { digestOf } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
-import { checkManifest, manifestRecord } from './manifest-check.js';
-import { referrersIndex } from './metadata.js';
+import { type CheckedManifest, checkManifest, manifestRecord } from './manifest-check.js';
+import { type MissingReference, referrersIndex } from './metadata.js';
 import { checkDigest, checkReference } from './names.js';
 import { nextLink, pageParams, type RegistryDeps, readBody, repoParam } from './registry-deps.js';
 import { RegistryError } from './registry-error.js';
 
+/** A stored manifest's bytes: in the database, or a blob file for those an older hub stored. */
+export async function manifestBytes(
+  d: Pick<RegistryDeps, 'meta' | 'blobs'>,
+  digest: string,
+): Promise<Uint8Array> {
+  return (await d.meta.manifestContent(digest)) ?? d.blobs.read(digest);
+}
+
+/** MANIFEST_BLOB_UNKNOWN naming the first reference the repository lacks. */
+function missingReference(repo: string, missing: MissingReference, m: CheckedManifest): never {
+  if (missing.kind === 'manifest')
+    throw new RegistryError(
+      'MANIFEST_BLOB_UNKNOWN',
+      `manifest ${missing.digest} the index lists is not in ${repo}: push it first`,
+      { digest: missing.digest },
+    );
+  const b = m.blobs.find((x) => x.digest === missing.digest);
+  throw new RegistryError(
+    'MANIFEST_BLOB_UNKNOWN',
+    `blob ${missing.digest} (${b?.mediaType}, ${b?.size} bytes) is not in ${repo}: push it first`,
+    { digest: missing.digest },
+  );
+}
+
 export function registerManifestRoutes(app: Hono, d: RegistryDeps): void {
-  const { blobs, meta, limits, access, events } = d;
+  const { meta, limits, access, events } = d;
 
   const resolve = async (repo: string, ref: string): Promise<string> => {
     const r = checkReference(ref);
@@ -35,7 +60,7 @@ export function registerManifestRoutes(app: Hono, d: RegistryDeps): void {
       'Content-Length': String(record.size),
     };
     if (c.req.method === 'HEAD') return c.body(null, 200, headers);
-    const bytes = await blobs.read(digest);
+    const bytes = await manifestBytes(d, digest);
     await events?.pulled?.(repo, digest, principal.user);
     return c.body(new Uint8Array(bytes), 200, headers);
   });
@@ -52,23 +77,34 @@ export function registerManifestRoutes(app: Hono, d: RegistryDeps): void {
         actual: digest,
       });
     const m = checkManifest(bytes, c.req.header('content-type'));
+    // Checked here first so a manifest refused stores nothing; checked again in the transaction.
     for (const b of m.blobs)
       if ((await meta.blobSize(repo, b.digest)) !== b.size)
-        throw new RegistryError(
-          'MANIFEST_BLOB_UNKNOWN',
-          `blob ${b.digest} (${b.mediaType}, ${b.size} bytes) is not in ${repo}: push it first`,
-          { digest: b.digest },
-        );
+        missingReference(repo, { kind: 'blob', digest: b.digest }, m);
     for (const child of m.manifests)
       if (!(await meta.manifest(repo, child.digest)))
-        throw new RegistryError(
-          'MANIFEST_BLOB_UNKNOWN',
-          `manifest ${child.digest} the index lists is not in ${repo}: push it first`,
-          { digest: child.digest },
-        );
-    await blobs.putVerified(digest, bytes);
-    await meta.putManifest(manifestRecord(repo, digest, bytes.length, m, Date.now()), ref.tag);
-    await events?.pushed?.(repo, digest, ref.tag, principal.user);
+        missingReference(repo, { kind: 'manifest', digest: child.digest }, m);
+    const description = await d.describePush?.(repo, digest, bytes.length, m.value);
+    const pushedAt = Date.now();
+    const missing = await meta.putManifest(manifestRecord(repo, digest, bytes.length, m, pushedAt), ref.tag, {
+      content: bytes,
+      blobs: m.blobs.map((b) => ({ digest: b.digest, size: b.size })),
+      manifests: m.manifests.map((x) => x.digest),
+      pusher: principal.user,
+      totalSize: description?.totalSize ?? bytes.length,
+      module: description?.module,
+      audit: d.auditPushes
+        ? {
+            at: pushedAt,
+            actor: principal.user,
+            action: 'push',
+            target: repo,
+            detail: { digest, tag: ref.tag },
+          }
+        : undefined,
+    });
+    // Deleted or collected meanwhile.
+    if (missing) missingReference(repo, missing, m);
     const headers: Record<string, string> = {
       Location: `/v2/${repo}/manifests/${digest}`,
       'Docker-Content-Digest': digest,

@@ -76,7 +76,8 @@ export async function readModuleInfo(
     abiVersions: rc?.abiVersions.length ? rc.abiVersions : (meta?.abiVersions ?? []),
     rootIds: rc?.rootIds.length ? rc.rootIds : (meta?.rootIds ?? []),
     configSchema: configSchema(contents.wasm),
-    wasmDigest: digestOf(contents.wasm),
+    // An OCI-format layer is the module itself, its digest checked when it was stored: not hashed again.
+    wasmDigest: contents.format === 'oci' ? contents.layer.digest : digestOf(contents.wasm),
     wasmSize: contents.wasm.length,
     language: moduleLanguage(customSection(contents.wasm, 'producers')),
   };

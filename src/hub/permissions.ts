@@ -14,6 +14,8 @@ export interface Caller {
   roles: ReadonlyMap<string, Role>;
   /** Set when the caller authenticated with a personal access token. */
   tokenScopes?: readonly string[];
+  /** That token's id (registry tokens issued for it name it, so revoking it revokes them). */
+  tokenId?: string;
 }
 
 export const ANONYMOUS: Caller = { admin: false, roles: new Map() };

@@ -11,7 +11,18 @@ import type {
   Visibility,
 } from './accounts.js';
 import type { Query } from './pg-metadata.js';
-import { type AccountRow, type AuditRow, account, auditEntry, type TokenRow, token } from './rows.js';
+import {
+  type AccountRow,
+  type AuditRow,
+  account,
+  auditEntry,
+  auditValues,
+  type TokenRow,
+  token,
+} from './rows.js';
+
+export const PG_INSERT_AUDIT =
+  'INSERT INTO audit(at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)';
 
 const ID = '(SELECT id FROM accounts WHERE name = $NAME)';
 const idOf = (param: number) => ID.replace('$NAME', `$${param}`);
@@ -125,13 +136,7 @@ export class PgAccounts implements AccountStore {
   }
 
   async audit(e: AuditEntry): Promise<void> {
-    await this.q('INSERT INTO audit(at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)', [
-      e.at,
-      e.actor ?? null,
-      e.action,
-      e.target,
-      e.detail ? JSON.stringify(e.detail) : null,
-    ]);
+    await this.q(PG_INSERT_AUDIT, auditValues(e));
   }
 
   async auditLog(

@@ -1,7 +1,7 @@
 // CatalogueStore in PostgreSQL: search over the generated tsvector (prefix terms, all required).
 
 import type pg from 'pg';
-import type { CatalogueStore, ModuleInfo, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
+import type { CatalogueStore, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
 import { type Query, transaction } from './pg-metadata.js';
 import { type RepoRow, repoInfo, type TagRow, tagInfo } from './rows.js';
 
@@ -40,22 +40,6 @@ export class PgCatalogue implements CatalogueStore {
        labels = coalesce($4, labels) WHERE name = $1`,
       [name, info.description ?? null, info.readme ?? null, info.labels ? JSON.stringify(info.labels) : null],
     );
-  }
-
-  async recordPush(
-    repository: string,
-    digest: string,
-    pusher: string | undefined,
-    size: number,
-    module?: ModuleInfo,
-  ): Promise<void> {
-    await transaction(this.pool, async (q) => {
-      await q(
-        `UPDATE manifests SET pusher = $1, total_size = $2, module = $3 WHERE digest = $4 AND repo_id = ${REPO.replace('$NAME', '$5')}`,
-        [pusher ?? null, size, module ? JSON.stringify(module) : null, digest, repository],
-      );
-      await q('UPDATE repositories SET updated_at = $1 WHERE name = $2', [Date.now(), repository]);
-    });
   }
 
   async recordPull(repository: string, digest: string, n = 1): Promise<void> {

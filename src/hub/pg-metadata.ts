@@ -3,12 +3,12 @@
 // numbers (sizes and times stay far below 2^53).
 
 import pg from 'pg';
-import type { HubMetadata, ManifestRecord } from './metadata.js';
-import { PgAccounts } from './pg-accounts.js';
+import type { BlobLink, HubMetadata, ManifestPush, ManifestRecord, MissingReference } from './metadata.js';
+import { PG_INSERT_AUDIT, PgAccounts } from './pg-accounts.js';
 import { PgCatalogue } from './pg-catalogue.js';
 import { migrate } from './pg-schema.js';
 import { PgSessions } from './pg-sessions.js';
-import { type ManifestRow, toRecord } from './rows.js';
+import { auditValues, type ManifestRow, manifestValues, PUSH_COLUMNS, toRecord } from './rows.js';
 import { SqlSigningKeys } from './signing-keys.js';
 
 const INT8 = 20;
@@ -35,6 +35,15 @@ export async function transaction<T>(pool: pg.Pool, work: (q: Query) => Promise<
 }
 
 const ENSURE_REPO = `INSERT INTO repositories(name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET name = excluded.name RETURNING id`;
+const LINK_BLOB = `INSERT INTO repo_blobs(repo_id, digest, size, linked_at) VALUES ($1, $2, $3, $4)
+  ON CONFLICT (repo_id, digest) DO UPDATE SET linked_at = excluded.linked_at`;
+
+/** Raised inside a transaction so it rolls back; carries what was missing. */
+class MissingReferenceError extends Error {
+  constructor(readonly missing: MissingReference) {
+    super(`${missing.kind} ${missing.digest} is missing`);
+  }
+}
 
 export class PgMetadata implements HubMetadata {
   readonly accounts: PgAccounts;
@@ -82,11 +91,15 @@ export class PgMetadata implements HubMetadata {
   async linkBlob(repository: string, digest: string, size: number): Promise<void> {
     await transaction(this.pool, async (q) => {
       const id = (await q<{ id: number }>(ENSURE_REPO, [repository, Date.now()])).rows[0].id;
-      await q('INSERT INTO repo_blobs(repo_id, digest, size) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
-        id,
-        digest,
-        size,
-      ]);
+      await q(LINK_BLOB, [id, digest, size, Date.now()]);
+    });
+  }
+
+  async finishUpload(uploadId: string, repository: string, digest: string, size: number): Promise<void> {
+    await transaction(this.pool, async (q) => {
+      const id = (await q<{ id: number }>(ENSURE_REPO, [repository, Date.now()])).rows[0].id;
+      await q(LINK_BLOB, [id, digest, size, Date.now()]);
+      await q('DELETE FROM uploads WHERE id = $1', [uploadId]);
     });
   }
 
@@ -106,31 +119,70 @@ export class PgMetadata implements HubMetadata {
     return (r.rowCount ?? 0) > 0;
   }
 
-  async putManifest(m: ManifestRecord, tag?: string): Promise<void> {
-    await transaction(this.pool, async (q) => {
-      const id = (await q<{ id: number }>(ENSURE_REPO, [m.repository, Date.now()])).rows[0].id;
-      await q(
-        `INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type, subject, annotations, pushed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (repo_id, digest) DO UPDATE SET pushed_at = excluded.pushed_at`,
-        [
-          id,
-          m.digest,
-          m.mediaType,
-          m.size,
-          m.artifactType ?? null,
-          m.subject ?? null,
-          m.annotations ? JSON.stringify(m.annotations) : null,
-          m.pushedAt,
-        ],
+  /** The first reference the repository lacks; else renews the blobs' links. */
+  private async checkReferences(q: Query, repoId: number | undefined, push: ManifestPush) {
+    for (const digest of push.manifests)
+      if (
+        (await q('SELECT 1 FROM manifests WHERE repo_id = $1 AND digest = $2', [repoId, digest])).rowCount ===
+        0
+      )
+        return { kind: 'manifest', digest } as const;
+    const now = Date.now();
+    for (const b of push.blobs) {
+      const r = await q(
+        'UPDATE repo_blobs SET linked_at = $1 WHERE repo_id = $2 AND digest = $3 AND size = $4',
+        [now, repoId, b.digest, b.size],
       );
-      if (tag !== undefined)
+      if (r.rowCount === 0) return { kind: 'blob', digest: b.digest } as const;
+    }
+    return undefined;
+  }
+
+  async putManifest(
+    m: ManifestRecord,
+    tag?: string,
+    push?: ManifestPush,
+  ): Promise<MissingReference | undefined> {
+    try {
+      await transaction(this.pool, async (q) => {
+        if (push) {
+          const repoId = (
+            await q<{ id: number }>('SELECT id FROM repositories WHERE name = $1', [m.repository])
+          ).rows[0]?.id;
+          const missing = await this.checkReferences(q, repoId, push);
+          if (missing) throw new MissingReferenceError(missing);
+        }
+        const id = (await q<{ id: number }>(ENSURE_REPO, [m.repository, Date.now()])).rows[0].id;
+        if (push?.content)
+          // DO UPDATE locks the row: a collector deleting it waits, then sees it renewed.
+          await q(
+            `INSERT INTO manifest_content(digest, bytes, stored_at) VALUES ($1, $2, $3)
+             ON CONFLICT (digest) DO UPDATE SET stored_at = excluded.stored_at`,
+            [m.digest, Buffer.from(push.content), Date.now()],
+          );
         await q(
-          `INSERT INTO tags(repo_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
-          [id, tag, m.digest, m.pushedAt],
+          `INSERT INTO manifests(repo_id, digest, media_type, size, artifact_type, subject, annotations, pushed_at,
+             pusher, total_size, module)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+           ON CONFLICT (repo_id, digest) DO UPDATE SET pushed_at = excluded.pushed_at${push ? PUSH_COLUMNS : ''}`,
+          manifestValues(id, m, push),
         );
-    });
+        if (tag !== undefined)
+          await q(
+            `INSERT INTO tags(repo_id, name, digest, updated_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (repo_id, name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at`,
+            [id, tag, m.digest, m.pushedAt],
+          );
+        if (push) {
+          await q('UPDATE repositories SET updated_at = $1 WHERE id = $2', [m.pushedAt, id]);
+          if (push.audit) await q(PG_INSERT_AUDIT, auditValues(push.audit));
+        }
+      });
+      return undefined;
+    } catch (e) {
+      if (e instanceof MissingReferenceError) return e.missing;
+      throw e;
+    }
   }
 
   async manifest(repository: string, digest: string): Promise<ManifestRecord | undefined> {
@@ -139,6 +191,13 @@ export class PgMetadata implements HubMetadata {
       [repository, digest],
     );
     return r.rows[0] && toRecord(repository, r.rows[0]);
+  }
+
+  async manifestContent(digest: string): Promise<Uint8Array | undefined> {
+    const r = await this.q<{ bytes: Buffer }>('SELECT bytes FROM manifest_content WHERE digest = $1', [
+      digest,
+    ]);
+    return r.rows[0]?.bytes;
   }
 
   async resolveTag(repository: string, tag: string): Promise<string | undefined> {
@@ -238,6 +297,59 @@ export class PgMetadata implements HubMetadata {
 
   async forgetEvents(before: number): Promise<number> {
     return (await this.q('DELETE FROM registry_events WHERE received_at < $1', [before])).rowCount ?? 0;
+  }
+
+  async uploadIds(): Promise<Set<string>> {
+    return new Set((await this.q<{ id: string }>('SELECT id FROM uploads')).rows.map((r) => r.id));
+  }
+
+  async manifestDigests(): Promise<Set<string>> {
+    const r = await this.q<{ digest: string }>('SELECT DISTINCT digest FROM manifests');
+    return new Set(r.rows.map((x) => x.digest));
+  }
+
+  async unusedManifestContent(before: number): Promise<string[]> {
+    const r = await this.q<{ digest: string }>(
+      'SELECT digest FROM manifest_content WHERE stored_at < $1 AND digest NOT IN (SELECT digest FROM manifests)',
+      [before],
+    );
+    return r.rows.map((x) => x.digest);
+  }
+
+  async dropUnusedManifestContent(before: number): Promise<string[]> {
+    const r = await this.q<{ digest: string }>(
+      `DELETE FROM manifest_content WHERE stored_at < $1 AND digest NOT IN (SELECT digest FROM manifests)
+       RETURNING digest`,
+      [before],
+    );
+    return r.rows.map((x) => x.digest);
+  }
+
+  async blobLinks(): Promise<BlobLink[]> {
+    return (
+      await this.q<BlobLink>(
+        'SELECT r.name AS repository, b.digest, b.linked_at AS "linkedAt" FROM repo_blobs b JOIN repositories r ON r.id = b.repo_id',
+      )
+    ).rows;
+  }
+
+  async dropStaleLinks(links: BlobLink[], before: number): Promise<number> {
+    return transaction(this.pool, async (q) => {
+      let n = 0;
+      for (const l of links) {
+        const r = await q(
+          `DELETE FROM repo_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = $1)
+           AND digest = $2 AND linked_at < $3`,
+          [l.repository, l.digest, before],
+        );
+        n += r.rowCount ?? 0;
+      }
+      return n;
+    });
+  }
+
+  trackWrites(): () => Promise<void> {
+    return () => Promise.resolve();
   }
 
   async close(): Promise<void> {

@@ -90,6 +90,10 @@ const MIGRATIONS: string[] = [
    CREATE INDEX registry_events_received ON registry_events(received_at);`,
   signingKeysMigration('BIGINT'),
   PG_SESSIONS_MIGRATION,
+  // When a blob was last linked (upload, mount, or a manifest naming it): the collector's grace period.
+  // Manifests' bytes, in the transaction that names them (earlier ones are files).
+  `ALTER TABLE repo_blobs ADD COLUMN linked_at BIGINT NOT NULL DEFAULT 0;
+   CREATE TABLE manifest_content (digest TEXT PRIMARY KEY, bytes BYTEA NOT NULL, stored_at BIGINT NOT NULL);`,
 ];
 
 /** Lock id for migrations ("wasmgate" in ASCII, truncated to fit a bigint). */

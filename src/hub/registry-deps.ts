@@ -3,6 +3,7 @@
 import type { Context } from 'hono';
 import type { AccessControl } from './access.js';
 import type { BlobStore } from './blob-store.js';
+import type { PushDescription } from './catalogue-events.js';
 import type { HubLimits } from './limits.js';
 import type { HubMetadata } from './metadata.js';
 import { checkRepositoryName } from './names.js';
@@ -13,17 +14,23 @@ export interface RegistryDeps {
   meta: HubMetadata;
   limits: HubLimits;
   access: AccessControl;
-  /** Called after a manifest was stored or fetched (the catalogue counts pulls, records pushes). */
+  /** Called after a manifest was fetched (the catalogue counts pulls) or deleted (the audit log). */
   events?: RegistryEvents;
+  /** What the catalogue records of a push (total size, module), written in the manifest's transaction. */
+  describePush?: PushDescriber;
+  /** Pushes go to the audit log (hubs with accounts), in the manifest's transaction. */
+  auditPushes?: boolean;
 }
 
+/** The catalogue's description of a manifest being pushed (`doc` its parsed JSON, `size` its length). */
+export type PushDescriber = (
+  repository: string,
+  digest: string,
+  size: number,
+  doc: object,
+) => Promise<PushDescription>;
+
 export interface RegistryEvents {
-  pushed?(
-    repository: string,
-    digest: string,
-    tag: string | undefined,
-    user: string | undefined,
-  ): Promise<void>;
   pulled?(repository: string, digest: string, user: string | undefined): Promise<void>;
   /** A tag, or a manifest (by digest) with its tags, was deleted. */
   deleted?(repository: string, reference: string, user: string | undefined): Promise<void>;

@@ -12,7 +12,7 @@ import type { HubLimits } from './limits.js';
 import { checkManifest, manifestRecord } from './manifest-check.js';
 import type { HubMetadata } from './metadata.js';
 import { checkDigest, checkRepositoryName, isTag } from './names.js';
-import type { RegistryEvents } from './registry-deps.js';
+import type { PushDescriber, RegistryEvents } from './registry-deps.js';
 import { readBody } from './registry-deps.js';
 import { RegistryError } from './registry-error.js';
 import { HUB_SUBJECT, type UpstreamRegistry } from './upstream-registry.js';
@@ -32,8 +32,10 @@ export interface RegistryEvent {
 export interface RegistryEventDeps {
   meta: HubMetadata;
   upstream: UpstreamRegistry;
-  /** The catalogue's and the audit log's listeners. */
+  /** The catalogue's and the audit log's listeners (pulls, deletes). */
   events: RegistryEvents;
+  /** What the catalogue records of a push, written with the manifest. */
+  describePush: PushDescriber;
   secret: string;
   limits: HubLimits;
   /** Events the hub skips because they make no sense (told, never silently dropped). */
@@ -97,11 +99,24 @@ export function registerRegistryEventRoutes(app: Hono, d: RegistryEventDeps): vo
       const bytes = await d.upstream.manifest(repository, digest);
       const m = checkManifest(bytes, target.mediaType);
       const at = Date.parse(e.timestamp ?? '');
-      await d.meta.putManifest(
-        manifestRecord(repository, digest, bytes.length, m, Number.isFinite(at) ? at : Date.now()),
-        target.tag,
-      );
-      await d.events.pushed?.(repository, digest, target.tag, actor);
+      const pushedAt = Number.isFinite(at) ? at : Date.now();
+      const description = await d.describePush(repository, digest, bytes.length, m.value);
+      // One transaction: the catalogue never shows the tag without who pushed it and what it holds. The
+      // registry checked the references itself.
+      await d.meta.putManifest(manifestRecord(repository, digest, bytes.length, m, pushedAt), target.tag, {
+        blobs: [],
+        manifests: [],
+        pusher: actor,
+        totalSize: description.totalSize,
+        module: description.module,
+        audit: {
+          at: pushedAt,
+          actor,
+          action: 'push',
+          target: repository,
+          detail: { digest, tag: target.tag },
+        },
+      });
     } else if (e.action === 'pull') {
       // A HEAD only checks; the hub's own reads (module info, the module route) are not pulls.
       if (e.request?.method === 'GET' && actor !== HUB_SUBJECT)

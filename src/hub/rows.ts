@@ -3,7 +3,7 @@
 
 import type { Account, AccountKind, AuditEntry, TokenRecord } from './accounts.js';
 import type { ModuleInfo, RepoInfo, TagInfo } from './catalogue.js';
-import type { ManifestRecord } from './metadata.js';
+import type { ManifestPush, ManifestRecord } from './metadata.js';
 
 export interface AccountRow {
   name: string;
@@ -129,3 +129,31 @@ export const auditEntry = (r: AuditRow): AuditEntry & { id: number } => ({
   target: r.target,
   detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : undefined,
 });
+
+/** The values of an audit row (at, actor, action, target, detail), as both backends insert them. */
+export const auditValues = (e: AuditEntry): [number, string | null, string, string, string | null] => [
+  e.at,
+  e.actor ?? null,
+  e.action,
+  e.target,
+  e.detail ? JSON.stringify(e.detail) : null,
+];
+
+/** What a push through the registry sets again when its manifest is there already (ON CONFLICT). */
+export const PUSH_COLUMNS =
+  ', pusher = excluded.pusher, total_size = excluded.total_size, module = excluded.module';
+
+/** The values of a manifests row, in the column order both backends insert them. */
+export const manifestValues = (repoId: number, m: ManifestRecord, push?: ManifestPush): unknown[] => [
+  repoId,
+  m.digest,
+  m.mediaType,
+  m.size,
+  m.artifactType ?? null,
+  m.subject ?? null,
+  m.annotations ? JSON.stringify(m.annotations) : null,
+  m.pushedAt,
+  push?.pusher ?? null,
+  push?.totalSize ?? 0,
+  push?.module ? JSON.stringify(push.module) : null,
+];

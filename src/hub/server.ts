@@ -13,6 +13,7 @@ import { auditEvents, bootstrapAdmin } from './bootstrap.js';
 import { catalogueEvents, combineEvents } from './catalogue-events.js';
 import { registerCatalogueRoutes } from './catalogue-routes.js';
 import { DataDirError, inside, prepareDataDir } from './data-dir.js';
+import { sweepUploads } from './gc.js';
 import { type ImageSource, localImages } from './image-source.js';
 import { TokenSigner } from './jwt.js';
 import { DEFAULT_HUB_LIMITS, type HubLimits } from './limits.js';
@@ -20,14 +21,13 @@ import { LoginLimiter } from './login-limiter.js';
 import { registerManifestRoutes } from './manifest-routes.js';
 import type { HubMetadata } from './metadata.js';
 import { registerModuleRoutes } from './module-routes.js';
-import { PgMetadata } from './pg-metadata.js';
+import { openMetadata } from './open-metadata.js';
 import type { RegistryDeps, RegistryEvents } from './registry-deps.js';
 import { RegistryError } from './registry-error.js';
 import { registerRegistryEventRoutes } from './registry-events.js';
 import { checkRegistryUrl, prepareRegistryFront, TOKEN_KEY_FILE } from './registry-front.js';
 import { registerSignatureRoutes } from './signature-routes.js';
 import { SignatureStatus } from './signature-status.js';
-import { SqliteMetadata } from './sqlite-metadata.js';
 import {
   accountAccess,
   HUB_SERVICE,
@@ -36,6 +36,7 @@ import {
   type TokenAuthDeps,
 } from './token-auth.js';
 import { UpstreamRegistry } from './upstream-registry.js';
+import { VerifiedSecrets } from './verified-secrets.js';
 import { registerWebRoutes } from './web/routes.js';
 
 export interface HubOptions {
@@ -150,9 +151,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
       )
     : undefined;
   const blobs = await BlobStore.open(data);
-  const meta: HubMetadata = o.database
-    ? await PgMetadata.open(checkDatabaseUrl(o.database))
-    : new SqliteMetadata(inside(data, 'hub.db'));
+  const meta = await openMetadata(data, o.database, { deferSync: true });
   const onError = o.onError ?? ((e: unknown) => process.stderr.write(`wasmgate hub: ${String(e)}\n`));
   const upstream =
     registryUrl && front
@@ -165,17 +164,20 @@ export async function startHub(o: HubOptions): Promise<Hub> {
           timeoutMs: limits.registryTimeoutMs,
         })
       : undefined;
-  const images: ImageSource = upstream ?? localImages(blobs);
+  const images: ImageSource = upstream ?? localImages(meta, blobs);
   const catalogue = catalogueEvents(meta, images, limits, onError);
   let access: AccessControl = openAccess;
   let events: RegistryEvents | undefined;
   let extra: ((app: Hono) => void) | undefined;
   if (!o.open) {
+    const bootstrapped = meta.trackWrites();
     await bootstrapAdmin(meta.accounts, o);
+    await bootstrapped();
     const auth: TokenAuthDeps = {
       accounts: meta.accounts,
       signer: front?.signer ?? (await TokenSigner.open(inside(data, TOKEN_KEY_FILE), HUB_SERVICE)),
       limiter: new LoginLimiter(limits.maxFailedLogins, limits.failedLoginWindowMs),
+      secrets: new VerifiedSecrets(limits.verifiedSecretMs),
       tokenTtlSeconds: limits.tokenTtlSeconds,
       publicUrl: o.publicUrl,
       service: HUB_SERVICE,
@@ -206,6 +208,7 @@ export async function startHub(o: HubOptions): Promise<Hub> {
           meta,
           upstream,
           events: combineEvents(catalogue.events, audit),
+          describePush: catalogue.describe,
           secret: front.secret,
           limits,
           onError,
@@ -225,12 +228,20 @@ export async function startHub(o: HubOptions): Promise<Hub> {
   const app = createHubApp(
     upstream
       ? { access, registryElsewhere: upstream.host }
-      : { blobs, meta, limits, access, events: combineEvents(catalogue.events, events) },
+      : {
+          blobs,
+          meta,
+          limits,
+          access,
+          events: combineEvents(catalogue.events, events),
+          describePush: catalogue.describe,
+          auditPushes: !o.open,
+        },
     onError,
     extra,
   );
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s));
+    const s = serve({ fetch: durable(app, meta), port, hostname: host }, () => resolve(s));
     s.once('error', reject);
   });
   const boundPort = (server.address() as AddressInfo).port;
@@ -267,19 +278,12 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function checkDatabaseUrl(url: string): string {
-  if (!/^postgres(ql)?:\/\//.test(url))
-    throw new DataDirError(
-      `--database ${url.replace(/:[^:@/]*@/, ':***@')}: expected postgres://user:password@host:port/database`,
-    );
-  return url;
-}
-
-export async function sweepUploads(meta: HubMetadata, blobs: BlobStore, before: number): Promise<number> {
-  const stale = await meta.staleUploads(before);
-  for (const id of stale) {
-    await blobs.deleteUpload(id);
-    await meta.deleteUpload(id);
-  }
-  return stale.length;
+/** The app's fetch, answering only once what the request wrote is durable (HubMetadata.trackWrites). */
+function durable(app: Hono, meta: HubMetadata): typeof app.fetch {
+  return async (request, env, ctx) => {
+    const written = meta.trackWrites();
+    const response = await app.fetch(request, env, ctx);
+    await written();
+    return response;
+  };
 }

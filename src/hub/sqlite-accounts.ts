@@ -11,7 +11,16 @@ import type {
   TokenRecord,
   Visibility,
 } from './accounts.js';
-import { type AccountRow, type AuditRow, account, auditEntry, type TokenRow, token } from './rows.js';
+import {
+  type AccountRow,
+  type AuditRow,
+  account,
+  auditEntry,
+  auditValues,
+  type TokenRow,
+  token,
+} from './rows.js';
+import { type Prepare, statementCache } from './sqlite-statements.js';
 
 export const ACCOUNTS_MIGRATION = `
   CREATE TABLE accounts (
@@ -49,69 +58,73 @@ export const ACCOUNTS_MIGRATION = `
   ALTER TABLE repositories ADD COLUMN visibility TEXT NOT NULL DEFAULT 'private';
 `;
 
+export const SQLITE_INSERT_AUDIT =
+  'INSERT INTO audit(at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)';
+
 export class SqliteAccounts implements AccountStore {
-  constructor(private readonly db: Database.Database) {}
+  private readonly sql: Prepare;
+
+  constructor(db: Database.Database) {
+    this.sql = statementCache(db);
+  }
 
   private id(name: string): number | undefined {
-    return (this.db.prepare('SELECT id FROM accounts WHERE name = ?').get(name) as { id: number } | undefined)
-      ?.id;
+    return (this.sql('SELECT id FROM accounts WHERE name = ?').get(name) as { id: number } | undefined)?.id;
   }
 
   async countUsers(): Promise<number> {
-    return (this.db.prepare(`SELECT count(*) AS n FROM accounts WHERE kind = 'user'`).get() as { n: number })
-      .n;
+    return (this.sql(`SELECT count(*) AS n FROM accounts WHERE kind = 'user'`).get() as { n: number }).n;
   }
 
   async createAccount(a: Account): Promise<void> {
-    this.db
-      .prepare('INSERT INTO accounts(name, kind, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(a.name, a.kind, a.passwordHash ?? null, a.admin ? 1 : 0, a.createdAt);
+    this.sql('INSERT INTO accounts(name, kind, password_hash, admin, created_at) VALUES (?, ?, ?, ?, ?)').run(
+      a.name,
+      a.kind,
+      a.passwordHash ?? null,
+      a.admin ? 1 : 0,
+      a.createdAt,
+    );
   }
 
   async account(name: string): Promise<Account | undefined> {
-    const r = this.db.prepare('SELECT * FROM accounts WHERE name = ?').get(name) as AccountRow | undefined;
+    const r = this.sql('SELECT * FROM accounts WHERE name = ?').get(name) as AccountRow | undefined;
     return r && account(r);
   }
 
   async listAccounts(kind: AccountKind): Promise<Account[]> {
-    return (
-      this.db.prepare('SELECT * FROM accounts WHERE kind = ? ORDER BY name').all(kind) as AccountRow[]
-    ).map(account);
+    return (this.sql('SELECT * FROM accounts WHERE kind = ? ORDER BY name').all(kind) as AccountRow[]).map(
+      account,
+    );
   }
 
   async setPassword(name: string, passwordHash: string): Promise<void> {
-    this.db.prepare('UPDATE accounts SET password_hash = ? WHERE name = ?').run(passwordHash, name);
+    this.sql('UPDATE accounts SET password_hash = ? WHERE name = ?').run(passwordHash, name);
   }
 
   async deleteAccount(name: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM accounts WHERE name = ?').run(name).changes > 0;
+    return this.sql('DELETE FROM accounts WHERE name = ?').run(name).changes > 0;
   }
 
   async setMembership(m: Membership): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO memberships(org_id, user_id, role) VALUES (?, ?, ?)
+    this.sql(
+      `INSERT INTO memberships(org_id, user_id, role) VALUES (?, ?, ?)
          ON CONFLICT(org_id, user_id) DO UPDATE SET role = excluded.role`,
-      )
-      .run(this.id(m.org), this.id(m.user), m.role);
+    ).run(this.id(m.org), this.id(m.user), m.role);
   }
 
   async removeMembership(org: string, user: string): Promise<boolean> {
     return (
-      this.db
-        .prepare('DELETE FROM memberships WHERE org_id = ? AND user_id = ?')
-        .run(this.id(org), this.id(user)).changes > 0
+      this.sql('DELETE FROM memberships WHERE org_id = ? AND user_id = ?').run(this.id(org), this.id(user))
+        .changes > 0
     );
   }
 
   async memberships(q: { user?: string; org?: string }): Promise<Membership[]> {
-    return this.db
-      .prepare(
-        `SELECT o.name AS org, u.name AS user, m.role AS role FROM memberships m
+    return this.sql(
+      `SELECT o.name AS org, u.name AS user, m.role AS role FROM memberships m
          JOIN accounts o ON o.id = m.org_id JOIN accounts u ON u.id = m.user_id
          WHERE (? IS NULL OR u.name = ?) AND (? IS NULL OR o.name = ?) ORDER BY o.name, u.name`,
-      )
-      .all(q.user ?? null, q.user ?? null, q.org ?? null, q.org ?? null) as Array<{
+    ).all(q.user ?? null, q.user ?? null, q.org ?? null, q.org ?? null) as Array<{
       org: string;
       user: string;
       role: Role;
@@ -119,19 +132,17 @@ export class SqliteAccounts implements AccountStore {
   }
 
   async createToken(t: TokenRecord): Promise<void> {
-    this.db
-      .prepare(
-        'INSERT INTO tokens(id, user_id, name, secret_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(
-        t.id,
-        this.id(t.user),
-        t.name,
-        t.secretHash,
-        JSON.stringify(t.scopes),
-        t.expiresAt ?? null,
-        t.createdAt,
-      );
+    this.sql(
+      'INSERT INTO tokens(id, user_id, name, secret_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      t.id,
+      this.id(t.user),
+      t.name,
+      t.secretHash,
+      JSON.stringify(t.scopes),
+      t.expiresAt ?? null,
+      t.createdAt,
+    );
   }
 
   private tokenQuery(where: string): string {
@@ -139,46 +150,40 @@ export class SqliteAccounts implements AccountStore {
   }
 
   async token(id: string): Promise<TokenRecord | undefined> {
-    const r = this.db.prepare(this.tokenQuery('t.id = ?')).get(id) as TokenRow | undefined;
+    const r = this.sql(this.tokenQuery('t.id = ?')).get(id) as TokenRow | undefined;
     return r && token(r);
   }
 
   async tokens(user: string): Promise<TokenRecord[]> {
-    return (
-      this.db.prepare(`${this.tokenQuery('a.name = ?')} ORDER BY t.created_at`).all(user) as TokenRow[]
-    ).map(token);
-  }
-
-  async deleteToken(user: string, id: string): Promise<boolean> {
-    return (
-      this.db.prepare('DELETE FROM tokens WHERE id = ? AND user_id = ?').run(id, this.id(user)).changes > 0
+    return (this.sql(`${this.tokenQuery('a.name = ?')} ORDER BY t.created_at`).all(user) as TokenRow[]).map(
+      token,
     );
   }
 
+  async deleteToken(user: string, id: string): Promise<boolean> {
+    return this.sql('DELETE FROM tokens WHERE id = ? AND user_id = ?').run(id, this.id(user)).changes > 0;
+  }
+
   async touchToken(id: string, at: number): Promise<void> {
-    this.db.prepare('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(at, id);
+    this.sql('UPDATE tokens SET last_used_at = ? WHERE id = ?').run(at, id);
   }
 
   async visibility(repository: string): Promise<Visibility | undefined> {
-    const r = this.db.prepare('SELECT visibility FROM repositories WHERE name = ?').get(repository) as
+    const r = this.sql('SELECT visibility FROM repositories WHERE name = ?').get(repository) as
       | { visibility: Visibility }
       | undefined;
     return r?.visibility;
   }
 
   async setVisibility(repository: string, v: Visibility): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO repositories(name, created_at, visibility) VALUES (?, ?, ?)
+    this.sql(
+      `INSERT INTO repositories(name, created_at, visibility) VALUES (?, ?, ?)
          ON CONFLICT(name) DO UPDATE SET visibility = excluded.visibility`,
-      )
-      .run(repository, Date.now(), v);
+    ).run(repository, Date.now(), v);
   }
 
   async audit(e: AuditEntry): Promise<void> {
-    this.db
-      .prepare('INSERT INTO audit(at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)')
-      .run(e.at, e.actor ?? null, e.action, e.target, e.detail ? JSON.stringify(e.detail) : null);
+    this.sql(SQLITE_INSERT_AUDIT).run(...auditValues(e));
   }
 
   async auditLog(
@@ -190,9 +195,11 @@ export class SqliteAccounts implements AccountStore {
       ? `AND (target = ? OR substr(target, 1, ?) = ? OR actor = (SELECT name FROM accounts WHERE name = ? AND kind = 'user'))`
       : '';
     const params = account ? [account, account.length + 1, `${account}/`, account] : [];
-    const rows = this.db
-      .prepare(`SELECT * FROM audit WHERE id < ? ${mine} ORDER BY id DESC LIMIT ?`)
-      .all(before ?? Number.MAX_SAFE_INTEGER, ...params, limit) as AuditRow[];
+    const rows = this.sql(`SELECT * FROM audit WHERE id < ? ${mine} ORDER BY id DESC LIMIT ?`).all(
+      before ?? Number.MAX_SAFE_INTEGER,
+      ...params,
+      limit,
+    ) as AuditRow[];
     return rows.map(auditEntry);
   }
 }

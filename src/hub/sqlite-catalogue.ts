@@ -2,8 +2,9 @@
 // over name, description and labels, rewritten whenever one of them changes.
 
 import type Database from 'better-sqlite3';
-import type { CatalogueStore, ModuleInfo, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
+import type { CatalogueStore, RepoInfo, SearchQuery, TagInfo, Viewer } from './catalogue.js';
 import { type RepoRow, repoInfo, type TagRow, tagInfo } from './rows.js';
+import { type Prepare, statementCache } from './sqlite-statements.js';
 
 export const CATALOGUE_MIGRATION = `
   ALTER TABLE repositories ADD COLUMN description TEXT NOT NULL DEFAULT '';
@@ -39,10 +40,14 @@ export function ftsQuery(words: string[]): string {
 }
 
 export class SqliteCatalogue implements CatalogueStore {
-  constructor(private readonly db: Database.Database) {}
+  private readonly sql: Prepare;
+
+  constructor(private readonly db: Database.Database) {
+    this.sql = statementCache(db);
+  }
 
   async repo(name: string): Promise<RepoInfo | undefined> {
-    const r = this.db.prepare('SELECT * FROM repositories WHERE name = ?').get(name) as RepoRow | undefined;
+    const r = this.sql('SELECT * FROM repositories WHERE name = ?').get(name) as RepoRow | undefined;
     return r && repoInfo(r);
   }
 
@@ -51,58 +56,35 @@ export class SqliteCatalogue implements CatalogueStore {
     info: { description?: string; readme?: string; labels?: string[] },
   ): Promise<void> {
     this.db.transaction(() => {
-      this.db
-        .prepare('INSERT INTO repositories(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING')
-        .run(name, Date.now());
+      this.sql('INSERT INTO repositories(name, created_at) VALUES (?, ?) ON CONFLICT(name) DO NOTHING').run(
+        name,
+        Date.now(),
+      );
       if (info.description !== undefined)
-        this.db.prepare('UPDATE repositories SET description = ? WHERE name = ?').run(info.description, name);
+        this.sql('UPDATE repositories SET description = ? WHERE name = ?').run(info.description, name);
       if (info.readme !== undefined)
-        this.db.prepare('UPDATE repositories SET readme = ? WHERE name = ?').run(info.readme, name);
+        this.sql('UPDATE repositories SET readme = ? WHERE name = ?').run(info.readme, name);
       if (info.labels !== undefined)
-        this.db
-          .prepare('UPDATE repositories SET labels = ? WHERE name = ?')
-          .run(JSON.stringify(info.labels), name);
-    })();
-  }
-
-  async recordPush(
-    repository: string,
-    digest: string,
-    pusher: string | undefined,
-    size: number,
-    module?: ModuleInfo,
-  ): Promise<void> {
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `UPDATE manifests SET pusher = ?, total_size = ?, module = ?
-           WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)`,
-        )
-        .run(pusher ?? null, size, module ? JSON.stringify(module) : null, digest, repository);
-      this.db.prepare('UPDATE repositories SET updated_at = ? WHERE name = ?').run(Date.now(), repository);
+        this.sql('UPDATE repositories SET labels = ? WHERE name = ?').run(JSON.stringify(info.labels), name);
     })();
   }
 
   async recordPull(repository: string, digest: string, n = 1): Promise<void> {
     this.db.transaction(() => {
-      this.db.prepare('UPDATE repositories SET pulls = pulls + ? WHERE name = ?').run(n, repository);
-      this.db
-        .prepare(
-          'UPDATE manifests SET pulls = pulls + ? WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)',
-        )
-        .run(n, digest, repository);
+      this.sql('UPDATE repositories SET pulls = pulls + ? WHERE name = ?').run(n, repository);
+      this.sql(
+        'UPDATE manifests SET pulls = pulls + ? WHERE digest = ? AND repo_id = (SELECT id FROM repositories WHERE name = ?)',
+      ).run(n, digest, repository);
     })();
   }
 
   async tags(repository: string): Promise<TagInfo[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT t.name AS tag, t.digest, t.updated_at, m.media_type, m.size, m.total_size, m.pusher, m.pulls, m.module
+    const rows = this.sql(
+      `SELECT t.name AS tag, t.digest, t.updated_at, m.media_type, m.size, m.total_size, m.pusher, m.pulls, m.module
          FROM tags t JOIN repositories r ON r.id = t.repo_id
          JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
          WHERE r.name = ? ORDER BY t.updated_at DESC, t.name`,
-      )
-      .all(repository) as TagRow[];
+    ).all(repository) as TagRow[];
     return rows.map(tagInfo);
   }
 
@@ -124,13 +106,13 @@ export class SqliteCatalogue implements CatalogueStore {
     if (q.owner !== undefined) params.push(q.owner);
     const order = q.sort === 'pulls' ? 'r.pulls DESC, r.updated_at DESC' : 'r.updated_at DESC, r.pulls DESC';
     const total = (
-      this.db.prepare(`SELECT count(*) AS n FROM repositories r WHERE ${where}`).get(...params) as {
+      this.sql(`SELECT count(*) AS n FROM repositories r WHERE ${where}`).get(...params) as {
         n: number;
       }
     ).n;
-    const rows = this.db
-      .prepare(`SELECT r.* FROM repositories r WHERE ${where} ORDER BY ${order}, r.name LIMIT ? OFFSET ?`)
-      .all(...params, q.limit, q.offset) as RepoRow[];
+    const rows = this.sql(
+      `SELECT r.* FROM repositories r WHERE ${where} ORDER BY ${order}, r.name LIMIT ? OFFSET ?`,
+    ).all(...params, q.limit, q.offset) as RepoRow[];
     return { total, repositories: rows.map(repoInfo) };
   }
 }

@@ -7,19 +7,15 @@
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, Hono } from 'hono';
 import type { AccessControl, Action, Principal } from './access.js';
-import type { AccountStore } from './accounts.js';
-import { authenticate, basicCredentials, callerFor, parseAccessToken } from './authenticate.js';
+import { authenticate, basicCredentials, callerFor, parseAccessToken, type SignIn } from './authenticate.js';
 import type { AccessEntry, TokenSigner } from './jwt.js';
-import type { LoginLimiter } from './login-limiter.js';
 import { ANONYMOUS, allowed, type Caller, ownerOf, type RepoAction } from './permissions.js';
 import { RegistryError } from './registry-error.js';
 
 export const HUB_SERVICE = 'wasmgate-hub';
 
-export interface TokenAuthDeps {
-  accounts: AccountStore;
+export interface TokenAuthDeps extends SignIn {
   signer: TokenSigner;
-  limiter: LoginLimiter;
   /** Lifetime of issued tokens. */
   tokenTtlSeconds: number;
   /** Base URL of the realm; default: from the request's Host. */
@@ -61,15 +57,29 @@ export interface Identity {
 export async function identify(c: Context, d: TokenAuthDeps): Promise<Identity> {
   const h = c.req.header('authorization');
   const basic = basicCredentials(h);
-  if (basic)
-    return { caller: await authenticate(d.accounts, d.limiter, basic.user, basic.secret, clientAddress(c)) };
+  if (basic) return { caller: await authenticate(d, basic.user, basic.secret, clientAddress(c)) };
   if (h?.startsWith('Bearer ')) {
     const token = h.slice(7).trim();
-    if (parseAccessToken(token))
-      return { caller: await authenticate(d.accounts, d.limiter, undefined, token, clientAddress(c)) };
+    if (parseAccessToken(token)) return { caller: await authenticate(d, undefined, token, clientAddress(c)) };
     const claims = d.signer.verify(token, d.service);
     if (!claims) throw new RegistryError('UNAUTHORIZED', 'the bearer token is invalid or expired');
-    const caller = claims.sub ? await callerFor(d.accounts, claims.sub, claims.scopes) : ANONYMOUS;
+    if (!claims.sub) return { caller: ANONYMOUS, granted: claims.access };
+    // Read on every use, so a revoked access token or a deleted user loses access at once.
+    if (claims.tid) {
+      const t = await d.accounts.token(claims.tid);
+      if (!t || t.user !== claims.sub || (t.expiresAt !== undefined && t.expiresAt <= Date.now()))
+        throw new RegistryError(
+          'UNAUTHORIZED',
+          'the access token this bearer token was issued for was revoked or has expired',
+        );
+    }
+    const caller = await callerFor(
+      d.accounts,
+      claims.sub,
+      claims.scopes && { id: claims.tid, scopes: claims.scopes },
+    );
+    if (caller.user === undefined)
+      throw new RegistryError('UNAUTHORIZED', `the bearer token's user "${claims.sub}" no longer exists`);
     return { caller, granted: claims.access };
   }
   return { caller: ANONYMOUS };
@@ -99,14 +109,10 @@ export function registerTokenRoutes(app: Hono, d: TokenAuthDeps): void {
       const g = await grant(d, caller, s);
       if (g) access.push(g);
     }
-    const token = d.signer.sign(
-      caller.user ?? '',
-      d.service,
-      access,
-      d.tokenTtlSeconds,
-      d.tokenHeader,
-      caller.tokenScopes,
-    );
+    const token = d.signer.sign(caller.user ?? '', d.service, access, d.tokenTtlSeconds, d.tokenHeader, {
+      id: caller.tokenId,
+      scopes: caller.tokenScopes,
+    });
     return c.json({
       token,
       access_token: token,
@@ -118,9 +124,7 @@ export function registerTokenRoutes(app: Hono, d: TokenAuthDeps): void {
 
   app.get('/token', async (c) => {
     const basic = basicCredentials(c.req.header('authorization'));
-    const caller = basic
-      ? await authenticate(d.accounts, d.limiter, basic.user, basic.secret, clientAddress(c))
-      : ANONYMOUS;
+    const caller = basic ? await authenticate(d, basic.user, basic.secret, clientAddress(c)) : ANONYMOUS;
     return issue(c, caller, scopesOf(c.req.queries('scope') ?? []));
   });
 
@@ -135,8 +139,7 @@ export function registerTokenRoutes(app: Hono, d: TokenAuthDeps): void {
         400,
       );
     const caller = await authenticate(
-      d.accounts,
-      d.limiter,
+      d,
       String(form.username ?? ''),
       String(form.password ?? ''),
       clientAddress(c),

@@ -81,16 +81,16 @@ export function json(v: unknown): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(JSON.stringify(v));
 }
 
-/** An image manifest over a config and one layer, both uploaded. */
+/** An image manifest over a config and one layer (its own unless given), both uploaded. */
 export async function putImage(
   base: string,
   repo: string,
   tag: string,
   extra: Record<string, unknown> = {},
   auth?: string,
+  layerBytes: Uint8Array<ArrayBuffer> = new TextEncoder().encode(`layer of ${repo}:${tag}`),
 ): Promise<{ digest: string; bytes: Uint8Array<ArrayBuffer>; config: string; layer: string }> {
   const configBytes = json({ architecture: 'wasm', os: 'wasip1', tag, n: Math.random() });
-  const layerBytes = new TextEncoder().encode(`layer of ${repo}:${tag}`);
   const config = await putBlob(base, repo, configBytes, auth);
   const layer = await putBlob(base, repo, layerBytes, auth);
   const manifest = {

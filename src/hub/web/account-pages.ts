@@ -7,12 +7,15 @@ import { ROLES } from '../accounts.js';
 import { authenticate, parseAccessToken } from '../authenticate.js';
 import { RegistryError } from '../registry-error.js';
 import { clientAddress } from '../token-auth.js';
+import { VerifiedSecrets } from '../verified-secrets.js';
 import type { WebDeps } from './deps.js';
 import { formatTime } from './format.js';
 import { html } from './html.js';
 import { csrfField, layout } from './layout.js';
 import { checkedForm, requireUser, signIn, signOut, type Visitor } from './session.js';
 import { WebError } from './web-error.js';
+
+const SIGN_IN = new VerifiedSecrets(0);
 
 /** Only paths on this site: "/x" but not "//host" or "/\host". */
 function localPath(next: string | undefined): string {
@@ -41,7 +44,13 @@ export async function signInSubmit(c: Context, v: Visitor, d: WebDeps): Promise<
   if (parseAccessToken(password))
     return signInPage(c, v, d, 'Sign in with your password; access tokens are for clients.');
   try {
-    await authenticate(d.meta.accounts, d.limiter, name, password, clientAddress(c));
+    // A sign-in happens once per session: nothing to remember.
+    await authenticate(
+      { accounts: d.meta.accounts, limiter: d.limiter, secrets: SIGN_IN },
+      name,
+      password,
+      clientAddress(c),
+    );
   } catch (e) {
     if (!(e instanceof RegistryError)) throw e;
     if (e.code === 'TOOMANYREQUESTS') throw new WebError(429, e.message);
