@@ -13,11 +13,16 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import type { TagInfo } from '../src/hub/catalogue.js';
+import { catalogueEvents } from '../src/hub/catalogue-events.js';
+import type { ImageSource } from '../src/hub/image-source.js';
 import { TokenSigner } from '../src/hub/jwt.js';
+import { DEFAULT_HUB_LIMITS } from '../src/hub/limits.js';
 import { REGISTRY_EVENTS_PATH } from '../src/hub/registry-events.js';
 import type { Hub } from '../src/hub/server.js';
+import { SqliteMetadata } from '../src/hub/sqlite-metadata.js';
 import { ensureTokenCert } from '../src/hub/token-cert.js';
 import { digestOf } from '../src/oci/digest.js';
+import { buildImage } from '../src/oci/index.js';
 import { MANIFEST_ACCEPT } from '../src/oci/media-types.js';
 import { builtCli } from './support/built.js';
 import { cliEnv } from './support/cli-env.js';
@@ -521,6 +526,35 @@ describe('hub --registry: setup', () => {
     const cert = await ensureTokenCert(signer, keyFile, certFile);
     assert.ok(new X509Certificate(cert.pem).publicKey.equals(signer.publicKey));
     assert.ok(new X509Certificate(readFileSync(certFile)).publicKey.equals(signer.publicKey));
+  });
+
+  it('a module the registry fails to send fails the push event (to be sent again), not "no module"', async () => {
+    const image = await buildImage(new Uint8Array(readFileSync(wasmFile)));
+    const data = tempDataDir();
+    mkdirSync(data, { recursive: true });
+    const meta = new SqliteMetadata(join(data, 'hub.db'));
+    let failures = 1;
+    const registryLike: ImageSource = {
+      remote: true,
+      manifest: async () => image.manifestBytes,
+      blob: async (_repository, digest) => {
+        if (failures-- > 0) throw new Error('the registry did not answer');
+        return image.blobs.get(digest) as Uint8Array;
+      },
+    };
+    const updater = catalogueEvents(meta, registryLike, DEFAULT_HUB_LIMITS, () => {});
+    try {
+      const describe = () =>
+        updater.describe('a/b', image.digest, image.manifestBytes.length, image.manifest);
+      // The push's description (read in the event's transaction) fails, so the event is answered 500.
+      await assert.rejects(describe(), /did not answer/);
+      // Sent again: the module is read and described, not cached as "no module".
+      const { module } = await describe();
+      assert.equal(module?.wasmDigest, image.wasmDigest);
+    } finally {
+      await updater.close();
+      await meta.close();
+    }
   });
 
   it('refuses a registry URL with a path, and --registry without accounts', async () => {

@@ -63,7 +63,15 @@ export function catalogueEvents(
   ): Promise<ModuleInfo | undefined> => {
     const key = `${doc.config?.digest} ${doc.layers.map((l) => l.digest).join(' ')}`;
     if (modules.has(key)) return modules.get(key);
-    const info = await readModuleInfo(doc, (d) => images.blob(repository, d), what, limits.maxBlobBytes);
+    let failure: unknown;
+    const read = (d: string) =>
+      images.blob(repository, d).catch((e: unknown) => {
+        failure = e;
+        throw e;
+      });
+    const info = await readModuleInfo(doc, read, what, limits.maxBlobBytes);
+    // A registry that failed to answer is asked again later, rather than the image recorded as no module.
+    if (failure !== undefined && images.remote) throw failure;
     if (modules.size >= MODULE_CACHE_ENTRIES) modules.delete(modules.keys().next().value as string);
     modules.set(key, info);
     return info;

@@ -6,6 +6,8 @@ import { manifestBytes } from './manifest-routes.js';
 import type { HubMetadata } from './metadata.js';
 
 export interface ImageSource {
+  /** Reads go over the network (a registry) and may fail for a while: such a failure is not "no module". */
+  readonly remote?: boolean;
   /** The manifest's bytes. */
   manifest(repository: string, digest: string): Promise<Uint8Array>;
   blob(repository: string, digest: string): Promise<Uint8Array>;

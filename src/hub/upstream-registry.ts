@@ -4,6 +4,7 @@
 
 import { digestOf } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
+import type { ImageSource } from './image-source.js';
 import type { TokenSigner } from './jwt.js';
 import { RegistryError } from './registry-error.js';
 
@@ -24,8 +25,9 @@ export interface UpstreamOptions {
   timeoutMs: number;
 }
 
-export class UpstreamRegistry {
+export class UpstreamRegistry implements ImageSource {
   readonly url: string;
+  readonly remote = true;
 
   constructor(private readonly o: UpstreamOptions) {
     this.url = o.url.replace(/\/+$/, '');
